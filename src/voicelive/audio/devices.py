@@ -1,0 +1,303 @@
+"""The only module that touches PortAudio (through ``sounddevice``), imported lazily.
+
+``import sounddevice`` raises ``OSError`` when the PortAudio library is missing and enumerates
+devices once, at import; so it happens here, on first use, and every PortAudio failure is
+turned into :class:`~voicelive.errors.AudioDeviceError` (or ConfigError for a device choice
+that matches nothing) with a sentence that says what to do.
+
+Threads: PortAudio calls the stream callbacks on its own thread. The microphone callback copies
+each block and hands it to the event loop with ``call_soon_threadsafe``; the speaker callback
+pulls from the :class:`~voicelive.audio.jitter.JitterBuffer` (which has its own lock) and
+reports transitions the same way. Neither callback blocks, raises, or touches asyncio objects.
+If the device or sound server goes away, PortAudio simply stops calling back; the
+``finished_callback`` then sets :attr:`failed`, which the orchestrator watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Literal
+
+from voicelive.audio.jitter import JitterBuffer
+from voicelive.errors import AudioDeviceError, ConfigError
+from voicelive.settings import SAMPLE_RATE, AudioSettings
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["input", "output"]
+
+_INSTALL_HINT = (
+    "install it (Debian/Ubuntu: sudo apt install libportaudio2; Fedora: sudo dnf install "
+    "portaudio; macOS: brew install portaudio)"
+)
+
+
+def sounddevice() -> ModuleType:
+    """Import and return ``sounddevice``; raises AudioDeviceError if PortAudio is missing."""
+    try:
+        import sounddevice as sd
+    except OSError:
+        raise AudioDeviceError(f"The PortAudio library was not found: {_INSTALL_HINT}.") from None
+    module: ModuleType = sd
+    return module
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    index: int
+    name: str
+    hostapi: str
+    max_input_channels: int
+    max_output_channels: int
+    default_samplerate: float
+    is_default_input: bool
+    is_default_output: bool
+
+
+def list_devices() -> list[DeviceInfo]:
+    """Every device PortAudio sees. Raises AudioDeviceError."""
+    sd = sounddevice()
+    try:
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+        default_in, default_out = sd.default.device
+    except sd.PortAudioError as exc:
+        raise AudioDeviceError(f"PortAudio could not list the audio devices ({exc}).") from None
+    result = []
+    for dev in devices:
+        index = int(dev["index"])
+        result.append(
+            DeviceInfo(
+                index=index,
+                name=str(dev["name"]),
+                hostapi=str(hostapis[dev["hostapi"]]["name"]),
+                max_input_channels=int(dev["max_input_channels"]),
+                max_output_channels=int(dev["max_output_channels"]),
+                default_samplerate=float(dev["default_samplerate"]),
+                is_default_input=index == default_in,
+                is_default_output=index == default_out,
+            )
+        )
+    return result
+
+
+def _channels(dev: DeviceInfo, kind: Kind) -> int:
+    return dev.max_input_channels if kind == "input" else dev.max_output_channels
+
+
+def resolve_device(
+    spec: str | None, kind: Kind, devices: list[DeviceInfo] | None = None
+) -> int | None:
+    """Turn ``--input-device``/``--output-device`` (index or name substring) into an index.
+
+    None means the system default (checked to exist). Raises ConfigError when the choice
+    matches nothing or several devices (listing the choices) and AudioDeviceError when there
+    is no device of that kind at all.
+    """
+    devices = list_devices() if devices is None else devices
+    usable = [d for d in devices if _channels(d, kind) > 0]
+    flag = f"--{kind}-device"
+    if not usable:
+        raise AudioDeviceError(
+            f"No audio {kind} device was found: connect one, or check that the sound server "
+            "(PulseAudio/PipeWire) is running; `voicelive devices` lists what PortAudio sees."
+        )
+    choices = "; ".join(f"{d.index}: {d.name}" for d in usable)
+    if spec is None or not spec.strip():
+        if not any(d.is_default_input if kind == "input" else d.is_default_output for d in usable):
+            log.warning("no default %s device; using %s", kind, usable[0].name)
+            return usable[0].index
+        return None
+    spec = spec.strip()
+    if spec.isdigit():
+        index = int(spec)
+        if any(d.index == index for d in usable):
+            return index
+        raise ConfigError(f"{flag} {spec} is not an {kind} device; choose one of: {choices}.")
+    matches = [d for d in usable if spec.lower() in d.name.lower()]
+    exact = [d for d in matches if d.name.lower() == spec.lower()]
+    if len(exact) == 1 or len(matches) == 1:
+        return (exact or matches)[0].index
+    if not matches:
+        raise ConfigError(f"{flag} {spec!r} matches no {kind} device; choose one of: {choices}.")
+    several = "; ".join(f"{d.index}: {d.name}" for d in matches)
+    raise ConfigError(f"{flag} {spec!r} matches several {kind} devices ({several}); use the index.")
+
+
+def _open_error(kind: Kind, exc: Exception) -> AudioDeviceError:
+    return AudioDeviceError(
+        f"Could not open the audio {kind} device ({exc}); check {f'--{kind}-device'} "
+        "(`voicelive devices` lists them) and that the sound server is running."
+    )
+
+
+class Microphone:
+    """Captures PCM16 mono 24 kHz blocks of ``chunk_frames`` into ``sink`` on the event loop.
+
+    ``sink`` is called on the loop thread with each block's bytes (the orchestrator puts it in
+    a bounded queue). Use as a context manager from the event loop thread.
+    """
+
+    def __init__(
+        self, device: int | None, chunk_frames: int, sink: Callable[[bytes], None]
+    ) -> None:
+        self._device = device
+        self._chunk_frames = chunk_frames
+        self._sink = sink
+        self._stream: Any = None
+        self.overflows = 0
+        self.failed = asyncio.Event()
+        self._closing = False
+
+    def __enter__(self) -> Microphone:
+        sd = sounddevice()
+        loop = asyncio.get_running_loop()
+        sink = self._sink
+
+        def callback(indata: Any, frames: int, time: Any, status: Any) -> None:
+            if status.input_overflow:
+                self.overflows += 1
+            loop.call_soon_threadsafe(sink, bytes(indata))  # copy: PortAudio reuses indata
+
+        def finished() -> None:
+            if not self._closing:  # a deliberate close is not a failure
+                loop.call_soon_threadsafe(self.failed.set)
+
+        try:
+            self._stream = sd.RawInputStream(
+                samplerate=SAMPLE_RATE,
+                channels=1,
+                dtype="int16",
+                blocksize=self._chunk_frames,
+                device=self._device,
+                latency="low",
+                callback=callback,
+                finished_callback=finished,
+            )
+            self._stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            self._close()
+            raise _open_error("input", exc) from None
+        log.info(
+            "microphone open: device=%s latency=%.1f ms", self._device, self._stream.latency * 1000
+        )
+        return self
+
+    def _close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort(ignore_errors=True)
+                stream.close(ignore_errors=True)
+            except Exception:
+                log.debug("error closing the input stream", exc_info=True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._closing = True
+        self._close()
+
+
+class Speaker:
+    """Plays from ``jitter`` through a low-latency output stream (PortAudio's thread pulls).
+
+    ``notify`` is called on the event loop thread with ``("started"|"drained", item_id)``.
+    ``block_frames`` 0 lets PortAudio choose the (smallest, variable) block size.
+    """
+
+    def __init__(
+        self,
+        device: int | None,
+        jitter: JitterBuffer,
+        notify: Callable[[tuple[str, str]], None],
+        block_frames: int = 0,
+    ) -> None:
+        self._device = device
+        self._jitter = jitter
+        self._notify = notify
+        self._block_frames = block_frames
+        self._stream: Any = None
+        self.underflows = 0
+        self.failed = asyncio.Event()
+        self._closing = False
+
+    def __enter__(self) -> Speaker:
+        sd = sounddevice()
+        loop = asyncio.get_running_loop()
+        jitter = self._jitter
+        notify = self._notify
+
+        def callback(outdata: Any, frames: int, time: Any, status: Any) -> None:
+            if status.output_underflow:
+                self.underflows += 1
+            notice = jitter.pull_into(memoryview(outdata))
+            if notice is not None:
+                loop.call_soon_threadsafe(notify, notice)
+
+        def finished() -> None:
+            if not self._closing:  # a deliberate close is not a failure
+                loop.call_soon_threadsafe(self.failed.set)
+
+        try:
+            self._stream = sd.RawOutputStream(
+                samplerate=SAMPLE_RATE,
+                channels=1,
+                dtype="int16",
+                blocksize=self._block_frames,
+                device=self._device,
+                latency="low",
+                callback=callback,
+                finished_callback=finished,
+            )
+            self._stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            self._close()
+            raise _open_error("output", exc) from None
+        log.info(
+            "speaker open: device=%s latency=%.1f ms", self._device, self._stream.latency * 1000
+        )
+        return self
+
+    def _close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort(ignore_errors=True)
+                stream.close(ignore_errors=True)
+            except Exception:
+                log.debug("error closing the output stream", exc_info=True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._closing = True
+        self._close()
+
+
+class PortAudioIO:
+    """The real audio ends for ``run_chat``: the chosen (or default) input and output devices.
+
+    ``check()`` imports PortAudio and resolves the device choices, so a bad choice fails
+    before any network traffic. Call everything from the event loop thread.
+    """
+
+    input_finished: asyncio.Event | None = None
+
+    def __init__(self, settings: AudioSettings) -> None:
+        self._settings = settings
+        self._input: int | None = None
+        self._output: int | None = None
+
+    def check(self) -> None:
+        devices = list_devices()
+        self._input = resolve_device(self._settings.input_device, "input", devices)
+        self._output = resolve_device(self._settings.output_device, "output", devices)
+
+    def microphone(self, sink: Callable[[bytes], None]) -> Microphone:
+        frames = SAMPLE_RATE * self._settings.chunk_ms // 1000
+        return Microphone(self._input, frames, sink)
+
+    def speaker(self, jitter: JitterBuffer, notify: Callable[[tuple[str, str]], None]) -> Speaker:
+        frames = SAMPLE_RATE * self._settings.output_block_ms // 1000
+        return Speaker(self._output, jitter, notify, frames)

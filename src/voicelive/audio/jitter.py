@@ -1,0 +1,208 @@
+"""Jitter buffer between the network (event loop) and the speaker (PortAudio's thread). Pure.
+
+Assistant audio arrives in bursts, faster than real time; the output callback pulls a fixed
+amount every few milliseconds. The buffer keeps the queued PCM as a deque of segments tagged
+with their assistant ``item_id`` and:
+
+- primes: plays silence until ``prefill`` bytes are queued (or the item is known complete),
+  so the first block of a reply does not starve the device;
+- pads with silence and counts an *underrun* when it runs dry mid-item, then primes again;
+- counts, per item, the bytes the callback really handed to the device: that number (not wall
+  time) is what ``conversation.item.truncate`` needs after a barge-in;
+- ``flush()`` drops everything queued at once (barge-in takes effect at the next pull);
+- is bounded: audio beyond ``max_bytes`` is dropped and counted, never blocking the pusher.
+
+Threads: ``push``, ``end_item``, ``flush``, ``stats`` are called from the event loop;
+``pull_into`` from the PortAudio callback thread. One lock guards the state; every critical
+section is a few memcpy's long. ``pull_into`` never blocks on anything but that lock, never
+raises for empty/short data and allocates nothing on the steady path.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+_MAX_TRACKED_ITEMS = 64
+_ZEROS = memoryview(bytes(65536))  # silence, shared read-only, so padding allocates nothing
+
+
+class _Segment:
+    """A queued delta; ``offset`` advances as the callback plays it."""
+
+    __slots__ = ("data", "item_id", "offset")
+
+    def __init__(self, item_id: str, data: bytes) -> None:
+        self.item_id = item_id
+        self.data = memoryview(data)  # slicing a memoryview copies nothing
+        self.offset = 0
+
+
+@dataclass(frozen=True)
+class ItemPlayback:
+    """How much of one assistant item was received and really played, in bytes."""
+
+    item_id: str
+    received_bytes: int
+    played_bytes: int
+
+
+@dataclass(frozen=True)
+class JitterStats:
+    queued_bytes: int
+    max_queued_bytes: int
+    pushed_bytes: int
+    played_bytes: int
+    dropped_bytes: int
+    underruns: int
+    flushes: int
+
+
+class JitterBuffer:
+    """See the module docstring. Sizes are in bytes of PCM16 mono (2 bytes per sample)."""
+
+    def __init__(self, *, prefill_bytes: int, max_bytes: int) -> None:
+        if prefill_bytes < 0 or max_bytes <= 0:
+            raise ValueError("prefill_bytes must be >= 0 and max_bytes > 0")
+        self._lock = threading.Lock()
+        self._prefill = prefill_bytes
+        self._max = max_bytes
+        self._segments: deque[_Segment] = deque()
+        self._queued = 0
+        self._primed = False
+        self._open: set[str] = set()
+        self._received: OrderedDict[str, int] = OrderedDict()
+        self._played: dict[str, int] = {}
+        self._current: str | None = None
+        self._max_queued = 0
+        self._pushed = 0
+        self._played_total = 0
+        self._dropped = 0
+        self._underruns = 0
+        self._flushes = 0
+
+    # ------------------------------------------------------------------ event-loop side
+
+    def push(self, item_id: str, pcm: bytes) -> bool:
+        """Queue ``pcm`` for ``item_id``. Returns False (and counts it) if the buffer is full."""
+        if not pcm:
+            return True
+        with self._lock:
+            if self._queued + len(pcm) > self._max:
+                self._dropped += len(pcm)
+                return False
+            self._segments.append(_Segment(item_id, pcm))
+            self._queued += len(pcm)
+            self._pushed += len(pcm)
+            self._max_queued = max(self._max_queued, self._queued)
+            self._open.add(item_id)
+            if item_id not in self._received:
+                self._received[item_id] = 0
+                self._played.setdefault(item_id, 0)
+                while len(self._received) > _MAX_TRACKED_ITEMS:
+                    old, _ = self._received.popitem(last=False)
+                    self._played.pop(old, None)
+            self._received[item_id] += len(pcm)
+            return True
+
+    def end_item(self, item_id: str) -> None:
+        """No more audio will come for ``item_id``: play out what is queued even below prefill."""
+        with self._lock:
+            self._open.discard(item_id)
+
+    def flush(self) -> list[ItemPlayback]:
+        """Drop all queued audio now. Returns received/played bytes of each item that was cut.
+
+        An item is "cut" if it still had audio queued or was still open (more expected).
+        """
+        with self._lock:
+            cut: list[str] = []
+            for segment in self._segments:
+                if segment.item_id not in cut:
+                    cut.append(segment.item_id)
+            for item_id in self._open:
+                if item_id not in cut:
+                    cut.append(item_id)
+            self._segments.clear()
+            self._queued = 0
+            self._primed = False
+            self._open.clear()
+            self._current = None
+            self._flushes += 1
+            return [ItemPlayback(i, self._received.get(i, 0), self._played.get(i, 0)) for i in cut]
+
+    def playback(self, item_id: str) -> ItemPlayback:
+        """Received and played bytes of one item so far (zeros if unknown)."""
+        with self._lock:
+            return ItemPlayback(
+                item_id, self._received.get(item_id, 0), self._played.get(item_id, 0)
+            )
+
+    def stats(self) -> JitterStats:
+        with self._lock:
+            return JitterStats(
+                queued_bytes=self._queued,
+                max_queued_bytes=self._max_queued,
+                pushed_bytes=self._pushed,
+                played_bytes=self._played_total,
+                dropped_bytes=self._dropped,
+                underruns=self._underruns,
+                flushes=self._flushes,
+            )
+
+    @property
+    def busy(self) -> bool:
+        """True while audio is queued or an item is still open (a reply is playing or due)."""
+        with self._lock:
+            return self._queued > 0 or bool(self._open)
+
+    # ------------------------------------------------------------------ audio-thread side
+
+    def pull_into(self, out: memoryview) -> tuple[str, str] | None:
+        """Fill all of ``out`` (a writable byte buffer) with queued audio, then silence.
+
+        Returns ``("started", item_id)`` when the first bytes of an item were just played and
+        ``("drained", item_id)`` when the last queued bytes of a finished item were played;
+        None otherwise. Called from the PortAudio callback thread; never raises.
+        """
+        wanted = len(out)
+        written = 0
+        notice: tuple[str, str] | None = None
+        with self._lock:
+            if not self._primed and self._queued:
+                last_item = self._segments[-1].item_id
+                if self._queued >= self._prefill or last_item not in self._open:
+                    self._primed = True
+            if self._primed:
+                segments = self._segments
+                while written < wanted and segments:
+                    segment = segments[0]
+                    item_id, data, offset = segment.item_id, segment.data, segment.offset
+                    n = min(wanted - written, len(data) - offset)
+                    out[written : written + n] = data[offset : offset + n]
+                    written += n
+                    self._queued -= n
+                    self._played_total += n
+                    if item_id in self._played:
+                        self._played[item_id] += n
+                    if item_id != self._current:
+                        self._current = item_id
+                        notice = ("started", item_id)
+                    if offset + n >= len(data):
+                        segments.popleft()
+                    else:
+                        segment.offset = offset + n
+                if written < wanted:
+                    # Ran dry. Mid-item that is an underrun (the network is late): prime again.
+                    self._primed = False
+                    if self._current is not None and self._current in self._open:
+                        self._underruns += 1
+            if not self._queued and self._current is not None and self._current not in self._open:
+                # The last byte of a finished item has been played: the reply is over.
+                notice = ("drained", self._current)
+                self._current = None
+        if written < wanted:
+            gap = wanted - written
+            out[written:wanted] = _ZEROS[:gap] if gap <= len(_ZEROS) else bytes(gap)
+        return notice

@@ -1,0 +1,192 @@
+"""Headless audio: a WAV file instead of the microphone, a WAV file instead of the speaker.
+
+``--input-file`` is read whole, converted to PCM16 mono 24 kHz (any rate or channel count;
+resampled with soxr) and streamed in real time, one ``chunk_ms`` block per tick, followed by
+silence so the service's VAD can close the turn. ``input_finished`` is set once the file and
+a short tail of silence have been sent; the orchestrator then ends the session as soon as the
+reply has finished playing. ``--output-file`` records what the speaker would have played, in
+real time, silences included, so it lines up with the input (24 kHz mono PCM16).
+
+Pacing uses the event loop clock with absolute deadlines (no drift). Everything runs on the
+event loop thread; the file is written in small blocks as it plays, and closed on every exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import wave
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicelive.audio.jitter import JitterBuffer
+from voicelive.errors import AudioDeviceError, ConfigError
+from voicelive.settings import SAMPLE_RATE, AudioSettings
+
+log = logging.getLogger(__name__)
+
+TAIL_SILENCE_MS = 1500  # longer than the default silence_duration_ms, so VAD ends the turn
+
+
+def read_wav_pcm16(path: Path) -> bytes:
+    """Read a PCM WAV file (8/16/24/32-bit, any rate/channels) as PCM16 mono 24 kHz bytes.
+
+    Raises ConfigError naming the file when it is missing or not a PCM WAV file.
+    """
+    try:
+        with wave.open(str(path), "rb") as wav:
+            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            frames = wav.readframes(wav.getnframes())
+    except FileNotFoundError:
+        raise ConfigError(f"--input-file {path}: no such file.") from None
+    except (wave.Error, EOFError, OSError) as exc:
+        raise ConfigError(f"--input-file {path} is not a PCM WAV file ({exc}).") from None
+    if width == 1:
+        samples = (np.frombuffer(frames, np.uint8).astype(np.float32) - 128) / 128
+    elif width == 2:
+        samples = np.frombuffer(frames, "<i2").astype(np.float32) / 32768
+    elif width == 3:
+        raw = np.frombuffer(frames, np.uint8).reshape(-1, 3)
+        ints = (raw[:, 0].astype(np.int32) | raw[:, 1].astype(np.int32) << 8
+                | raw[:, 2].astype(np.int32) << 16)
+        samples = (np.where(ints >= 1 << 23, ints - (1 << 24), ints)).astype(np.float32) / (1 << 23)
+    elif width == 4:
+        samples = np.frombuffer(frames, "<i4").astype(np.float32) / (1 << 31)
+    else:
+        raise ConfigError(f"--input-file {path}: unsupported sample width {width * 8} bits.")
+    mono = samples.reshape(-1, channels).mean(axis=1) if channels > 1 else samples
+    if rate != SAMPLE_RATE:
+        import soxr
+
+        mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ")
+    pcm = np.clip(np.round(mono * 32767), -32768, 32767).astype("<i2")
+    return pcm.tobytes()
+
+
+async def _ticks(period_s: float) -> AsyncIterator[int]:
+    """Yield 0, 1, 2, … at absolute deadlines ``start + k * period`` on the loop clock."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    k = 0
+    while True:
+        yield k
+        k += 1
+        await asyncio.sleep(max(0.0, start + k * period_s - loop.time()))
+
+
+class _FileMicrophone:
+    def __init__(self, pcm: bytes, chunk_bytes: int, sink: Callable[[bytes], None],
+                 finished: asyncio.Event) -> None:
+        self._pcm = pcm
+        self._chunk = chunk_bytes
+        self._sink = sink
+        self._finished = finished
+        self._task: asyncio.Task[None] | None = None
+        self.failed = asyncio.Event()  # a file never fails mid-run
+
+    async def _stream(self) -> None:
+        silence = bytes(self._chunk)
+        tail_blocks = TAIL_SILENCE_MS * 48 // self._chunk
+        total = len(self._pcm)
+        async for k in _ticks(self._chunk / 48 / 1000):
+            offset = k * self._chunk
+            if offset < total:
+                block = self._pcm[offset : offset + self._chunk]
+                self._sink(block.ljust(self._chunk, b"\0"))
+            else:
+                self._sink(silence)  # keep the stream alive: VAD needs trailing silence
+                if offset >= total + tail_blocks * self._chunk and not self._finished.is_set():
+                    log.info("input file sent (%d bytes)", total)
+                    self._finished.set()
+
+    def __enter__(self) -> _FileMicrophone:
+        self._task = asyncio.ensure_future(self._stream())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+class _FileSpeaker:
+    def __init__(self, path: Path | None, jitter: JitterBuffer,
+                 notify: Callable[[tuple[str, str]], None], block_bytes: int) -> None:
+        self._path = path
+        self._jitter = jitter
+        self._notify = notify
+        self._block = block_bytes
+        self._wav: wave.Wave_write | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.failed = asyncio.Event()
+
+    async def _play(self) -> None:
+        out = bytearray(self._block)
+        view = memoryview(out)
+        async for _ in _ticks(self._block / 48 / 1000):
+            notice = self._jitter.pull_into(view)
+            if self._wav is not None:
+                self._wav.writeframesraw(out)
+            if notice is not None:
+                self._notify(notice)
+
+    def __enter__(self) -> _FileSpeaker:
+        if self._path is not None:
+            try:
+                wav = wave.open(str(self._path), "wb")
+            except OSError as exc:
+                raise AudioDeviceError(
+                    f"Cannot write --output-file {self._path} ({exc.strerror or exc})."
+                ) from None
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(SAMPLE_RATE)
+            self._wav = wav
+        self._task = asyncio.ensure_future(self._play())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._wav is not None:
+            self._wav.close()  # patches the header with the real length
+            log.info("output file written: %s", self._path)
+            self._wav = None
+
+
+class WavAudio:
+    """``AudioIO`` for headless runs. With only ``--output-file``, the real microphone is used;
+    with only ``--input-file``, replies are played on the real speaker."""
+
+    def __init__(self, settings: AudioSettings) -> None:
+        self._settings = settings
+        self._pcm: bytes | None = None
+        self.input_finished: asyncio.Event | None = (
+            asyncio.Event() if settings.input_file is not None else None
+        )
+        self._real: Any = None
+
+    def check(self) -> None:
+        if self._settings.input_file is not None:
+            self._pcm = read_wav_pcm16(self._settings.input_file)
+        out = self._settings.output_file
+        if out is not None and not out.parent.exists():
+            raise ConfigError(f"--output-file {out}: the folder {out.parent} does not exist.")
+        if self._settings.input_file is None or out is None:
+            from voicelive.audio.devices import PortAudioIO
+
+            self._real = PortAudioIO(self._settings)
+            self._real.check()
+
+    def microphone(self, sink: Callable[[bytes], None]) -> Any:
+        if self._pcm is None or self.input_finished is None:
+            return self._real.microphone(sink)
+        chunk = SAMPLE_RATE * self._settings.chunk_ms // 1000 * 2
+        return _FileMicrophone(self._pcm, chunk, sink, self.input_finished)
+
+    def speaker(self, jitter: JitterBuffer, notify: Callable[[tuple[str, str]], None]) -> Any:
+        if self._settings.output_file is None:
+            return self._real.speaker(jitter, notify)
+        return _FileSpeaker(self._settings.output_file, jitter, notify, block_bytes=480)

@@ -1,0 +1,98 @@
+"""Credentials that produce handshake headers, fresh on every connect.
+
+Two kinds, one small protocol: :class:`ApiKeyAuth` sends ``api-key``; :class:`EntraAuth` fetches
+a Microsoft Entra token from ``azure.identity.aio.DefaultAzureCredential`` on every
+``headers()`` call (azure-identity caches it and renews it near expiry) and sends
+``Authorization: Bearer``. ``close()`` releases the credential's HTTP sessions; call it on
+every exit path. Errors come out as :class:`~voicelive.errors.AuthError` without the secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from voicelive.errors import AuthError
+from voicelive.settings import Secret
+
+if TYPE_CHECKING:
+    from azure.core.credentials_async import AsyncTokenCredential
+
+log = logging.getLogger(__name__)
+
+
+class Auth(Protocol):
+    """Produces the credential headers for one WebSocket handshake."""
+
+    description: str
+
+    async def headers(self) -> dict[str, str]:
+        """Headers for the next handshake. Raises AuthError. Cancel-safe."""
+        ...
+
+    async def close(self) -> None:
+        """Release resources. Idempotent."""
+        ...
+
+
+class ApiKeyAuth:
+    """``api-key: <key>``."""
+
+    description = "API key"
+
+    def __init__(self, key: Secret) -> None:
+        if not key.strip():
+            raise AuthError("The API key is empty: set AZURE_VOICELIVE_API_KEY or --api-key.")
+        self._key = key
+
+    async def headers(self) -> dict[str, str]:
+        return {"api-key": str(self._key)}
+
+    async def close(self) -> None:
+        return None
+
+
+class EntraAuth:
+    """``Authorization: Bearer <token>`` from azure-identity, for ``scope``.
+
+    ``credential`` defaults to ``DefaultAzureCredential()`` (environment, managed identity,
+    Azure CLI, …); tests pass any ``AsyncTokenCredential``.
+    """
+
+    description = "Microsoft Entra ID"
+
+    def __init__(self, scope: str, credential: AsyncTokenCredential | None = None) -> None:
+        self._scope = scope
+        self._credential = credential
+        self._closed = False
+
+    async def headers(self) -> dict[str, str]:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        if self._credential is None:
+            from azure.identity.aio import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential()
+        try:
+            token = await self._credential.get_token(self._scope)
+        except ClientAuthenticationError as exc:
+            log.debug("Entra token request failed: %s", exc)
+            raise AuthError(
+                "Could not get a Microsoft Entra token: run `az login` (or set up another "
+                "azure-identity credential), or use an API key with --api-key / "
+                "AZURE_VOICELIVE_API_KEY."
+            ) from None
+        log.debug(
+            "Entra token obtained for scope %s (expires_on=%s)", self._scope, token.expires_on
+        )
+        return {"Authorization": f"Bearer {token.token}"}
+
+    async def close(self) -> None:
+        if self._credential is not None and not self._closed:
+            self._closed = True
+            await self._credential.close()
+
+
+def make_auth(api_key: Secret | None, scope: str) -> Auth:
+    """API key when given, else Entra ID (the documented lookup order ends with Entra)."""
+    return ApiKeyAuth(api_key) if api_key is not None else EntraAuth(scope)

@@ -1,0 +1,248 @@
+"""The WebSocket shell: URL, handshake headers, limits, event logging and error translation.
+
+:class:`VoiceLiveConnection` is a thin wrapper around one ``websockets`` client connection.
+Callers send and receive decoded JSON events; every ``websockets``/OS exception is translated
+here into the :mod:`voicelive.errors` family with a sentence that says what to do. Each
+connect gets a fresh ``x-ms-client-request-id`` (logged, so a user can quote it to support)
+and fresh credential headers. Redirects are refused, so credentials only ever reach the host
+the user configured; plain ``ws://`` is allowed only for loopback hosts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import socket
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+    SecurityError,
+)
+
+from voicelive import __version__
+from voicelive.auth import Auth
+from voicelive.errors import AuthError, ConfigError, ConnectError, ConnectionLost
+from voicelive.protocol.events import describe
+from voicelive.settings import ConnectionSettings
+
+log = logging.getLogger(__name__)
+REALTIME_PATH = "/voice-live/realtime"
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def build_url(endpoint: str, api_version: str, model: str | None) -> str:
+    """Endpoint → ``wss://host/…/voice-live/realtime?api-version=…&model=…``.
+
+    https→wss, http→ws; a trailing slash is dropped; query parameters already on the endpoint
+    are kept after ours. Raises ConfigError for other schemes and for clear-text (ws/http) to
+    a host that is not loopback, because the credential would travel unencrypted.
+    """
+    parts = urlsplit(endpoint.strip())
+    scheme = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}.get(parts.scheme.lower())
+    if scheme is None or not parts.hostname:
+        raise ConfigError(
+            f"The endpoint {endpoint!r} is not a URL: use https://<resource>.services.ai.azure.com "
+            "(set --endpoint or AZURE_VOICELIVE_ENDPOINT)."
+        )
+    if scheme == "ws" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"The endpoint {endpoint!r} is not encrypted: use https:// or wss:// "
+            "(ws:// is only allowed for loopback hosts, so credentials are never sent in clear)."
+        )
+    path = parts.path.rstrip("/")
+    if not path.endswith(REALTIME_PATH):
+        path += REALTIME_PATH
+    query: list[tuple[str, str]] = [("api-version", api_version)]
+    if model:
+        query.append(("model", model))
+    ours = {k for k, _ in query}
+    query += [(k, v) for k, v in parse_qsl(parts.query) if k not in ours]
+    return urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
+
+
+class _NoRedirectConnect(ws_connect):
+    """websockets' connect, refusing redirects (they would carry our credential elsewhere)."""
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        return exc
+
+
+def _close_message(code: int | None, reason: str) -> str:
+    if code == 1001 and "expire" in reason.lower():
+        return "The Voice Live session expired (close 1001 session_expired); start voicelive again."
+    if code in (1000, 1001):
+        return f"The service closed the session (close {code}{': ' + reason if reason else ''})."
+    if code == 1009:
+        return "The service sent a message larger than the client allows (close 1009)."
+    if code == 1011:
+        return (
+            "The service closed the session after an internal error (close 1011"
+            f"{': ' + reason if reason else ''}); try again in a moment."
+        )
+    if code is None or code == 1006:
+        return (
+            "The connection to the service dropped (no close frame); check the network and retry."
+        )
+    return f"The service closed the session (close {code}{': ' + reason if reason else ''})."
+
+
+class VoiceLiveConnection:
+    """One open Voice Live WebSocket. Create with :meth:`open`.
+
+    ``send`` and ``recv`` may run concurrently from different tasks (one sender, one
+    receiver); both raise :class:`ConnectionLost` once the socket is closed. ``recv`` is
+    cancel-safe (websockets keeps the message for the next call); ``send`` of one event is
+    atomic (a frame is either fully written or not at all).
+    """
+
+    def __init__(self, ws: ClientConnection, request_id: str, url: str) -> None:
+        self._ws = ws
+        self.request_id = request_id
+        self.url = url
+        self._appends = 0
+        self._append_bytes = 0
+
+    @classmethod
+    async def open(cls, settings: ConnectionSettings, auth: Auth) -> VoiceLiveConnection:
+        """Connect and complete the handshake. Raises ConfigError, AuthError, ConnectError."""
+        url = build_url(settings.endpoint, settings.api_version, settings.model)
+        host = urlsplit(url).hostname or "?"
+        request_id = str(uuid.uuid4())
+        headers = await auth.headers()
+        headers["x-ms-client-request-id"] = request_id
+        log.info(
+            "connecting to %s with %s (x-ms-client-request-id=%s)",
+            url,
+            auth.description,
+            request_id,
+        )
+        try:
+            ws = await _NoRedirectConnect(
+                url,
+                additional_headers=headers,
+                user_agent_header=f"voicelive/{__version__}",
+                open_timeout=settings.open_timeout_s,
+                max_size=settings.max_message_bytes,
+                compression=None,  # base64 audio barely compresses; save the CPU and latency
+                ping_interval=20,
+                ping_timeout=20,
+                close_timeout=5,
+                logger=logging.getLogger("websockets.client"),
+            )
+        except InvalidStatus as exc:
+            raise _status_error(exc.response.status_code, host, request_id) from None
+        except InvalidURI:
+            raise ConfigError(f"The endpoint URL {url!r} is not valid; check --endpoint.") from None
+        except SecurityError as exc:
+            raise ConnectError(f"Refused to connect to {host}: {exc}.") from None
+        except TimeoutError:
+            raise ConnectError(
+                f"Timed out connecting to {host} after {settings.open_timeout_s:g} s; "
+                "check the endpoint and your network."
+            ) from None
+        except socket.gaierror:
+            raise ConnectError(
+                f"Cannot resolve the host {host}; check --endpoint / AZURE_VOICELIVE_ENDPOINT."
+            ) from None
+        except OSError as exc:
+            reason = exc.strerror or exc.__class__.__name__
+            raise ConnectError(
+                f"Cannot reach {host} ({reason}); check the endpoint and your network."
+            ) from None
+        except InvalidHandshake as exc:
+            raise ConnectError(f"The WebSocket handshake with {host} failed ({exc}).") from None
+        log.info("connected (x-ms-client-request-id=%s)", request_id)
+        return cls(ws, request_id, url)
+
+    async def send(self, event: dict[str, Any]) -> None:
+        """Send one client event. Raises ConnectionLost if the socket is closed."""
+        kind = event.get("type")
+        if kind == "input_audio_buffer.append":
+            # 50 per second: log a running count, not every one.
+            self._appends += 1
+            self._append_bytes += len(event.get("audio", "")) * 3 // 4
+            if self._appends == 1 or self._appends % 250 == 0:
+                log.debug(
+                    "send input_audio_buffer.append #%d (%d bytes so far)",
+                    self._appends,
+                    self._append_bytes,
+                )
+        else:
+            log.debug("send %s", describe(event))
+        try:
+            await self._ws.send(json.dumps(event, separators=(",", ":")))
+        except ConnectionClosed as exc:
+            raise self._lost(exc) from None
+
+    async def recv(self) -> str | bytes:
+        """Receive one raw message. Raises ConnectionLost when the socket closes."""
+        try:
+            return await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise self._lost(exc) from None
+
+    def _lost(self, exc: ConnectionClosed) -> ConnectionLost:
+        frame = exc.rcvd
+        code = frame.code if frame is not None else None
+        reason = frame.reason if frame is not None else ""
+        log.info("connection closed: code=%s reason=%r", code, reason)
+        return ConnectionLost(_close_message(code, reason))
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close with ``code`` (1000 = normal) and wait for the closing handshake. Never raises."""
+        try:
+            await asyncio.shield(self._ws.close(code, reason))
+        except Exception:  # closing is best effort: the socket may already be gone
+            log.debug("error while closing the websocket", exc_info=True)
+        log.info(
+            "websocket closed (code=%s, %d appends, %d audio bytes sent)",
+            code,
+            self._appends,
+            self._append_bytes,
+        )
+
+
+def _status_error(status: int, host: str, request_id: str) -> Exception:
+    suffix = f" (HTTP {status}, x-ms-client-request-id {request_id})"
+    if status in (401, 403):
+        what = "key" if status == 401 else "role assignment"
+        return AuthError(
+            f"The service at {host} refused the credential{suffix}: check the API key, or that "
+            f"your Entra identity has the Cognitive Services User role ({what} problem)."
+        )
+    if status == 404:
+        return ConnectError(
+            f"Nothing answers at that path on {host}{suffix}: check --endpoint "
+            "(https://<resource>.services.ai.azure.com) and --api-version."
+        )
+    if status == 429:
+        return ConnectError(f"The service is throttling requests{suffix}: wait a little and retry.")
+    if status == 400:
+        return ConnectError(
+            f"The service rejected the connection request{suffix}: check --model and --api-version."
+        )
+    if 300 <= status < 400:
+        return ConnectError(
+            f"{host} answered with a redirect{suffix}; voicelive does not follow redirects so "
+            "credentials stay with the host you chose: check --endpoint."
+        )
+    return ConnectError(f"The WebSocket handshake with {host} failed{suffix}.")

@@ -1,0 +1,118 @@
+"""Logging setup: one file log, with secrets and audio payloads redacted before they are written.
+
+``websockets`` logs every handshake header at DEBUG (``> api-key: …``) and every frame; the
+Microsoft quickstart leaked its API key that way. :class:`RedactingFilter` sits on our handler,
+so it sees every record from every library, and rewrites the message before formatting:
+credential header values, ``Bearer`` tokens and ``api-key=`` query values become ``<redacted>``,
+and long base64 runs (audio) become ``<N base64 chars>``. TEXT/BINARY frame dumps from
+websockets are dropped: our own event log (connection.py) records each event with its ids.
+
+The log file is created with mode 0600 because, even redacted, it holds the conversation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Final
+
+from voicelive.settings import LogSettings
+
+_HEADER_ARG_NAMES: Final = frozenset({"api-key", "authorization", "ocp-apim-subscription-key"})
+_PATTERNS: Final = (
+    # "api-key: value" / "Authorization: Bearer value" in any free text
+    (
+        re.compile(
+            r"(?i)\b(api-key|authorization|ocp-apim-subscription-key)(\s*[:=]\s*)[^\s,;&'\"]+"
+            r"(\s+[^\s,;&'\"]+)?"
+        ),
+        r"\1\2<redacted>",
+    ),
+    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer <redacted>"),
+    (
+        re.compile(r"(?i)([?&](?:api-key|authorization|agent-access-token)=)[^&\s'\"]+"),
+        r"\1<redacted>",
+    ),
+)
+_BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/]{64,}={0,2}")
+_FRAME_DUMP: Final = re.compile(r"^[<>] (TEXT|BINARY|CONT) ")
+
+_handler: logging.Handler | None = None
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with credentials and long base64 payloads replaced. Pure; any thread."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return _BASE64_RUN.sub(lambda m: f"<{len(m.group(0))} base64 chars>", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message with :func:`redact`; drops websockets frame dumps."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) == 2
+            and isinstance(args[0], str)
+            and args[0].lower() in _HEADER_ARG_NAMES
+        ):
+            # websockets: logger.debug("> %s: %s", name, value) for each handshake header
+            record.args = (args[0], "<redacted>")
+        message = record.getMessage()
+        if record.name.startswith("websockets") and _FRAME_DUMP.match(message):
+            return False
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def configure(settings: LogSettings) -> None:
+    """Send all logging (ours and libraries') to ``settings.log_file`` at ``settings.log_level``.
+
+    Creates the file with mode 0600 (appending if it exists). ``log_file=None`` disables file
+    logging. Idempotent: a second call replaces the first handler. Call from the main thread
+    before the event loop starts.
+    """
+    shutdown()
+    root = logging.getLogger()
+    level = getattr(logging, settings.log_level.upper(), logging.DEBUG)
+    root.setLevel(level)
+    if settings.log_file is None:
+        return
+    global _handler
+    path = Path(settings.log_file)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
+    stream = os.fdopen(fd, "a", encoding="utf-8")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s.%(msecs)03d %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S"
+        )
+    )
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    _handler = handler
+    # azure-identity and asyncio are chatty at DEBUG and say nothing the user needs.
+    for name in ("azure", "asyncio"):
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
+
+
+def shutdown() -> None:
+    """Flush and close the file handler, if any. Safe to call more than once, from any exit path."""
+    global _handler
+    if _handler is None:
+        return
+    logging.getLogger().removeHandler(_handler)
+    _handler.flush()
+    _handler.close()
+    stream = getattr(_handler, "stream", None)
+    if stream is not None:
+        stream.close()
+    _handler = None

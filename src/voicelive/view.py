@@ -1,0 +1,120 @@
+"""Terminal rendering of the transcript (both sides) and a one-line status.
+
+On a terminal the status (``listening``, ``hearing you``, ``thinking``, ``speaking``,
+``interrupted``) is drawn on the last line and rewritten in place; transcript lines scroll above
+it and the assistant's words stream onto their line as they arrive. When stdout is not a
+terminal (a pipe, a file, CI) everything is plain lines: status changes as ``[status]`` lines
+and each assistant reply as one line when it ends.
+
+Call from the event loop thread only. :meth:`TerminalView.close` leaves the cursor at the start
+of a clean line; call it on every exit path.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Protocol, TextIO
+
+_CLEAR_LINE = "\r\x1b[K"
+_DIM = "\x1b[2m"
+_BOLD = "\x1b[1m"
+_RESET = "\x1b[0m"
+
+
+class View(Protocol):
+    def status(self, state: str) -> None: ...
+    def user(self, text: str) -> None: ...
+    def assistant_delta(self, item_id: str, delta: str) -> None: ...
+    def assistant_end(self, item_id: str, interrupted: bool) -> None: ...
+    def notice(self, level: str, text: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class TerminalView:
+    """See the module docstring. ``tty`` defaults to ``stream.isatty()``."""
+
+    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None) -> None:
+        self._out = stream if stream is not None else sys.stdout
+        self._tty = self._out.isatty() if tty is None else tty
+        self._state = ""
+        self._status_drawn = False
+        self._open_item: str | None = None  # assistant line being streamed (tty)
+        self._texts: dict[str, list[str]] = {}  # assistant words per item (plain mode)
+
+    # -------------------------------------------------------------- helpers
+
+    def _write(self, text: str) -> None:
+        self._out.write(text)
+        self._out.flush()
+
+    def _clear_status(self) -> None:
+        if self._status_drawn:
+            self._write(_CLEAR_LINE)
+            self._status_drawn = False
+
+    def _end_open_line(self, suffix: str = "") -> None:
+        if self._open_item is not None:
+            self._write(suffix + "\n")
+            self._open_item = None
+
+    def _draw_status(self) -> None:
+        if self._tty and self._open_item is None and self._state:
+            self._write(f"{_CLEAR_LINE}{_DIM}[{self._state}]  q + Enter to quit{_RESET}")
+            self._status_drawn = True
+
+    def _line(self, text: str) -> None:
+        if self._tty:
+            self._clear_status()
+            self._end_open_line()
+            self._write(text + "\n")
+            self._draw_status()
+        else:
+            self._write(text + "\n")
+
+    # -------------------------------------------------------------- View
+
+    def status(self, state: str) -> None:
+        if state == self._state:
+            return
+        self._state = state
+        if self._tty:
+            self._draw_status()
+        else:
+            self._write(f"[{state}]\n")
+
+    def user(self, text: str) -> None:
+        self._line(f"{_BOLD}you:{_RESET} {text}" if self._tty else f"you: {text}")
+
+    def assistant_delta(self, item_id: str, delta: str) -> None:
+        if not self._tty:
+            self._texts.setdefault(item_id, []).append(delta)
+            return
+        if self._open_item != item_id:
+            self._clear_status()
+            self._end_open_line()
+            self._write(f"{_BOLD}assistant:{_RESET} ")
+            self._open_item = item_id
+        self._write(delta)
+
+    def assistant_end(self, item_id: str, interrupted: bool) -> None:
+        mark = " [interrupted]" if interrupted else ""
+        if not self._tty:
+            text = "".join(self._texts.pop(item_id, []))
+            self._write(f"assistant: {text}{mark}\n")
+            return
+        if self._open_item == item_id:
+            self._end_open_line(f"{_DIM}{mark}{_RESET}" if mark else "")
+            self._draw_status()
+
+    def notice(self, level: str, text: str) -> None:
+        prefix = {"error": "error: ", "warning": "warning: "}.get(level, "")
+        self._line(f"{prefix}{text}")
+
+    def close(self) -> None:
+        if self._tty:
+            self._clear_status()
+            self._end_open_line()
+        else:
+            for item_id in list(self._texts):
+                self.assistant_end(item_id, interrupted=False)
+        self._out.flush()

@@ -1,0 +1,120 @@
+"""JitterBuffer: push/pull sequences, priming, underruns, flush accounting, bounds."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from voicelive.audio.jitter import JitterBuffer
+
+
+def pull(buf: JitterBuffer, n: int) -> tuple[bytes, tuple[str, str] | None]:
+    out = bytearray(b"\xaa" * n)  # garbage, to prove every byte is written
+    notice = buf.pull_into(memoryview(out))
+    return bytes(out), notice
+
+
+def test_primes_until_prefill_then_plays_in_order() -> None:
+    buf = JitterBuffer(prefill_bytes=8, max_bytes=1000)
+    buf.push("a", b"\x01\x02\x03\x04")
+    data, notice = pull(buf, 4)
+    assert data == b"\0\0\0\0" and notice is None  # below prefill: silence
+    buf.push("a", b"\x05\x06\x07\x08")
+    data, notice = pull(buf, 6)
+    assert data == b"\x01\x02\x03\x04\x05\x06"
+    assert notice == ("started", "a")
+    assert buf.playback("a").played_bytes == 6
+
+
+def test_finished_item_shorter_than_prefill_still_plays() -> None:
+    buf = JitterBuffer(prefill_bytes=100, max_bytes=1000)
+    buf.push("a", b"\x01\x01")
+    buf.end_item("a")
+    data, notice = pull(buf, 4)
+    assert data == b"\x01\x01\0\0"
+    # started and drained in one pull: drained wins, the reply is already over
+    assert notice == ("drained", "a")
+    assert not buf.busy
+
+
+def test_underrun_mid_item_counts_and_pads_with_silence() -> None:
+    buf = JitterBuffer(prefill_bytes=0, max_bytes=1000)
+    buf.push("a", b"\x01\x02")
+    data, _ = pull(buf, 4)
+    assert data == b"\x01\x02\0\0"
+    assert buf.stats().underruns == 1
+    buf.end_item("a")
+    data, notice = pull(buf, 4)
+    assert data == b"\0\0\0\0" and notice == ("drained", "a")
+    assert buf.stats().underruns == 1  # running dry after the end is not an underrun
+
+
+def test_flush_reports_played_and_received_and_silences_next_pull() -> None:
+    buf = JitterBuffer(prefill_bytes=0, max_bytes=10_000)
+    buf.push("a", bytes(range(1, 101)))
+    pull(buf, 30)
+    buf.push("a", b"\x07" * 50)
+    cut = buf.flush()
+    assert [(c.item_id, c.played_bytes, c.received_bytes) for c in cut] == [("a", 30, 150)]
+    data, _ = pull(buf, 8)
+    assert data == bytes(8)
+    assert buf.stats().flushes == 1 and not buf.busy
+
+
+def test_fully_played_items_are_not_reported_as_cut() -> None:
+    buf = JitterBuffer(prefill_bytes=0, max_bytes=1000)
+    buf.push("a", b"\x01" * 10)
+    buf.end_item("a")
+    pull(buf, 10)
+    buf.push("b", b"\x02" * 10)
+    cut = buf.flush()
+    assert [c.item_id for c in cut] == ["b"]
+
+
+def test_overflow_drops_newest_and_counts() -> None:
+    buf = JitterBuffer(prefill_bytes=0, max_bytes=10)
+    assert buf.push("a", b"\x01" * 8)
+    assert not buf.push("a", b"\x02" * 8)
+    assert buf.stats().dropped_bytes == 8
+    data, _ = pull(buf, 10)
+    assert data == b"\x01" * 8 + b"\0\0"
+
+
+def test_item_change_notifies_started_for_the_new_item() -> None:
+    buf = JitterBuffer(prefill_bytes=0, max_bytes=1000)
+    buf.push("a", b"\x01\x01")
+    buf.end_item("a")
+    buf.push("b", b"\x02\x02")
+    data, notice = pull(buf, 4)
+    assert data == b"\x01\x01\x02\x02" and notice == ("started", "b")
+    assert buf.playback("a").played_bytes == 2 and buf.playback("b").played_bytes == 2
+
+
+def test_concurrent_push_and_pull_lose_no_bytes() -> None:
+    buf = JitterBuffer(prefill_bytes=0, max_bytes=10_000_000)
+    chunks = [bytes([i % 251 + 1]) * 97 for i in range(2000)]
+    got = bytearray()
+    done = threading.Event()
+
+    def consumer() -> None:
+        out = bytearray(64)
+        mv = memoryview(out)
+        while not (done.is_set() and not buf.busy):
+            buf.pull_into(mv)
+            got.extend(b for b in out if b)  # drop silence padding
+
+    t = threading.Thread(target=consumer)
+    t.start()
+    for c in chunks:
+        buf.push("x", c)
+    buf.end_item("x")
+    done.set()
+    t.join(timeout=30)
+    assert not t.is_alive()
+    assert bytes(got) == b"".join(chunks)
+
+
+def test_rejects_bad_sizes() -> None:
+    with pytest.raises(ValueError):
+        JitterBuffer(prefill_bytes=-1, max_bytes=10)
