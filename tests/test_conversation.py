@@ -11,8 +11,9 @@ def sent(actions: list[cv.Action]) -> list[dict[str, object]]:
     return [a.event for a in actions if isinstance(a, cv.Send)]
 
 
-def reply(conv: cv.Conversation, rid: str = "resp_1", iid: str = "item_1",
-          n_deltas: int = 3) -> list[cv.Action]:
+def reply(
+    conv: cv.Conversation, rid: str = "resp_1", iid: str = "item_1", n_deltas: int = 3
+) -> list[cv.Action]:
     actions = conv.handle(ev.ResponseCreated(rid))
     for _ in range(n_deltas):
         actions += conv.handle(ev.TranscriptDelta(rid, iid, "hi "))
@@ -28,7 +29,8 @@ def test_a_full_turn_plays_audio_and_shows_both_sides() -> None:
     assert [a for a in actions if isinstance(a, cv.Play)] == [cv.Play("item_1", b"\x01" * 960)] * 3
     assert conv.handle(ev.AudioDone("resp_1", "item_1")) == [cv.EndAudio("item_1")]
     assert conv.handle(ev.TranscriptDone("resp_1", "item_1", "hi hi hi")) == [
-        cv.AssistantEnd("item_1", interrupted=False)]
+        cv.AssistantEnd("item_1", interrupted=False)
+    ]
     assert conv.handle(ev.UserTranscript("u1", " hello ")) == [cv.UserLine("u1", "hello")]
     done = conv.handle(ev.ResponseDone("resp_1", "completed", None, None))
     assert cv.ResponseFinished("resp_1", "completed") in done
@@ -71,10 +73,14 @@ def test_truncate_is_clamped_and_skipped_when_nothing_was_received() -> None:
     conv = cv.Conversation(ev.EventIds())
     reply(conv)
     conv.handle(ev.SpeechStarted(1, None))
-    events = sent(conv.playback_flushed([
-        ItemPlayback("item_1", received_bytes=960, played_bytes=960 * 5),  # fully played
-        ItemPlayback("item_0", received_bytes=0, played_bytes=0),
-    ]))
+    events = sent(
+        conv.playback_flushed(
+            [
+                ItemPlayback("item_1", received_bytes=960, played_bytes=960 * 5),  # fully played
+                ItemPlayback("item_0", received_bytes=0, played_bytes=0),
+            ]
+        )
+    )
     assert [e["type"] for e in events] == ["response.cancel"]
 
 
@@ -107,26 +113,37 @@ def test_speech_with_nothing_playing_is_not_a_barge_in() -> None:
 
 def test_benign_errors_go_to_the_log_and_others_to_the_user() -> None:
     conv = cv.Conversation(ev.EventIds())
-    benign = conv.handle(ev.ServerErrorEvent("response_cancel_not_active", "no active", None,
-                                             "invalid_request_error", "cli_1"))
+    benign = conv.handle(
+        ev.ServerErrorEvent(
+            "response_cancel_not_active", "no active", None, "invalid_request_error", "cli_1"
+        )
+    )
     assert [a.level for a in benign if isinstance(a, cv.Notice)] == ["debug"]
-    serious = conv.handle(ev.ServerErrorEvent("invalid_value", "Bad voice", "session.voice",
-                                              "invalid_request_error", None))
+    serious = conv.handle(
+        ev.ServerErrorEvent(
+            "invalid_value", "Bad voice", "session.voice", "invalid_request_error", None
+        )
+    )
     assert serious == [cv.Notice("error", "service error: Bad voice (parameter: session.voice)")]
 
 
 def test_failed_and_incomplete_responses_are_reported() -> None:
     conv = cv.Conversation(ev.EventIds())
     conv.handle(ev.ResponseCreated("r"))
-    levels = [a.level for a in conv.handle(ev.ResponseDone("r", "failed", None, None))
-              if isinstance(a, cv.Notice)]
+    levels = [
+        a.level
+        for a in conv.handle(ev.ResponseDone("r", "failed", None, None))
+        if isinstance(a, cv.Notice)
+    ]
     assert levels == ["error"]
 
 
 def test_manual_turn_commits_and_requests_a_reply() -> None:
     conv = cv.Conversation(ev.EventIds())
     assert [e["type"] for e in sent(conv.commit_turn())] == [
-        "input_audio_buffer.commit", "response.create"]
+        "input_audio_buffer.commit",
+        "response.create",
+    ]
     assert conv.awaiting_reply and not conv.idle
 
 

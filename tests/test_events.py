@@ -23,7 +23,10 @@ def test_builders_match_the_wire_shapes() -> None:
     truncate = ev.item_truncate(ids, "item_B7", 1840)
     assert truncate["type"] == "conversation.item.truncate"
     assert (truncate["item_id"], truncate["content_index"], truncate["audio_end_ms"]) == (
-        "item_B7", 0, 1840)
+        "item_B7",
+        0,
+        1840,
+    )
     assert ev.response_cancel(ids, "resp_1")["response_id"] == "resp_1"
     assert "response_id" not in ev.response_cancel(ids)
     assert ev.session_update(ids, {"voice": "alloy"})["session"] == {"voice": "alloy"}
@@ -40,30 +43,61 @@ def parse(obj: dict[str, object]) -> ev.ServerEvent:
 
 def test_audio_delta_is_decoded() -> None:
     pcm = b"\x01\x02\x03\x04"
-    event = parse({"type": "response.audio.delta", "response_id": "r", "item_id": "i",
-                   "output_index": 0, "content_index": 0,
-                   "delta": base64.b64encode(pcm).decode()})
+    event = parse(
+        {
+            "type": "response.audio.delta",
+            "response_id": "r",
+            "item_id": "i",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": base64.b64encode(pcm).decode(),
+        }
+    )
     assert event == ev.AudioDelta("r", "i", pcm)
 
 
 def test_error_event_fields() -> None:
-    event = parse({"type": "error", "event_id": "e1", "error": {
-        "type": "invalid_request_error", "code": "response_cancel_not_active",
-        "message": "Cancellation failed", "param": None, "event_id": "cli_00042"}})
-    assert event == ev.ServerErrorEvent("response_cancel_not_active", "Cancellation failed",
-                                        None, "invalid_request_error", "cli_00042")
+    event = parse(
+        {
+            "type": "error",
+            "event_id": "e1",
+            "error": {
+                "type": "invalid_request_error",
+                "code": "response_cancel_not_active",
+                "message": "Cancellation failed",
+                "param": None,
+                "event_id": "cli_00042",
+            },
+        }
+    )
+    assert event == ev.ServerErrorEvent(
+        "response_cancel_not_active",
+        "Cancellation failed",
+        None,
+        "invalid_request_error",
+        "cli_00042",
+    )
 
 
 def test_response_done_reason() -> None:
-    event = parse({"type": "response.done", "response": {
-        "id": "resp_9", "status": "cancelled",
-        "status_details": {"type": "cancelled", "reason": "turn_detected"}, "output": []}})
+    event = parse(
+        {
+            "type": "response.done",
+            "response": {
+                "id": "resp_9",
+                "status": "cancelled",
+                "status_details": {"type": "cancelled", "reason": "turn_detected"},
+                "output": [],
+            },
+        }
+    )
     assert event == ev.ResponseDone("resp_9", "cancelled", "turn_detected", None)
 
 
 def test_known_but_ignored_and_unknown_types() -> None:
     assert parse({"type": "rate_limits.updated", "event_id": "e"}) == ev.Ignored(
-        "rate_limits.updated", "e")
+        "rate_limits.updated", "e"
+    )
     assert parse({"type": "brand.new.event"}) == ev.Unknown("brand.new.event", None)
 
 
@@ -92,29 +126,65 @@ def test_wrong_field_shapes_raise(obj: dict[str, object]) -> None:
 
 def test_every_inventory_type_is_handled_or_ignored() -> None:
     # Reference §3.1 inventory, spelled out here independently of the client's tables.
-    inventory = """session.created session.updated error warning
-    input_audio_buffer.speech_started input_audio_buffer.speech_stopped
-    input_audio_buffer.committed input_audio_buffer.cleared conversation.item.created
-    conversation.item.retrieved conversation.item.truncated conversation.item.deleted
-    conversation.item.input_audio_transcription.delta
-    conversation.item.input_audio_transcription.completed
-    conversation.item.input_audio_transcription.failed response.created response.done
-    response.output_item.added response.output_item.done response.content_part.added
-    response.content_part.done response.text.delta response.text.done
-    response.audio_transcript.delta response.audio_transcript.done response.audio.delta
-    response.audio.done response.function_call_arguments.delta
-    response.function_call_arguments.done rate_limits.updated response.audio_timestamp.delta
-    response.audio_timestamp.done response.animation_viseme.delta
-    response.animation_viseme.done response.animation_blendshapes.delta
-    response.animation_blendshapes.done session.avatar.connecting
-    session.avatar.switch_to_speaking session.avatar.switch_to_idle response.video.delta
-    output_audio_buffer.cleared mcp_list_tools.in_progress mcp_list_tools.completed
-    mcp_list_tools.failed response.mcp_call_arguments.delta response.mcp_call_arguments.done
-    response.mcp_call.in_progress response.mcp_call.completed response.mcp_call.failed
-    response.web_search_call.searching response.web_search_call.in_progress
-    response.web_search_call.completed response.file_search_call.searching
-    response.file_search_call.in_progress response.file_search_call.completed
-    response.audio_transcript.annotation.added response.invocation.delta""".split()
+    inventory = [
+        "session.created",
+        "session.updated",
+        "error",
+        "warning",
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "input_audio_buffer.cleared",
+        "conversation.item.created",
+        "conversation.item.retrieved",
+        "conversation.item.truncated",
+        "conversation.item.deleted",
+        "conversation.item.input_audio_transcription.delta",
+        "conversation.item.input_audio_transcription.completed",
+        "conversation.item.input_audio_transcription.failed",
+        "response.created",
+        "response.done",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+        "response.text.delta",
+        "response.text.done",
+        "response.audio_transcript.delta",
+        "response.audio_transcript.done",
+        "response.audio.delta",
+        "response.audio.done",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "rate_limits.updated",
+        "response.audio_timestamp.delta",
+        "response.audio_timestamp.done",
+        "response.animation_viseme.delta",
+        "response.animation_viseme.done",
+        "response.animation_blendshapes.delta",
+        "response.animation_blendshapes.done",
+        "session.avatar.connecting",
+        "session.avatar.switch_to_speaking",
+        "session.avatar.switch_to_idle",
+        "response.video.delta",
+        "output_audio_buffer.cleared",
+        "mcp_list_tools.in_progress",
+        "mcp_list_tools.completed",
+        "mcp_list_tools.failed",
+        "response.mcp_call_arguments.delta",
+        "response.mcp_call_arguments.done",
+        "response.mcp_call.in_progress",
+        "response.mcp_call.completed",
+        "response.mcp_call.failed",
+        "response.web_search_call.searching",
+        "response.web_search_call.in_progress",
+        "response.web_search_call.completed",
+        "response.file_search_call.searching",
+        "response.file_search_call.in_progress",
+        "response.file_search_call.completed",
+        "response.audio_transcript.annotation.added",
+        "response.invocation.delta",
+    ]
     missing = [t for t in inventory if t not in ev.HANDLED_TYPES | ev.IGNORED_TYPES]
     assert missing == []
     assert not ev.HANDLED_TYPES & ev.IGNORED_TYPES

@@ -25,8 +25,8 @@ _PATTERNS: Final = (
     # "api-key: value" / "Authorization: Bearer value" in any free text
     (
         re.compile(
-            r"(?i)\b(api-key|authorization|ocp-apim-subscription-key)(\s*[:=]\s*)[^\s,;&'\"]+"
-            r"(\s+[^\s,;&'\"]+)?"
+            r"(?i)\b(api-key|authorization|ocp-apim-subscription-key)(\s*[:=]\s*)"
+            r"(?:bearer\s+)?[^\s,;&'\"]+"
         ),
         r"\1\2<redacted>",
     ),
@@ -67,8 +67,9 @@ class RedactingFilter(logging.Filter):
             return False
         record.msg = redact(message)
         record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        if record.exc_info:
+            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(text)
         return True
 
 
