@@ -69,7 +69,7 @@ class TurnDetectionSettings:
     remove_filler_words: bool | None = None
     eou_model: str | None = None
     eou_threshold: str | None = None
-    """GA: ``low|medium|high|default``; 2025-05-01-preview: a float 0–1 as text."""
+    """GA: ``low|medium|high|default``; 2025-05-01-preview: a float 0-1 as text."""
     eou_timeout_ms: int | None = None
     interrupt_response: bool = True
     auto_truncate: bool = False
@@ -106,7 +106,10 @@ class AudioSettings:
     output_device: str | None = None
     prebuffer_ms: int = 40
     chunk_ms: int = 20
-    output_block_ms: int = 10
+    output_block_ms: int = 0
+    """0 lets PortAudio pick the smallest block ("low" latency): 3-8 ms to sound when measured."""
+    device_rate: int | None = None
+    """Open the devices at this rate and resample; None = 24 kHz if accepted, else native."""
     max_buffer_ms: int = 60_000
     input_file: Path | None = None
     output_file: Path | None = None

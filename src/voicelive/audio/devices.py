@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from voicelive.audio.jitter import JitterBuffer
+from voicelive.audio.resample import PullResampler, Resampler
 from voicelive.errors import AudioDeviceError, ConfigError
 from voicelive.settings import SAMPLE_RATE, AudioSettings
 
@@ -128,6 +129,33 @@ def resolve_device(
     raise ConfigError(f"{flag} {spec!r} matches several {kind} devices ({several}); use the index.")
 
 
+def choose_rate(device: int | None, kind: Kind, forced: int | None) -> int:
+    """The rate to open ``device`` at: ``forced``, else 24 kHz if it accepts it, else its own.
+
+    Raises AudioDeviceError when PortAudio cannot query the device at all.
+    """
+    if forced:
+        return forced
+    sd = sounddevice()
+    check = sd.check_input_settings if kind == "input" else sd.check_output_settings
+    try:
+        check(device=device, samplerate=SAMPLE_RATE, channels=1, dtype="int16")
+        return SAMPLE_RATE
+    except (sd.PortAudioError, ValueError) as exc:
+        log.info(
+            "%s device %s refuses %d Hz (%s); using its default rate",
+            kind,
+            device,
+            SAMPLE_RATE,
+            exc,
+        )
+    try:
+        info = sd.query_devices(device, kind)
+    except (sd.PortAudioError, ValueError) as exc:
+        raise _open_error(kind, exc) from None
+    return int(info["default_samplerate"])
+
+
 def _open_error(kind: Kind, exc: Exception) -> AudioDeviceError:
     return AudioDeviceError(
         f"Could not open the audio {kind} device ({exc}); check {f'--{kind}-device'} "
@@ -136,18 +164,27 @@ def _open_error(kind: Kind, exc: Exception) -> AudioDeviceError:
 
 
 class Microphone:
-    """Captures PCM16 mono 24 kHz blocks of ``chunk_frames`` into ``sink`` on the event loop.
+    """Captures PCM16 mono 24 kHz blocks of ``chunk_ms`` into ``sink`` on the event loop.
+
+    If the device refuses 24 kHz it is opened at its own rate and the blocks are resampled on
+    the loop thread (never in the callback).
 
     ``sink`` is called on the loop thread with each block's bytes (the orchestrator puts it in
     a bounded queue). Use as a context manager from the event loop thread.
     """
 
     def __init__(
-        self, device: int | None, chunk_frames: int, sink: Callable[[bytes], None]
+        self,
+        device: int | None,
+        chunk_ms: int,
+        sink: Callable[[bytes], None],
+        device_rate: int | None = None,
     ) -> None:
         self._device = device
-        self._chunk_frames = chunk_frames
+        self._chunk_ms = chunk_ms
         self._sink = sink
+        self._device_rate = device_rate
+        self.rate = SAMPLE_RATE
         self._stream: Any = None
         self.overflows = 0
         self.failed = asyncio.Event()
@@ -156,7 +193,14 @@ class Microphone:
     def __enter__(self) -> Microphone:
         sd = sounddevice()
         loop = asyncio.get_running_loop()
+        self.rate = choose_rate(self._device, "input", self._device_rate)
         sink = self._sink
+        if self.rate != SAMPLE_RATE:
+            resampler = Resampler(self.rate, SAMPLE_RATE)
+            session_sink = self._sink
+
+            def sink(block: bytes) -> None:  # runs on the loop thread, not in the callback
+                session_sink(resampler.process(block))
 
         def callback(indata: Any, frames: int, time: Any, status: Any) -> None:
             if status.input_overflow:
@@ -169,10 +213,10 @@ class Microphone:
 
         try:
             self._stream = sd.RawInputStream(
-                samplerate=SAMPLE_RATE,
+                samplerate=self.rate,
                 channels=1,
                 dtype="int16",
-                blocksize=self._chunk_frames,
+                blocksize=self.rate * self._chunk_ms // 1000,
                 device=self._device,
                 latency="low",
                 callback=callback,
@@ -213,12 +257,15 @@ class Speaker:
         device: int | None,
         jitter: JitterBuffer,
         notify: Callable[[tuple[str, str]], None],
-        block_frames: int = 0,
+        block_ms: int = 0,
+        device_rate: int | None = None,
     ) -> None:
         self._device = device
         self._jitter = jitter
         self._notify = notify
-        self._block_frames = block_frames
+        self._block_ms = block_ms
+        self._device_rate = device_rate
+        self.rate = SAMPLE_RATE
         self._stream: Any = None
         self.underflows = 0
         self.failed = asyncio.Event()
@@ -227,13 +274,16 @@ class Speaker:
     def __enter__(self) -> Speaker:
         sd = sounddevice()
         loop = asyncio.get_running_loop()
-        jitter = self._jitter
         notify = self._notify
+        self.rate = choose_rate(self._device, "output", self._device_rate)
+        fill = self._jitter.pull_into
+        if self.rate != SAMPLE_RATE:
+            fill = PullResampler(SAMPLE_RATE, self.rate, self._jitter.pull_into).fill
 
         def callback(outdata: Any, frames: int, time: Any, status: Any) -> None:
             if status.output_underflow:
                 self.underflows += 1
-            notice = jitter.pull_into(memoryview(outdata))
+            notice = fill(memoryview(outdata))
             if notice is not None:
                 loop.call_soon_threadsafe(notify, notice)
 
@@ -243,10 +293,10 @@ class Speaker:
 
         try:
             self._stream = sd.RawOutputStream(
-                samplerate=SAMPLE_RATE,
+                samplerate=self.rate,
                 channels=1,
                 dtype="int16",
-                blocksize=self._block_frames,
+                blocksize=self.rate * self._block_ms // 1000,
                 device=self._device,
                 latency="low",
                 callback=callback,
@@ -295,9 +345,8 @@ class PortAudioIO:
         self._output = resolve_device(self._settings.output_device, "output", devices)
 
     def microphone(self, sink: Callable[[bytes], None]) -> Microphone:
-        frames = SAMPLE_RATE * self._settings.chunk_ms // 1000
-        return Microphone(self._input, frames, sink)
+        return Microphone(self._input, self._settings.chunk_ms, sink, self._settings.device_rate)
 
     def speaker(self, jitter: JitterBuffer, notify: Callable[[tuple[str, str]], None]) -> Speaker:
-        frames = SAMPLE_RATE * self._settings.output_block_ms // 1000
-        return Speaker(self._output, jitter, notify, frames)
+        s = self._settings
+        return Speaker(self._output, jitter, notify, s.output_block_ms, s.device_rate)

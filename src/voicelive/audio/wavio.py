@@ -50,8 +50,11 @@ def read_wav_pcm16(path: Path) -> bytes:
         samples = np.frombuffer(frames, "<i2").astype(np.float32) / 32768
     elif width == 3:
         raw = np.frombuffer(frames, np.uint8).reshape(-1, 3)
-        ints = (raw[:, 0].astype(np.int32) | raw[:, 1].astype(np.int32) << 8
-                | raw[:, 2].astype(np.int32) << 16)
+        ints = (
+            raw[:, 0].astype(np.int32)
+            | raw[:, 1].astype(np.int32) << 8
+            | raw[:, 2].astype(np.int32) << 16
+        )
         samples = (np.where(ints >= 1 << 23, ints - (1 << 24), ints)).astype(np.float32) / (1 << 23)
     elif width == 4:
         samples = np.frombuffer(frames, "<i4").astype(np.float32) / (1 << 31)
@@ -61,9 +64,10 @@ def read_wav_pcm16(path: Path) -> bytes:
     if rate != SAMPLE_RATE:
         import soxr
 
-        mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ")
+        mono = np.asarray(soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ"), np.float32)
     pcm = np.clip(np.round(mono * 32767), -32768, 32767).astype("<i2")
-    return pcm.tobytes()
+    data: bytes = pcm.tobytes()
+    return data
 
 
 async def _ticks(period_s: float) -> AsyncIterator[int]:
@@ -78,8 +82,9 @@ async def _ticks(period_s: float) -> AsyncIterator[int]:
 
 
 class _FileMicrophone:
-    def __init__(self, pcm: bytes, chunk_bytes: int, sink: Callable[[bytes], None],
-                 finished: asyncio.Event) -> None:
+    def __init__(
+        self, pcm: bytes, chunk_bytes: int, sink: Callable[[bytes], None], finished: asyncio.Event
+    ) -> None:
         self._pcm = pcm
         self._chunk = chunk_bytes
         self._sink = sink
@@ -112,8 +117,13 @@ class _FileMicrophone:
 
 
 class _FileSpeaker:
-    def __init__(self, path: Path | None, jitter: JitterBuffer,
-                 notify: Callable[[tuple[str, str]], None], block_bytes: int) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        jitter: JitterBuffer,
+        notify: Callable[[tuple[str, str]], None],
+        block_bytes: int,
+    ) -> None:
         self._path = path
         self._jitter = jitter
         self._notify = notify
