@@ -1,0 +1,111 @@
+"""Fakes for orchestrator tests: audio ends the test drives by hand (no clock, no PortAudio)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from voicelive.audio.jitter import JitterBuffer
+
+
+class FakeMic:
+    def __init__(self, sink: Callable[[bytes], None]) -> None:
+        self.sink = sink
+        self.failed = asyncio.Event()
+
+    def __enter__(self) -> FakeMic:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class FakeSpeaker:
+    """Plays only when the test calls :meth:`play_ms`; records what it played."""
+
+    def __init__(self, jitter: JitterBuffer, notify: Callable[[tuple[str, str]], None]) -> None:
+        self.jitter = jitter
+        self.notify = notify
+        self.failed = asyncio.Event()
+        self.played = bytearray()
+
+    def play_ms(self, ms: int) -> None:
+        out = bytearray(ms * 48)
+        notice = self.jitter.pull_into(memoryview(out))
+        self.played += out
+        if notice is not None:
+            self.notify(notice)
+
+    def __enter__(self) -> FakeSpeaker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class FakeAudio:
+    """``AudioIO`` whose mic and speaker the test controls. ``opened`` fires once both exist."""
+
+    input_finished: asyncio.Event | None = None
+
+    def __init__(self, check_error: Exception | None = None) -> None:
+        self.check_error = check_error
+        self.mic: FakeMic | None = None
+        self.speaker_: FakeSpeaker | None = None
+        self.opened = asyncio.Event()
+
+    def check(self) -> None:
+        if self.check_error is not None:
+            raise self.check_error
+
+    def microphone(self, sink: Callable[[bytes], None]) -> Any:
+        self.mic = FakeMic(sink)
+        self.opened.set()
+        return self.mic
+
+    def speaker(self, jitter: JitterBuffer, notify: Callable[[tuple[str, str]], None]) -> Any:
+        self.speaker_ = FakeSpeaker(jitter, notify)
+        return self.speaker_
+
+
+class RecordingView:
+    """A view that keeps what it was told, and lets tests wait for a line or a status."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+        self.changed = asyncio.Event()
+        self.closed = False
+
+    def _add(self, kind: str, text: str) -> None:
+        self.lines.append((kind, text))
+        self.changed.set()
+
+    def status(self, state: str) -> None:
+        self._add("status", state)
+
+    def user(self, text: str) -> None:
+        self._add("user", text)
+
+    def assistant_delta(self, item_id: str, delta: str) -> None:
+        self._add("assistant", delta)
+
+    def assistant_end(self, item_id: str, interrupted: bool) -> None:
+        self._add("assistant_end", "interrupted" if interrupted else "")
+
+    def notice(self, level: str, text: str) -> None:
+        self._add(level, text)
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def wait_for(self, kind: str, contains: str = "", timeout: float = 5.0) -> str:
+        async def look() -> str:
+            while True:
+                for k, text in self.lines:
+                    if k == kind and contains in text:
+                        return text
+                self.changed.clear()
+                await self.changed.wait()
+
+        return await asyncio.wait_for(look(), timeout)

@@ -1,0 +1,296 @@
+"""run_chat against a scripted WebSocket server on 127.0.0.1:0, with hand-driven fake audio.
+
+The server side is scripted by each test (it is not the simulator), so these tests pin the
+client's own behaviour: setup handshake, barge-in accounting, errors, quit, signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
+from tests.fakes import FakeAudio, RecordingView
+from voicelive.chat import run_chat
+from voicelive.errors import AudioDeviceError, ConnectionLost, ServerError
+from voicelive.settings import AudioSettings, ConnectionSettings, LogSettings, Secret, Settings
+
+
+class Scripted:
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.arrived = asyncio.Event()
+        self.outgoing: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue()
+        self.send_created = True
+        self.update_error: dict[str, Any] | None = None
+        self.port = 0
+        self.closed_with: int | None = None
+
+    async def handler(self, ws: ServerConnection) -> None:
+        if self.send_created:
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "session.created",
+                        "event_id": "e0",
+                        "session": {"id": "sess_1", "model": "gpt-4o"},
+                    }
+                )
+            )
+
+        async def reader() -> None:
+            async for raw in ws:
+                event = json.loads(raw)
+                self.received.append(event)
+                self.arrived.set()
+                if event["type"] == "session.update":
+                    if self.update_error:
+                        await ws.send(
+                            json.dumps(
+                                {"type": "error", "event_id": "e1", "error": self.update_error}
+                            )
+                        )
+                    else:
+                        await ws.send(
+                            json.dumps(
+                                {
+                                    "type": "session.updated",
+                                    "event_id": "e1",
+                                    "session": event["session"],
+                                }
+                            )
+                        )
+
+        async def writer() -> None:
+            while True:
+                item = await self.outgoing.get()
+                if isinstance(item, tuple):
+                    await ws.close(*item)
+                    return
+                await ws.send(item)
+
+        tasks = [asyncio.create_task(reader()), asyncio.create_task(writer())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            self.closed_with = ws.close_code
+
+    def send(self, **event: Any) -> None:
+        self.outgoing.put_nowait(json.dumps(event))
+
+    async def wait_for(self, type_: str, timeout: float = 5.0) -> dict[str, Any]:
+        async def look() -> dict[str, Any]:
+            while True:
+                for event in self.received:
+                    if event["type"] == type_:
+                        return event
+                self.arrived.clear()
+                await self.arrived.wait()
+
+        return await asyncio.wait_for(look(), timeout)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Scripted]:
+    s = Scripted()
+    async with serve(s.handler, "127.0.0.1", 0) as ws_server:
+        s.port = ws_server.sockets[0].getsockname()[1]
+        yield s
+
+
+def settings(port: int, **audio: Any) -> Settings:
+    return Settings(
+        connection=ConnectionSettings(endpoint=f"ws://127.0.0.1:{port}", api_key=Secret("k-1")),
+        audio=AudioSettings(**({"prebuffer_ms": 0} | audio)),
+        log=LogSettings(log_file=None),
+    )
+
+
+def delta(rid: str, iid: str, pcm: bytes) -> dict[str, Any]:
+    return {
+        "type": "response.audio.delta",
+        "event_id": "ed",
+        "response_id": rid,
+        "item_id": iid,
+        "output_index": 0,
+        "content_index": 0,
+        "delta": base64.b64encode(pcm).decode(),
+    }
+
+
+def start(s: Settings, audio: FakeAudio, view: RecordingView) -> asyncio.Task[int]:
+    return asyncio.create_task(run_chat(s, view=view, audio=audio, stdin_fd=None))
+
+
+async def test_setup_sends_session_update_then_streams_the_mic(server: Scripted) -> None:
+    audio, view = FakeAudio(), RecordingView()
+    task = start(settings(server.port), audio, view)
+    await asyncio.wait_for(audio.opened.wait(), 5)
+    update = await server.wait_for("session.update")
+    assert update["session"]["input_audio_sampling_rate"] == 24000
+    assert audio.mic is not None
+    audio.mic.sink(b"\x01\x02" * 480)
+    append = await server.wait_for("input_audio_buffer.append")
+    assert base64.b64decode(append["audio"]) == b"\x01\x02" * 480
+    # the mic was not streamed before session.updated: update comes first on the wire
+    types = [e["type"] for e in server.received]
+    assert types.index("session.update") < types.index("input_audio_buffer.append")
+    os.kill(os.getpid(), signal.SIGINT)
+    assert await asyncio.wait_for(task, 5) == 130
+    assert view.closed
+
+
+async def test_barge_in_truncates_at_what_was_really_played(server: Scripted) -> None:
+    audio, view = FakeAudio(), RecordingView()
+    task = start(settings(server.port), audio, view)
+    await asyncio.wait_for(audio.opened.wait(), 5)
+    speaker = audio.speaker_
+    assert speaker is not None
+    server.send(
+        type="response.created",
+        event_id="e2",
+        response={"id": "resp_1", "status": "in_progress", "output": []},
+    )
+    server.send(
+        type="response.audio_transcript.delta",
+        event_id="e3",
+        response_id="resp_1",
+        item_id="item_1",
+        output_index=0,
+        content_index=0,
+        delta="Hello there",
+    )
+    server.send(**delta("resp_1", "item_1", b"\x11\x00" * 2400))  # 100 ms
+    await view.wait_for("assistant", "Hello")
+    speaker.play_ms(30)
+    await view.wait_for("status", "speaking")
+    server.send(
+        type="input_audio_buffer.speech_started",
+        event_id="e4",
+        audio_start_ms=1000,
+        item_id="item_u",
+    )
+    cancel = await server.wait_for("response.cancel")
+    truncate = await server.wait_for("conversation.item.truncate")
+    assert cancel["response_id"] == "resp_1"
+    assert (truncate["item_id"], truncate["audio_end_ms"], truncate["content_index"]) == (
+        "item_1",
+        30,
+        0,
+    )
+    # playback stopped at once, and a late delta of the interrupted response is not played
+    server.send(**delta("resp_1", "item_1", b"\x22\x00" * 2400))
+    server.send(
+        type="response.done",
+        event_id="e5",
+        response={
+            "id": "resp_1",
+            "status": "cancelled",
+            "status_details": {"type": "cancelled", "reason": "turn_detected"},
+        },
+    )
+    server.send(
+        type="error",
+        event_id="e6",
+        error={
+            "type": "invalid_request_error",
+            "code": "response_cancel_not_active",
+            "message": "Cancellation failed: no active response found",
+            "param": None,
+        },
+    )
+    server.send(
+        type="input_audio_buffer.speech_stopped", event_id="e7", audio_end_ms=2000, item_id="item_u"
+    )
+    await view.wait_for("status", "thinking")
+    before = len(speaker.played)
+    speaker.play_ms(50)
+    assert bytes(speaker.played[before:]) == bytes(50 * 48)
+    assert ("assistant_end", "interrupted") in view.lines
+    assert not [line for line in view.lines if line[0] == "error"]  # benign error not shown
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(task, 5) == 143
+    assert server.closed_with == 1000
+
+
+async def test_rejected_session_update_ends_with_the_servers_message(server: Scripted) -> None:
+    server.update_error = {
+        "type": "invalid_request_error",
+        "code": "invalid_value",
+        "message": "Voice not found",
+        "param": "session.voice.name",
+    }
+    with pytest.raises(ServerError, match=r"Voice not found \(parameter: session.voice.name\)"):
+        await asyncio.wait_for(
+            run_chat(settings(server.port), view=RecordingView(), audio=FakeAudio(), stdin_fd=None),
+            5,
+        )
+
+
+async def test_quit_while_waiting_for_the_session(server: Scripted) -> None:
+    server.send_created = False
+    view = RecordingView()
+    task = start(settings(server.port), FakeAudio(), view)
+    await view.wait_for("status", "starting session")
+    os.kill(os.getpid(), signal.SIGINT)
+    assert await asyncio.wait_for(task, 5) == 130
+
+
+async def test_errors_malformed_and_unknown_events_do_not_end_the_session(
+    server: Scripted,
+) -> None:
+    audio, view = FakeAudio(), RecordingView()
+    task = start(settings(server.port), audio, view)
+    await asyncio.wait_for(audio.opened.wait(), 5)
+    server.send(
+        type="error",
+        event_id="e2",
+        error={
+            "type": "invalid_request_error",
+            "code": "invalid_value",
+            "message": "Bad thing",
+            "param": "session.x",
+        },
+    )
+    server.outgoing.put_nowait("{not json")
+    server.send(type="some.future.event", event_id="e3")
+    server.send(
+        type="conversation.item.input_audio_transcription.completed",
+        event_id="e4",
+        item_id="u1",
+        content_index=0,
+        transcript="still here",
+    )
+    await view.wait_for("user", "still here")
+    assert await view.wait_for("error", "Bad thing") == (
+        "service error: Bad thing (parameter: session.x)"
+    )
+    await view.wait_for("warning", "malformed")
+    assert not task.done()
+    os.kill(os.getpid(), signal.SIGINT)
+    assert await asyncio.wait_for(task, 5) == 130
+
+
+async def test_server_closing_mid_session_is_connection_lost(server: Scripted) -> None:
+    audio = FakeAudio()
+    task = start(settings(server.port), audio, RecordingView())
+    await asyncio.wait_for(audio.opened.wait(), 5)
+    server.outgoing.put_nowait((1011, "internal"))
+    with pytest.raises(ConnectionLost, match="1011"):
+        await asyncio.wait_for(task, 5)
+
+
+async def test_audio_problems_surface_before_any_network(server: Scripted) -> None:
+    audio = FakeAudio(check_error=AudioDeviceError("No audio input device was found."))
+    with pytest.raises(AudioDeviceError):
+        await run_chat(settings(server.port), view=RecordingView(), audio=audio, stdin_fd=None)
+    assert server.received == []
