@@ -150,7 +150,7 @@ async def test_refused_port_says_cannot_reach() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound but not listening: connections are refused
-        with pytest.raises(ConnectError, match="Cannot reach 127.0.0.1"):
+        with pytest.raises(ConnectError, match=r"Cannot reach 127\.0\.0\.1"):
             await VoiceLiveConnection.open(settings_for(port), ApiKeyAuth(KEY))
 
 
