@@ -1,0 +1,5 @@
+"""``python -m voicelive``: the same as the ``voicelive`` command."""
+
+from voicelive.cli import main
+
+main()

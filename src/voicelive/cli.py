@@ -1,0 +1,289 @@
+"""The ``voicelive`` command line (Typer): ``chat``, ``devices``, ``simulate`` and ``--version``.
+
+Thin by design: it parses flags, hands them to :func:`voicelive.config.resolve_settings`, and
+calls the part that does the work. It is the only place that prints errors and picks exit
+codes: a :class:`~voicelive.errors.VoiceLiveError` becomes ``error: <message>`` on stderr and
+its ``exit_code`` (tracebacks only with ``--debug``); Ctrl+C becomes 130; any other exception is
+a bug, reported as one line (exit 1) without its message, which could hold anything.
+
+Every ``chat`` option is declared with default None, and the help text comes from
+:mod:`voicelive.options`; the environment and ``.env`` layers are resolved by
+:mod:`voicelive.config`, not by Typer (whose ``envvar=`` knows nothing about ``.env``).
+Heavy modules (audio, websockets, the simulator) are imported inside the commands so that
+``--help`` stays fast and works without PortAudio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from voicelive import __version__
+from voicelive.config import is_loopback, resolve_settings
+from voicelive.errors import EXIT_INTERRUPTED, ConfigError, VoiceLiveError
+from voicelive.options import SPECS, help_text
+from voicelive.simulator.options import FAULTS
+
+if TYPE_CHECKING:
+    from voicelive.audio.devices import DeviceInfo
+
+app = typer.Typer(
+    name="voicelive",
+    help="Voice chat with Azure AI Voice Live from the terminal.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Plain click help: wraps long variable names instead of cutting them off at 80 columns.
+    rich_markup_mode=None,
+    # Rich tracebacks can show local variables, and locals can hold the API key.
+    pretty_exceptions_enable=False,
+)
+
+
+def _opt(dest: str) -> Any:
+    """A Typer option for ``dest`` from the option table: default None, help with variables."""
+    spec = SPECS[dest]
+    return typer.Option(
+        spec.decl, help=help_text(dest), metavar=spec.metavar or None, show_default=False
+    )
+
+
+def _run(body: Callable[[], int], debug: Callable[[], bool]) -> None:
+    """Run ``body`` and exit with its code, reporting failures as one line on stderr."""
+    try:
+        code = body()
+    except VoiceLiveError as err:
+        if debug():
+            traceback.print_exc()
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(err.exit_code) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as err:
+        if debug():
+            traceback.print_exc()
+        typer.echo(
+            f"error: internal error ({type(err).__name__}); run with --debug for the traceback.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"voicelive {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Voice chat with Azure AI Voice Live from the terminal.
+
+    Start with `voicelive chat --simulate` (offline), then set AZURE_VOICELIVE_ENDPOINT and
+    AZURE_VOICELIVE_API_KEY (or `az login`) and run `voicelive chat`.
+    """
+
+
+@app.command(short_help="Talk with Voice Live (quit with q + Enter or Ctrl+C).")
+def chat(
+    ctx: typer.Context,
+    endpoint: Annotated[str | None, _opt("endpoint")] = None,
+    api_key: Annotated[str | None, _opt("api_key")] = None,
+    model: Annotated[str | None, _opt("model")] = None,
+    api_version: Annotated[str | None, _opt("api_version")] = None,
+    token_scope: Annotated[str | None, _opt("token_scope")] = None,
+    instructions: Annotated[str | None, _opt("instructions")] = None,
+    voice: Annotated[str | None, _opt("voice")] = None,
+    voice_type: Annotated[str | None, _opt("voice_type")] = None,
+    voice_temperature: Annotated[str | None, _opt("voice_temperature")] = None,
+    voice_endpoint_id: Annotated[str | None, _opt("voice_endpoint_id")] = None,
+    voice_model: Annotated[str | None, _opt("voice_model")] = None,
+    modalities: Annotated[str | None, _opt("modalities")] = None,
+    transcription_model: Annotated[str | None, _opt("transcription_model")] = None,
+    language: Annotated[str | None, _opt("language")] = None,
+    vad: Annotated[str | None, _opt("vad")] = None,
+    vad_threshold: Annotated[str | None, _opt("vad_threshold")] = None,
+    vad_eagerness: Annotated[str | None, _opt("vad_eagerness")] = None,
+    prefix_padding_ms: Annotated[str | None, _opt("prefix_padding_ms")] = None,
+    silence_duration_ms: Annotated[str | None, _opt("silence_duration_ms")] = None,
+    remove_filler_words: Annotated[bool | None, _opt("remove_filler_words")] = None,
+    eou_model: Annotated[str | None, _opt("eou_model")] = None,
+    eou_threshold: Annotated[str | None, _opt("eou_threshold")] = None,
+    eou_timeout_ms: Annotated[str | None, _opt("eou_timeout_ms")] = None,
+    interrupt: Annotated[bool | None, _opt("interrupt")] = None,
+    auto_truncate: Annotated[bool | None, _opt("auto_truncate")] = None,
+    noise_reduction: Annotated[str | None, _opt("noise_reduction")] = None,
+    echo_cancellation: Annotated[bool | None, _opt("echo_cancellation")] = None,
+    input_device: Annotated[str | None, _opt("input_device")] = None,
+    output_device: Annotated[str | None, _opt("output_device")] = None,
+    prebuffer_ms: Annotated[str | None, _opt("prebuffer_ms")] = None,
+    chunk_ms: Annotated[str | None, _opt("chunk_ms")] = None,
+    input_file: Annotated[str | None, _opt("input_file")] = None,
+    output_file: Annotated[str | None, _opt("output_file")] = None,
+    log_file: Annotated[str | None, _opt("log_file")] = None,
+    log_level: Annotated[str | None, _opt("log_level")] = None,
+    debug: Annotated[bool | None, _opt("debug")] = None,
+    simulate: Annotated[bool | None, _opt("simulate")] = None,
+) -> None:
+    """Talk with Voice Live: speak, listen, interrupt; quit with q + Enter or Ctrl+C.
+
+    Every option can also be set by its environment variable or in a .env file in the current
+    directory (flag > environment > .env > default). Values are checked before connecting.
+    """
+    # The parameters above only declare the options; ctx.params holds the same values by name.
+    params = dict(ctx.params)
+    show_traceback = params.get("debug") is True
+
+    def body() -> int:
+        nonlocal show_traceback
+        settings = resolve_settings(params, environ=os.environ, dotenv_path=Path.cwd() / ".env")
+        show_traceback = settings.log.debug
+        from voicelive.chat import run_chat
+        from voicelive.logs import configure, shutdown
+
+        try:
+            try:
+                configure(settings.log)
+            except OSError as err:
+                raise ConfigError(
+                    f"--log-file (VOICELIVE_LOG_FILE) cannot be opened: {err.strerror}; "
+                    "choose another path or none."
+                ) from None
+            return asyncio.run(run_chat(settings))
+        finally:
+            shutdown()
+
+    _run(body, lambda: show_traceback)
+
+
+def format_devices(devices: list[DeviceInfo]) -> str:
+    """Render the device list as two tables (inputs, outputs); ``*`` marks the defaults."""
+    inputs = [(d, d.max_input_channels, d.is_default_input) for d in devices]
+    outputs = [(d, d.max_output_channels, d.is_default_output) for d in devices]
+    lines: list[str] = []
+    for title, rows in (("Input devices", inputs), ("Output devices", outputs)):
+        lines.append(f"{title}:")
+        usable = [row for row in rows if row[1] > 0]
+        if not usable:
+            lines.append("    (none)")
+        else:
+            lines.append(f"    {'#':>3}  {'channels':>8}  {'rate':>6}  {'host API':<12}  name")
+        for device, channels, is_default in usable:
+            mark = "*" if is_default else " "
+            lines.append(
+                f"  {mark} {device.index:>3}  {channels:>8}  {device.default_samplerate:>6.0f}  "
+                f"{device.hostapi:<12}  {device.name}"
+            )
+        lines.append("")
+    lines.append(
+        "* = default. Choose with --input-device / --output-device: an index or part of a name."
+    )
+    return "\n".join(lines)
+
+
+@app.command(short_help="List audio input and output devices.")
+def devices(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """List audio input and output devices (index, channels, default rate, defaults)."""
+
+    def body() -> int:
+        from voicelive.audio.devices import list_devices
+
+        typer.echo(format_devices(list_devices()))
+        return 0
+
+    _run(body, lambda: debug)
+
+
+@app.command(short_help="Serve the offline Voice Live simulator on loopback.")
+def simulate(
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, metavar="PORT", help="TCP port; 0 picks a free one.")
+    ] = 8765,
+    host: Annotated[
+        str, typer.Option(metavar="HOST", help="Loopback address to listen on.")
+    ] = "127.0.0.1",
+    key: Annotated[
+        str | None,
+        typer.Option(
+            metavar="KEY",
+            help="Require this api-key from clients (default: accept any credential).",
+        ),
+    ] = None,
+    record: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="Record every frame to this JSONL file (audio elided)."),
+    ] = None,
+    speedup: Annotated[
+        float,
+        typer.Option(
+            metavar="FACTOR", help="Replies stream this many times faster than real time."
+        ),
+    ] = 4.0,
+    fault: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Inject a fault scenario (for testing error handling): "
+            + ", ".join(sorted(FAULTS))
+            + ".",
+        ),
+    ] = None,
+    fault_after: Annotated[
+        float, typer.Option(min=0.0, metavar="SECONDS", help="Seconds before a timed fault fires.")
+    ] = 1.0,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Serve the offline Voice Live simulator on loopback (a parrot that speaks your words back)."""
+
+    def body() -> int:
+        from voicelive.simulator import serve
+        from voicelive.simulator.options import SimulatorOptions
+
+        if not is_loopback(host.strip("[]")):
+            raise ConfigError(
+                f"--host must be a loopback address (127.0.0.1, ::1, localhost), got {host!r}: "
+                "the simulator speaks unencrypted ws://."
+            )
+        if not speedup > 0:
+            raise ConfigError(f"--speedup must be a number greater than 0, got {speedup:g}.")
+        if fault is not None and fault not in FAULTS:
+            known = ", ".join(sorted(FAULTS))
+            raise ConfigError(f"--fault must be one of {known}, got {fault!r}.")
+        options = SimulatorOptions(
+            api_key=key, speedup=speedup, record_path=record, fault=fault, fault_after_s=fault_after
+        )
+        if port:
+            url = f"ws://{host}:{port}"
+            typer.echo(f"voicelive simulator on {url} (Ctrl+C to stop)")
+            typer.echo(f"connect with: voicelive chat --endpoint {url}")
+        try:
+            asyncio.run(serve(host, port, options))
+        except OSError as err:
+            raise VoiceLiveError(f"Cannot listen on {host}:{port}: {err.strerror}.") from None
+        return 0
+
+    _run(body, lambda: debug)
+
+
+def main() -> None:
+    """Console-script entry point (``voicelive``)."""
+    app(prog_name="voicelive")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

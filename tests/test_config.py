@@ -1,0 +1,499 @@
+"""Resolution and validation of options: precedence, ranges, cross-option rules, secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from voicelive.config import SIMULATOR_ENDPOINT, is_loopback, read_dotenv, resolve_settings
+from voicelive.errors import ConfigError
+from voicelive.options import OPTIONS, SPECS, options_markdown
+from voicelive.settings import DEFAULT_API_VERSION, DEFAULT_MODEL, Settings
+
+ENDPOINT = "https://res.services.ai.azure.com"
+SECRET = "s3cr3t-KEY-0123456789abcdef"
+
+
+def resolve(
+    flags: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    dotenv: Path | None = None,
+) -> Settings:
+    base: dict[str, Any] = {"endpoint": ENDPOINT}
+    base.update(flags or {})
+    return resolve_settings(base, environ=env or {}, dotenv_path=dotenv)
+
+
+def refused(flags: dict[str, Any], env: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        resolve(flags, env)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# --- defaults and precedence -------------------------------------------------------------------
+
+
+def test_defaults_without_any_option() -> None:
+    s = resolve()
+    assert s.connection.endpoint == ENDPOINT
+    assert s.connection.api_key is None
+    assert s.connection.model == DEFAULT_MODEL
+    assert s.connection.api_version == DEFAULT_API_VERSION
+    assert s.session.transcription_model == "azure-speech"
+    assert s.session.turn_detection.vad_type == "server_vad"
+    assert s.session.noise_reduction == "azure_deep_noise_suppression"
+    assert s.session.echo_cancellation is True
+    assert s.audio.prebuffer_ms == 40
+    assert s.log.log_file == Path("voicelive.log")
+    assert s.log.log_level == "DEBUG"
+    assert s.simulate is False
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "dotenv", "expected"),
+    [
+        ("flag-model", "env-model", "dotenv-model", "flag-model"),
+        (None, "env-model", "dotenv-model", "env-model"),
+        (None, None, "dotenv-model", "dotenv-model"),
+        (None, None, None, DEFAULT_MODEL),
+        (None, "  ", "dotenv-model", "dotenv-model"),  # blank counts as unset
+    ],
+)
+def test_precedence_flag_env_dotenv_default(
+    tmp_path: Path, flag: str | None, env: str | None, dotenv: str | None, expected: str
+) -> None:
+    path = tmp_path / ".env"
+    path.write_text(f"VOICELIVE_MODEL={dotenv}\n" if dotenv else "")
+    s = resolve({"model": flag}, {"VOICELIVE_MODEL": env} if env else {}, path)
+    assert s.connection.model == expected
+
+
+def test_quickstart_variable_names_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text(
+        'AZURE_VOICE_LIVE_ENDPOINT="https://quick.services.ai.azure.com"\n'
+        f"AZURE_VOICE_LIVE_API_KEY={SECRET}\n"
+        "VOICE_LIVE_MODEL=gpt-realtime\n"
+        "AZURE_VOICE_LIVE_API_VERSION=2025-10-01\n"
+    )
+    s = resolve_settings({}, environ={}, dotenv_path=path)
+    assert s.connection.endpoint == "https://quick.services.ai.azure.com"
+    assert s.connection.api_key == SECRET
+    assert s.connection.model == "gpt-realtime"
+    assert s.connection.api_version == "2025-10-01"
+    # gpt-realtime transcribes with an OpenAI model by default
+    assert s.session.transcription_model == "whisper-1"
+
+
+def test_preferred_variable_wins_over_quickstart_name() -> None:
+    env = {"VOICELIVE_MODEL": "gpt-4.1", "VOICE_LIVE_MODEL": "gpt-5"}
+    assert resolve(env=env).connection.model == "gpt-4.1"
+
+
+def test_environment_beats_dotenv_even_for_another_name_of_the_same_option(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text("AZURE_VOICELIVE_API_VERSION=2025-10-01\n")
+    s = resolve_settings(
+        {"endpoint": ENDPOINT},
+        environ={"AZURE_VOICE_LIVE_API_VERSION": "2026-04-10"},
+        dotenv_path=path,
+    )
+    assert s.connection.api_version == "2026-04-10"
+
+
+def test_boolean_flag_false_overrides_environment_true() -> None:
+    s = resolve({"echo_cancellation": False}, {"VOICELIVE_ECHO_CANCELLATION": "yes"})
+    assert s.session.echo_cancellation is False
+    assert resolve(env={"VOICELIVE_ECHO_CANCELLATION": "off"}).session.echo_cancellation is False
+
+
+def test_dotenv_is_read_literally_and_not_copied_into_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text("VOICELIVE_INSTRUCTIONS=cost is ${HOME}\nEMPTY=\nBARE\n")
+    env: dict[str, str] = {}
+    s = resolve(env=env, dotenv=path)
+    assert s.session.instructions == "cost is ${HOME}"
+    assert env == {}
+    assert read_dotenv(path) == {"VOICELIVE_INSTRUCTIONS": "cost is ${HOME}", "EMPTY": ""}
+    assert read_dotenv(tmp_path / "missing.env") == {}
+
+
+def test_every_option_resolves_from_its_variable(tmp_path: Path) -> None:
+    wav = tmp_path / "in.wav"
+    wav.write_bytes(b"RIFF")
+    env = {
+        "AZURE_VOICELIVE_ENDPOINT": ENDPOINT,
+        "AZURE_VOICELIVE_API_KEY": SECRET,
+        "VOICELIVE_MODEL": "gpt-realtime",
+        "AZURE_VOICELIVE_API_VERSION": "2026-04-10",
+        "AZURE_VOICELIVE_TOKEN_SCOPE": "https://cognitiveservices.azure.com/.default",
+        "VOICELIVE_INSTRUCTIONS": "Be brief.",
+        "VOICELIVE_VOICE": "Custom Voice",
+        "VOICELIVE_VOICE_TYPE": "azure-custom",
+        "VOICELIVE_VOICE_TEMPERATURE": "0.7",
+        "VOICELIVE_VOICE_ENDPOINT_ID": "1234",
+        "VOICELIVE_MODALITIES": "audio, text",
+        "VOICELIVE_TRANSCRIPTION_MODEL": "gpt-4o-transcribe",
+        "VOICELIVE_LANGUAGE": "en,fr",
+        "VOICELIVE_VAD": "azure_semantic_vad",
+        "VOICELIVE_VAD_THRESHOLD": "0.3",
+        "VOICELIVE_PREFIX_PADDING_MS": "250",
+        "VOICELIVE_SILENCE_DURATION_MS": "600",
+        "VOICELIVE_REMOVE_FILLER_WORDS": "true",
+        "VOICELIVE_EOU_MODEL": "semantic_detection_v1",
+        "VOICELIVE_EOU_THRESHOLD": "HIGH",
+        "VOICELIVE_EOU_TIMEOUT_MS": "1500",
+        "VOICELIVE_INTERRUPT": "0",
+        "VOICELIVE_AUTO_TRUNCATE": "1",
+        "VOICELIVE_NOISE_REDUCTION": "none",
+        "VOICELIVE_ECHO_CANCELLATION": "false",
+        "VOICELIVE_INPUT_DEVICE": "pulse",
+        "VOICELIVE_PREBUFFER_MS": "80",
+        "VOICELIVE_CHUNK_MS": "40",
+        "VOICELIVE_OUTPUT_FILE": str(tmp_path / "out.wav"),
+        "VOICELIVE_LOG_FILE": "none",
+        "VOICELIVE_LOG_LEVEL": "info",
+        "VOICELIVE_DEBUG": "on",
+        "VOICELIVE_SIMULATE": "no",
+    }
+    s = resolve_settings({}, environ=env, dotenv_path=None)
+    c, ses, td, a, log = s.connection, s.session, s.session.turn_detection, s.audio, s.log
+    assert (c.endpoint, c.api_key, c.model, c.api_version) == (
+        ENDPOINT,
+        SECRET,
+        "gpt-realtime",
+        "2026-04-10",
+    )
+    assert c.token_scope == "https://cognitiveservices.azure.com/.default"
+    assert (ses.instructions, ses.voice, ses.voice_type) == (
+        "Be brief.",
+        "Custom Voice",
+        "azure-custom",
+    )
+    assert (ses.voice_temperature, ses.voice_endpoint_id) == (0.7, "1234")
+    assert ses.modalities == ("text", "audio")
+    assert (ses.transcription_model, ses.language) == ("gpt-4o-transcribe", "en,fr")
+    assert (ses.noise_reduction, ses.echo_cancellation) == (None, False)
+    assert (td.vad_type, td.threshold, td.prefix_padding_ms, td.silence_duration_ms) == (
+        "azure_semantic_vad",
+        0.3,
+        250,
+        600,
+    )
+    assert (td.remove_filler_words, td.eou_model, td.eou_threshold, td.eou_timeout_ms) == (
+        True,
+        "semantic_detection_v1",
+        "high",
+        1500,
+    )
+    assert (td.interrupt_response, td.auto_truncate) == (False, True)
+    assert (a.input_device, a.prebuffer_ms, a.chunk_ms) == ("pulse", 80, 40)
+    assert a.output_file == tmp_path / "out.wav"
+    other = {"VOICELIVE_INPUT_FILE": str(wav), "VOICELIVE_OUTPUT_DEVICE": "3"}
+    a = resolve(env=other).audio
+    assert (a.input_file, a.output_device, a.input_device, a.output_file) == (wav, "3", None, None)
+    assert (log.log_file, log.log_level, log.debug) == (None, "INFO", True)
+    assert s.simulate is False
+
+
+# --- validation messages -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragments"),
+    [
+        (
+            {"api_version": "2024-01-01"},
+            ["--api-version", "AZURE_VOICELIVE_API_VERSION", "2024-01-01", "2026-07-15"],
+        ),
+        (
+            {"vad_threshold": "1.5"},
+            ["--vad-threshold", "VOICELIVE_VAD_THRESHOLD", "'1.5'", "from 0 to 1"],
+        ),
+        ({"vad_threshold": "nan"}, ["--vad-threshold", "'nan'"]),
+        ({"vad_threshold": "loud"}, ["--vad-threshold", "'loud'"]),
+        (
+            {"voice": "en-US-AvaNeural", "voice_temperature": "-0.1"},
+            ["--voice-temperature", "VOICELIVE_VOICE_TEMPERATURE", "from 0 to 1"],
+        ),
+        (
+            {"prefix_padding_ms": "9000"},
+            ["--prefix-padding-ms", "VOICELIVE_PREFIX_PADDING_MS", "'9000'", "0 to 5000"],
+        ),
+        ({"prefix_padding_ms": "2.5"}, ["--prefix-padding-ms", "whole number"]),
+        (
+            {"silence_duration_ms": "10"},
+            ["--silence-duration-ms", "VOICELIVE_SILENCE_DURATION_MS", "50 to 5000"],
+        ),
+        ({"prebuffer_ms": "2001"}, ["--prebuffer-ms", "VOICELIVE_PREBUFFER_MS", "0 to 2000"]),
+        ({"chunk_ms": "5"}, ["--chunk-ms", "VOICELIVE_CHUNK_MS", "10 to 100"]),
+        (
+            {"vad": "loud_vad"},
+            ["--vad", "VOICELIVE_VAD", "'loud_vad'", "azure_semantic_vad_multilingual", "none"],
+        ),
+        (
+            {"vad": "semantic_vad", "vad_eagerness": "eager"},
+            ["--vad-eagerness", "VOICELIVE_VAD_EAGERNESS", "'eager'", "low, medium, high, auto"],
+        ),
+        (
+            {"eou_model": "smart"},
+            ["--eou-model", "VOICELIVE_EOU_MODEL", "semantic_detection_v1_multilingual"],
+        ),
+        (
+            {"eou_model": "semantic_detection_v1", "eou_threshold": "0.3"},
+            ["--eou-threshold", "VOICELIVE_EOU_THRESHOLD", "'0.3'", "low, medium, high, default"],
+        ),
+        (
+            {"eou_model": "semantic_detection_v1", "eou_timeout_ms": "0"},
+            ["--eou-timeout-ms", "VOICELIVE_EOU_TIMEOUT_MS", "1 to 60000"],
+        ),
+        (
+            {"modalities": "audio"},
+            ["--modalities", "VOICELIVE_MODALITIES", "'audio'", "text,audio or text"],
+        ),
+        (
+            {"noise_reduction": "heavy"},
+            ["--noise-reduction", "VOICELIVE_NOISE_REDUCTION", "far_field"],
+        ),
+        (
+            {"voice_type": "robot", "voice": "x"},
+            ["--voice-type", "VOICELIVE_VOICE_TYPE", "azure-personal"],
+        ),
+        ({"voice": "Zeus"}, ["--voice", "VOICELIVE_VOICE", "'Zeus'", "--voice-type"]),
+        ({"voice": "alloy", "voice_temperature": "0.5"}, ["--voice-temperature", "openai"]),
+        ({"voice_temperature": "0.5"}, ["--voice-temperature", "needs --voice"]),
+        (
+            {"voice": "Mine", "voice_type": "azure-custom"},
+            ["--voice-endpoint-id", "VOICELIVE_VOICE_ENDPOINT_ID", "azure-custom"],
+        ),
+        ({"voice": "Mine", "voice_type": "azure-personal"}, ["--voice-model", "azure-personal"]),
+        (
+            {"voice": "alloy", "voice_model": "DragonLatestNeural"},
+            ["--voice-model", "azure-personal"],
+        ),
+        ({"log_level": "loud"}, ["--log-level", "VOICELIVE_LOG_LEVEL", "CRITICAL"]),
+        ({"language": "english!"}, ["--language", "VOICELIVE_LANGUAGE", "'english!'"]),
+        ({"language": "en-US", "transcription_model": "none"}, ["--language", "transcription"]),
+        ({"model": "gpt 4o"}, ["--model", "VOICELIVE_MODEL"]),
+        (
+            {"token_scope": "ai.azure.com"},
+            ["--token-scope", "AZURE_VOICELIVE_TOKEN_SCOPE", "https://"],
+        ),
+        (
+            {"input_file": "/nonexistent/in.wav"},
+            ["--input-file", "VOICELIVE_INPUT_FILE", "existing WAV"],
+        ),
+        ({"output_file": "/nonexistent/dir/out.wav"}, ["--output-file", "VOICELIVE_OUTPUT_FILE"]),
+        (
+            {"endpoint": "res.services.ai.azure.com"},
+            ["--endpoint", "AZURE_VOICELIVE_ENDPOINT", "https://"],
+        ),
+        ({"endpoint": "ftp://res.example.com"}, ["--endpoint", "https://"]),
+        ({"endpoint": "https://user:pw@res.example.com"}, ["--endpoint", "user name or password"]),
+    ],
+)
+def test_out_of_range_values_are_refused_naming_flag_variable_and_accepted(
+    flags: dict[str, Any], fragments: list[str]
+) -> None:
+    message = refused(flags)
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+
+
+def test_message_names_the_variable_and_source_that_supplied_the_value() -> None:
+    message = refused({}, {"AZURE_VOICE_LIVE_API_VERSION": "2020-01-01"})
+    assert "AZURE_VOICE_LIVE_API_VERSION" in message
+    assert "in the environment" in message
+
+
+def test_message_says_dotenv_when_the_value_came_from_dotenv(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text("VOICELIVE_VAD_THRESHOLD=7\n")
+    with pytest.raises(ConfigError, match=r"--vad-threshold \(VOICELIVE_VAD_THRESHOLD\).*in \.env"):
+        resolve(dotenv=path)
+
+
+def test_endpoint_in_a_message_loses_user_info_and_query() -> None:
+    message = refused({"endpoint": f"ftp://me:{SECRET}@host.example/p?api-key={SECRET}"})
+    assert SECRET not in message
+    assert "'ftp://host.example/p'" in message
+
+
+def test_negative_flag_is_named_as_typed() -> None:
+    message = refused({"remove_filler_words": False})
+    assert message.startswith("--keep-filler-words (VOICELIVE_REMOVE_FILLER_WORDS)")
+
+
+def test_bad_boolean_variable() -> None:
+    message = refused({}, {"VOICELIVE_ECHO_CANCELLATION": "maybe"})
+    assert "--echo-cancellation" in message
+    assert "'maybe'" in message
+    assert "true or false" in message
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        ({"vad_eagerness": "low"}, "only to --vad semantic_vad, but --vad is server_vad"),
+        ({"vad": "semantic_vad", "vad_threshold": "0.5"}, "--vad-threshold"),
+        ({"vad": "semantic_vad", "silence_duration_ms": "500"}, "--silence-duration-ms"),
+        (
+            {"vad": "server_vad", "remove_filler_words": True},
+            "azure_semantic_vad or azure_semantic_vad_multilingual",
+        ),
+        ({"vad": "semantic_vad", "eou_model": "semantic_detection_v1"}, "--eou-model"),
+        ({"vad": "none", "interrupt": False}, "--no-interrupt (VOICELIVE_INTERRUPT)"),
+        ({"vad": "none", "auto_truncate": True}, "--auto-truncate"),
+        ({"eou_threshold": "high"}, "needs --eou-model"),
+        ({"eou_model": "none", "eou_timeout_ms": "900"}, "needs --eou-model"),
+        ({"api_version": "2025-05-01-preview", "auto_truncate": True}, "2025-10-01 or later"),
+    ],
+)
+def test_options_that_do_not_apply_are_refused(flags: dict[str, Any], fragment: str) -> None:
+    assert fragment in refused(flags)
+
+
+def test_legacy_preview_takes_a_numeric_eou_threshold() -> None:
+    flags = {
+        "api_version": "2025-05-01-preview",
+        "vad": "azure_semantic_vad",
+        "eou_model": "semantic_detection_v1",
+        "eou_threshold": "0.01",
+        "eou_timeout_ms": "2000",
+    }
+    td = resolve(flags).session.turn_detection
+    assert (td.eou_threshold, td.eou_timeout_ms) == ("0.01", 2000)
+    message = refused({**flags, "eou_threshold": "high"})
+    assert "from 0 to 1" in message
+    assert "'high'" in message
+
+
+def test_voice_type_is_inferred() -> None:
+    assert resolve({"voice": "en-US-Ava:DragonHDLatestNeural"}).session.voice_type == (
+        "azure-standard"
+    )
+    assert resolve({"voice": "en-US-AvaNeural"}).session.voice_type == "azure-standard"
+    assert resolve({"voice": "alloy"}).session.voice_type == "openai"
+    assert resolve({"voice": "Mine", "voice_type": "openai"}).session.voice_type == "openai"
+
+
+def test_device_and_file_for_the_same_direction_exclude_each_other(tmp_path: Path) -> None:
+    wav = tmp_path / "in.wav"
+    wav.write_bytes(b"RIFF")
+    assert "--input-file" in refused({"input_file": str(wav), "input_device": "1"})
+    assert "--output-file" in refused(
+        {"output_file": str(tmp_path / "o.wav"), "output_device": "2"}
+    )
+
+
+# --- endpoint ----------------------------------------------------------------------------------
+
+
+def test_missing_endpoint_explains_how_to_configure_or_simulate() -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_settings({}, environ={}, dotenv_path=None)
+    message = str(info.value)
+    for fragment in (
+        "AZURE_VOICELIVE_ENDPOINT",
+        "AZURE_VOICELIVE_API_KEY",
+        "az login",
+        "--simulate",
+    ):
+        assert fragment in message
+
+
+def test_simulate_needs_no_endpoint_and_uses_the_placeholder() -> None:
+    s = resolve_settings({"simulate": True}, environ={}, dotenv_path=None)
+    assert s.simulate is True
+    assert s.connection.endpoint == SIMULATOR_ENDPOINT
+    env = {"VOICELIVE_SIMULATE": "1", "AZURE_VOICELIVE_ENDPOINT": ENDPOINT}
+    assert resolve_settings({}, environ=env, dotenv_path=None).connection.endpoint == "simulator"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://res.services.ai.azure.com",
+        "https://res.cognitiveservices.azure.com/",
+        "wss://res.services.ai.azure.com",
+        "ws://127.0.0.1:8765",
+        "ws://127.8.9.10:1",
+        "http://localhost:8765",
+        "ws://LOCALHOST",
+        "ws://[::1]:9000",
+    ],
+)
+def test_accepted_endpoints(endpoint: str) -> None:
+    assert resolve({"endpoint": endpoint}).connection.endpoint == endpoint
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["ws://example.com", "http://10.0.0.1:80", "ws://[2001:db8::1]", "ws://128.0.0.1"],
+)
+def test_clear_text_endpoints_only_for_loopback(endpoint: str) -> None:
+    message = refused({"endpoint": endpoint})
+    assert "loopback" in message
+    assert "never sent in clear" in message
+
+
+def test_is_loopback() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("example.com") and not is_loopback("10.0.0.1")
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+
+def test_api_key_is_kept_but_never_shown() -> None:
+    s = resolve({"api_key": SECRET})
+    assert s.connection.api_key == SECRET
+    assert SECRET not in repr(s)
+
+
+@pytest.mark.parametrize("flags", [{"api_key": SECRET + " x"}, {"api_key": SECRET + "\x07"}])
+def test_malformed_api_key_error_does_not_quote_it(flags: dict[str, Any]) -> None:
+    message = refused(flags)
+    assert "--api-key" in message
+    assert SECRET not in message
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [{"vad_threshold": "9"}, {"endpoint": "ws://example.com"}, {"voice": "Zeus"}],
+)
+def test_other_errors_do_not_quote_the_api_key(flags: dict[str, Any]) -> None:
+    assert SECRET not in refused({"api_key": SECRET, **flags})
+
+
+def test_missing_endpoint_error_does_not_quote_the_api_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_settings({"api_key": SECRET}, environ={}, dotenv_path=None)
+    assert SECRET not in str(info.value)
+
+
+# --- the option table --------------------------------------------------------------------------
+
+
+def test_option_table_is_consistent() -> None:
+    flags = [spec.flag for spec in OPTIONS]
+    variables = [name for spec in OPTIONS for name in spec.envvars]
+    assert len(set(flags)) == len(flags)
+    assert len(set(variables)) == len(variables)
+    assert set(SPECS) == {spec.dest for spec in OPTIONS}
+    table = options_markdown()
+    for spec in OPTIONS:
+        assert f"`{spec.flag}`" in table
+        for name in spec.envvars:
+            assert f"`{name}`" in table
+
+
+def test_env_example_lists_every_variable() -> None:
+    text = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    for spec in OPTIONS:
+        for name in spec.envvars:
+            assert name in text, name
