@@ -298,11 +298,13 @@ def _audio(r: Resolver) -> AudioSettings:
             r.refuse("output_device", "cannot be combined with --output-file")
     prebuffer = r.integer("prebuffer_ms")
     chunk = r.integer("chunk_ms")
+    device_rate = r.integer("device_rate")
     return AudioSettings(
         input_device=r.text("input_device"),
         output_device=r.text("output_device"),
         prebuffer_ms=defaults.prebuffer_ms if prebuffer is None else prebuffer,
         chunk_ms=defaults.chunk_ms if chunk is None else chunk,
+        device_rate=device_rate,
         input_file=input_file,
         output_file=output_file,
     )

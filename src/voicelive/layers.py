@@ -137,12 +137,13 @@ class Resolver:
         value = self.text(dest)
         if value is None:
             return None
+        unit = "milliseconds" if dest.endswith("_ms") else "hertz"
         try:
             number = int(value)
         except ValueError:
-            self.fail(dest, f"a whole number of milliseconds from {low:g} to {high:g}")
+            self.fail(dest, f"a whole number of {unit} from {low:g} to {high:g}")
         if not low <= number <= high:
-            self.fail(dest, f"a whole number of milliseconds from {low:g} to {high:g}")
+            self.fail(dest, f"a whole number of {unit} from {low:g} to {high:g}")
         return number
 
     def boolean(self, dest: str) -> bool | None:

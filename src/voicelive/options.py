@@ -28,6 +28,7 @@ RANGES: Final[dict[str, tuple[float, float]]] = {
     "eou_timeout_ms": (1, 60_000),
     "prebuffer_ms": (0, 2000),
     "chunk_ms": (10, 100),
+    "device_rate": (8000, 192_000),
 }
 
 
@@ -173,6 +174,9 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
          "MS"),
     _opt("chunk_ms", "VOICELIVE_CHUNK_MS", "20",
          f"Microphone audio per message, {range_text('chunk_ms')} ms.", _A, "MS"),
+    _opt("device_rate", "VOICELIVE_DEVICE_RATE", "(24000 if the device takes it, else its own)",
+         f"Open the audio devices at this rate (Hz, {range_text('device_rate')}) and resample.",
+         _A, "HZ"),
     _opt("input_file", "VOICELIVE_INPUT_FILE", "(microphone)",
          "Read the user's audio from this WAV file instead of the microphone.", _A, "WAV"),
     _opt("output_file", "VOICELIVE_OUTPUT_FILE", "(speaker)",
