@@ -45,9 +45,17 @@ def main() -> None:
     conv = cv.Conversation(ev.EventIds())
     conv.handle(ev.ResponseCreated("resp_1"))
     sink = JitterBuffer(prefill_bytes=0, max_bytes=1 << 34)
-    frame = json.dumps({"type": "response.audio.delta", "event_id": "e", "response_id": "resp_1",
-                        "item_id": "item_1", "output_index": 0, "content_index": 0,
-                        "delta": base64.b64encode(b"\x01\x02" * 2400).decode()})
+    frame = json.dumps(
+        {
+            "type": "response.audio.delta",
+            "event_id": "e",
+            "response_id": "resp_1",
+            "item_id": "item_1",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": base64.b64encode(b"\x01\x02" * 2400).decode(),
+        }
+    )
 
     def receive() -> None:
         for action in conv.handle(ev.parse_event(ev.decode_frame(frame))):
@@ -71,8 +79,10 @@ def main() -> None:
         big.push("long", b"\x00\x01" * 2400)
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"{'memory held for a 60 s reply in the buffer':48s} {current / 1e6:8.2f} MB "
-          f"(peak {peak / 1e6:.2f} MB; the audio itself is 2.88 MB)")
+    print(
+        f"{'memory held for a 60 s reply in the buffer':48s} {current / 1e6:8.2f} MB "
+        f"(peak {peak / 1e6:.2f} MB; the audio itself is 2.88 MB)"
+    )
 
 
 if __name__ == "__main__":

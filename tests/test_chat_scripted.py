@@ -8,95 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import os
 import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import serve
 
 from tests.fakes import FakeAudio, RecordingView
+from tests.scripted_server import Scripted
 from voicelive.chat import run_chat
 from voicelive.errors import AudioDeviceError, ConnectionLost, ServerError
 from voicelive.settings import AudioSettings, ConnectionSettings, LogSettings, Secret, Settings
-
-
-class Scripted:
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.arrived = asyncio.Event()
-        self.outgoing: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue()
-        self.send_created = True
-        self.update_error: dict[str, Any] | None = None
-        self.port = 0
-        self.closed_with: int | None = None
-
-    async def handler(self, ws: ServerConnection) -> None:
-        if self.send_created:
-            await ws.send(
-                json.dumps(
-                    {
-                        "type": "session.created",
-                        "event_id": "e0",
-                        "session": {"id": "sess_1", "model": "gpt-4o"},
-                    }
-                )
-            )
-
-        async def reader() -> None:
-            async for raw in ws:
-                event = json.loads(raw)
-                self.received.append(event)
-                self.arrived.set()
-                if event["type"] == "session.update":
-                    if self.update_error:
-                        await ws.send(
-                            json.dumps(
-                                {"type": "error", "event_id": "e1", "error": self.update_error}
-                            )
-                        )
-                    else:
-                        await ws.send(
-                            json.dumps(
-                                {
-                                    "type": "session.updated",
-                                    "event_id": "e1",
-                                    "session": event["session"],
-                                }
-                            )
-                        )
-
-        async def writer() -> None:
-            while True:
-                item = await self.outgoing.get()
-                if isinstance(item, tuple):
-                    await ws.close(*item)
-                    return
-                await ws.send(item)
-
-        tasks = [asyncio.create_task(reader()), asyncio.create_task(writer())]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in tasks:
-                t.cancel()
-            self.closed_with = ws.close_code
-
-    def send(self, **event: Any) -> None:
-        self.outgoing.put_nowait(json.dumps(event))
-
-    async def wait_for(self, type_: str, timeout: float = 5.0) -> dict[str, Any]:
-        async def look() -> dict[str, Any]:
-            while True:
-                for event in self.received:
-                    if event["type"] == type_:
-                        return event
-                self.arrived.clear()
-                await self.arrived.wait()
-
-        return await asyncio.wait_for(look(), timeout)
 
 
 @pytest.fixture
