@@ -44,10 +44,10 @@ def tone_pcm(seconds: float) -> bytes:
 
 
 async def run(trials: int, bed: AudioBed, block_ms: int) -> None:
-    from websockets.asyncio.server import serve
-
     from tests.fakes import RecordingView
     from tests.scripted_server import Scripted
+    from websockets.asyncio.server import serve
+
     from voicelive.chat import run_chat
     from voicelive.settings import (
         AudioSettings,
@@ -93,7 +93,7 @@ async def run(trials: int, bed: AudioBed, block_ms: int) -> None:
                         content_index=0,
                         delta=base64.b64encode(pcm[i : i + 4800]).decode(),
                     )
-                onset = await loop.run_in_executor(None, lambda: rec.wait_for_sound(mark, 5.0))
+                onset = await loop.run_in_executor(None, lambda m=mark: rec.wait_for_sound(m, 5.0))
                 if onset is None:
                     print(f"trial {n}: no sound")
                     continue
@@ -109,7 +109,7 @@ async def run(trials: int, bed: AudioBed, block_ms: int) -> None:
                 await server.wait_for("conversation.item.truncate")
                 server.received.clear()
                 end = await loop.run_in_executor(
-                    None, lambda: rec.wait_for_silence(rec.index_at(stop_at) - 2400, 0.3, 5.0)
+                    None, lambda t=stop_at: rec.wait_for_silence(rec.index_at(t) - 2400, 0.3, 5.0)
                 )
                 if end is not None:
                     # wait_for_silence is window-aligned; find the sample-accurate end
