@@ -1,0 +1,68 @@
+"""Simulator options and the catalogue of fault scenarios.
+
+Everything here is immutable and safe to share between tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+HANDSHAKE_FAULTS: dict[str, int] = {
+    "http-401": 401,
+    "http-403": 403,
+    "http-404": 404,
+    "http-429": 429,
+}
+"""Faults that refuse every WebSocket handshake with this HTTP status."""
+
+MID_REPLY_FAULTS = frozenset(
+    {"drop-mid-reply", "malformed-frame", "binary-frame", "unknown-event", "huge-event"}
+)
+"""Faults injected once per simulator, in the first reply, right after its second delta."""
+
+TIMED_FAULTS = frozenset({"close-1011", "benign-error", "serious-error"})
+"""Faults injected once per simulator, ``fault_after_s`` after the first ``session.created``."""
+
+PER_CONNECTION_FAULTS = frozenset({"expire", "slow-session-created"})
+"""Faults applied to every connection (the service's session lifetime, a slow start)."""
+
+FAULTS = frozenset(HANDSHAKE_FAULTS) | MID_REPLY_FAULTS | TIMED_FAULTS | PER_CONNECTION_FAULTS
+
+
+@dataclass(frozen=True)
+class SimulatorOptions:
+    """How the simulator behaves.
+
+    ``api_key``: when set, the handshake must carry this exact ``api-key`` (header or query),
+    otherwise HTTP 401; when None any non-empty ``api-key`` or ``Authorization: Bearer <x>`` is
+    accepted. ``speedup``: replies stream this many times faster than real time (> 0).
+    ``record_path``: JSONL file receiving one line per frame in and out, audio elided.
+    ``fault``: one of :data:`FAULTS` or None; ``fault_after_s`` is its delay where it has one.
+
+    Raises ``ValueError`` on an unknown fault name or a non-positive speedup.
+    """
+
+    api_key: str | None = None
+    speedup: float = 4.0
+    record_path: Path | None = None
+    fault: str | None = None
+    fault_after_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.fault is not None and self.fault not in FAULTS:
+            known = ", ".join(sorted(FAULTS))
+            raise ValueError(f"unknown fault scenario {self.fault!r}; known: {known}")
+        if not self.speedup > 0:
+            raise ValueError("speedup must be > 0")
+        if self.fault_after_s < 0:
+            raise ValueError("fault_after_s must be >= 0")
+
+    def __repr__(self) -> str:
+        # Never show the key itself, even in a traceback.
+        key = None if self.api_key is None else "***"
+        return (
+            f"SimulatorOptions(api_key={key!r}, speedup={self.speedup!r}, "
+            f"record_path={self.record_path!r}, fault={self.fault!r}, "
+            f"fault_after_s={self.fault_after_s!r})"
+        )

@@ -1,0 +1,151 @@
+"""The simulated session object: defaults per API version, ``session.update`` validation, merge.
+
+Pure: no I/O, no asyncio. :func:`apply_update` either returns the new effective session or
+raises :class:`SessionError` naming the offending ``param`` (``session.turn_detection.threshold``
+style), in which case nothing changes — as the service rejects a bad update whole.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+from voicelive.settings import uses_legacy_eou_fields
+
+from . import schema
+from .schema import SessionError
+from .wire import JsonDict
+
+__all__ = ["SessionError", "apply_update", "default_session", "vad_settings"]
+
+_NEW_PADDING_FROM = "2026-04-10"  # prefix_padding_ms default rises 300 → 400/420 from here
+SESSION_LIFETIME_S = 30 * 60
+_REALTIME_VOICE_MODELS = ("gpt-realtime", "gpt-4o-realtime", "gpt-4o-mini-realtime")
+_AZURE_SEMANTIC = ("azure_semantic_vad", "azure_semantic_vad_multilingual", "azure_semantic_vad_en")
+
+
+def _version_key(api_version: str) -> str:
+    return api_version.removesuffix("-preview")
+
+
+def turn_detection_defaults(vad_type: str, api_version: str) -> JsonDict:
+    """The effective ``turn_detection`` object for a type before any client override."""
+    new = _version_key(api_version) >= _NEW_PADDING_FROM
+    if vad_type == "semantic_vad":
+        return {
+            "type": vad_type,
+            "eagerness": "auto",
+            "create_response": True,
+            "interrupt_response": True,
+            "auto_truncate": False,
+        }
+    azure = vad_type in _AZURE_SEMANTIC
+    base: JsonDict = {
+        "type": vad_type,
+        "threshold": 0.5,
+        "prefix_padding_ms": (420 if azure else 400) if new else 300,
+        "silence_duration_ms": 500,
+        "create_response": True,
+        "interrupt_response": True,
+        "auto_truncate": False,
+    }
+    if azure:
+        # The docs give server_vad a speech_duration_ms (200) too, but the SDK's ServerVad model
+        # lacks it; it is accepted on input and only echoed when the client set it.
+        base["speech_duration_ms"] = 80
+        base["remove_filler_words"] = False
+    return base
+
+
+def default_session(
+    session_id: str,
+    api_version: str,
+    model: str | None,
+    agent: JsonDict | None = None,
+    lifetime_s: float = SESSION_LIFETIME_S,
+) -> JsonDict:
+    """The full session object sent in ``session.created``."""
+    realtime_voice = model is not None and model.startswith(_REALTIME_VOICE_MODELS)
+    voice: JsonDict = (
+        {"type": "openai", "name": "alloy"}
+        if realtime_voice
+        else {"type": "azure-standard", "name": "en-US-Ava:DragonHDLatestNeural"}
+    )
+    session: JsonDict = {
+        "id": session_id,
+        "object": "realtime.session",
+        "model": model,
+        "modalities": ["text", "audio"],
+        "instructions": "",
+        "voice": voice,
+        "input_audio_format": "pcm16",
+        "input_audio_sampling_rate": 24000,
+        "output_audio_format": "pcm16",
+        "input_audio_noise_reduction": None,
+        "input_audio_echo_cancellation": None,
+        "input_audio_transcription": None,
+        "turn_detection": turn_detection_defaults("server_vad", api_version),
+        "tools": [],
+        "tool_choice": "auto",
+        "temperature": 0.8,
+        "max_response_output_tokens": "inf",
+    }
+    if agent is not None:
+        session["agent"] = agent
+    if api_version == "2026-07-15":
+        # Unix seconds; only this API version carries it.
+        session["expires_at"] = int(time.time() + lifetime_s + 0.999)
+    return session
+
+
+def apply_update(current: JsonDict, update: Any, api_version: str) -> JsonDict:
+    """Validate a ``session.update``'s ``session`` and return the merged effective session.
+
+    Top-level fields are replaced; nested objects (``turn_detection``, ``voice``…) are replaced
+    whole, then ``turn_detection`` gets the defaults of its type filled in. ``null`` disables
+    the optional features. Raises :class:`SessionError`.
+    """
+    if not isinstance(update, dict):
+        raise SessionError("invalid_type", "session must be an object", "session")
+    legacy_eou = uses_legacy_eou_fields(api_version)
+    for key, value in update.items():
+        schema.check_session_field(key, value, legacy_eou=legacy_eou, current=current)
+    merged = copy.deepcopy(current)
+    for key, value in update.items():
+        merged[key] = copy.deepcopy(value)
+    td = merged.get("turn_detection")
+    if isinstance(td, dict) and "turn_detection" in update:
+        merged["turn_detection"] = {**turn_detection_defaults(td["type"], api_version), **td}
+    fmt = merged.get("input_audio_format")
+    if fmt in ("g711_ulaw", "g711_alaw"):
+        merged["input_audio_sampling_rate"] = 8000
+    elif (
+        "input_audio_sampling_rate" not in update
+        and current.get("input_audio_format") in ("g711_ulaw", "g711_alaw")
+        and merged.get("input_audio_sampling_rate") == 8000
+    ):
+        # Leaving G.711 without naming a rate: back to the pcm16 default.
+        merged["input_audio_sampling_rate"] = 24000
+    return merged
+
+
+# eagerness → silence needed to end a turn (approximation of semantic end-of-turn detection)
+_EAGERNESS_SILENCE_MS = {"low": 900, "medium": 500, "auto": 500, "high": 250}
+
+
+def vad_settings(turn_detection: JsonDict) -> tuple[float, int, int, int]:
+    """(threshold, prefix_padding_ms, silence_duration_ms, speech_duration_ms) for the detector.
+
+    Every VAD type is approximated by the same energy detector; ``semantic_vad`` maps its
+    ``eagerness`` to a silence duration.
+    """
+    if turn_detection.get("type") == "semantic_vad":
+        eagerness = str(turn_detection.get("eagerness", "auto"))
+        return 0.5, 300, _EAGERNESS_SILENCE_MS.get(eagerness, 500), 200
+    return (
+        float(turn_detection.get("threshold", 0.5)),
+        int(turn_detection.get("prefix_padding_ms", 300)),
+        int(turn_detection.get("silence_duration_ms", 500)),
+        int(turn_detection.get("speech_duration_ms", 200)),
+    )

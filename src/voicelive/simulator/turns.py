@@ -1,0 +1,321 @@
+"""Input audio, turn detection and response control for one simulated session.
+
+:class:`TurnController` owns the input buffer, the energy VAD, the active response and the
+barge-in rules (protocol notes §6): a ``speech_started`` while a response is active cancels it
+(``turn_detected``) when ``interrupt_response`` is on, and with ``auto_truncate`` the last
+assistant item is cut where real-time playback from its first delta would be. Methods run in
+the connection's task; the response streams in its own task, awaited whenever it is cancelled
+so its ``.done`` events always precede what follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from . import audio
+from .context import Context
+from .conversation import InputBuffer, Item
+from .items import truncate_item, truncate_problem
+from .responder import ResponseRun, elapsed_ms, plan_reply
+from .schema import SessionError, check_response_params
+from .session import vad_settings
+from .vad import EnergyVad, SpeechStarted, SpeechStopped, VadConfig
+from .wire import JsonDict, decode_b64
+
+MIN_COMMIT_MS = 100
+
+
+class TurnController:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self.buffer = InputBuffer()
+        self._vad: EnergyVad | None = None
+        self._turn_item_id: str | None = None
+        self._turn_start_ms = 0
+        self._run: ResponseRun | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._queued = False  # a VAD turn ended while a response was still running
+        self._closed = False
+        self.configure()
+
+    # --- configuration ----------------------------------------------------------------------
+
+    @property
+    def _td(self) -> JsonDict | None:
+        td = self._ctx.session.get("turn_detection")
+        return td if isinstance(td, dict) else None
+
+    def configure(self) -> None:
+        """(Re)build the detector from the session; call after every effective session change."""
+        td = self._td
+        if td is None:
+            self._vad = None
+            return
+        threshold, padding, silence, speech = vad_settings(td)
+        cfg = VadConfig(threshold, padding, silence, speech)
+        if self._vad is not None and self._vad.config == cfg:
+            return
+        self._vad = EnergyVad(cfg, position_samples=self.buffer.end_samples)
+        self._turn_item_id = None
+
+    @property
+    def active(self) -> ResponseRun | None:
+        """The response still streaming, if any (its task has not finished)."""
+        if self._run is None or self._task is None or self._task.done():
+            return None
+        return self._run
+
+    async def close(self) -> None:
+        """Stop any running response without sending more events (connection is going)."""
+        self._closed = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.wait({self._task})
+
+    # --- input audio ------------------------------------------------------------------------
+
+    async def append(self, event: JsonDict) -> None:
+        ctx = self._ctx
+        data = decode_b64(event.get("audio"))
+        if data is None:
+            await ctx.send_error(
+                "'audio' must be a base64 string.",
+                code="invalid_value",
+                param="audio",
+                client_event=event,
+            )
+            return
+        fmt = str(ctx.session.get("input_audio_format", "pcm16"))
+        if len(data) % audio.input_frame_bytes(fmt):
+            await ctx.send_error(
+                "'audio' must contain whole samples.",
+                code="invalid_value",
+                param="audio",
+                client_event=event,
+            )
+            return
+        pcm = audio.decode_input(
+            data, fmt, int(ctx.session.get("input_audio_sampling_rate", 24000))
+        )
+        self.buffer.append(pcm.astype("<i2").tobytes())
+        if self._vad is None:
+            return
+        for decision in self._vad.feed(pcm, floor_ms=self.buffer.start_ms):
+            if isinstance(decision, SpeechStarted):
+                await self._speech_started(decision)
+            else:
+                await self._speech_stopped(decision)
+        if not self._vad.in_speech:
+            # Keep only what a future speech_started could reach back to (prefix padding).
+            self.buffer.drop_before(self._vad.earliest_needed_ms())
+
+    async def _speech_started(self, decision: SpeechStarted) -> None:
+        ctx = self._ctx
+        self._turn_item_id = ctx.ids.new("item")
+        self._turn_start_ms = decision.audio_start_ms
+        await ctx.send(
+            {
+                "type": "input_audio_buffer.speech_started",
+                "audio_start_ms": decision.audio_start_ms,
+                "item_id": self._turn_item_id,
+            }
+        )
+        td = self._td or {}
+        if not td.get("interrupt_response", True):
+            return
+        if self.active is not None:
+            await self.cancel_active("turn_detected")
+        if td.get("auto_truncate", False):
+            await self._auto_truncate()
+
+    async def _auto_truncate(self) -> None:
+        item = self._ctx.conversation.last_assistant_audio_item()
+        if item is None or item.truncated:
+            return
+        played = min(item.audio_ms, elapsed_ms(item, asyncio.get_running_loop().time()))
+        if played >= item.audio_ms:
+            return  # fully heard: nothing to cut
+        truncate_item(item, played)
+        await self._ctx.send(
+            {
+                "type": "conversation.item.truncated",
+                "item_id": item.id,
+                "content_index": 0,
+                "audio_end_ms": played,
+            }
+        )
+
+    async def _speech_stopped(self, decision: SpeechStopped) -> None:
+        ctx = self._ctx
+        item_id = self._turn_item_id or ctx.ids.new("item")
+        self._turn_item_id = None
+        await ctx.send(
+            {
+                "type": "input_audio_buffer.speech_stopped",
+                "audio_end_ms": decision.audio_end_ms,
+                "item_id": item_id,
+            }
+        )
+        pcm = self.buffer.slice(self._turn_start_ms, decision.audio_end_ms)
+        self.buffer.drop_before(decision.audio_end_ms)
+        await self._commit(item_id, pcm, decision.last_voiced_ms - self._turn_start_ms)
+        if (self._td or {}).get("create_response", True):
+            if self.active is None:
+                self.start_response({})
+            else:
+                self._queued = True
+
+    async def commit(self, event: JsonDict) -> None:
+        """Client ``input_audio_buffer.commit``: commit everything held (no response)."""
+        if self.buffer.duration_ms < MIN_COMMIT_MS:
+            await self._ctx.send_error(
+                "Error committing input audio buffer: buffer too small. Expected at least "
+                f"{MIN_COMMIT_MS}ms of audio, but buffer only has "
+                f"{self.buffer.duration_ms}ms of audio.",
+                code="input_audio_buffer_commit_empty",
+                client_event=event,
+            )
+            return
+        item_id = self._turn_item_id or self._ctx.ids.new("item")
+        pcm = self.buffer.take_all()
+        self._turn_item_id = None
+        self._vad = None
+        self.configure()  # restart detection after the committed audio
+        await self._commit(item_id, pcm, None)
+
+    async def clear(self) -> None:
+        self.buffer.clear()
+        self._vad = None
+        self.configure()
+        await self._ctx.send({"type": "input_audio_buffer.cleared"})
+
+    async def _commit(self, item_id: str, pcm: bytes, speech_ms: int | None) -> None:
+        ctx = self._ctx
+        item = Item(
+            id=item_id,
+            type="message",
+            role="user",
+            wire_content=[{"type": "input_audio", "transcript": None}],
+            audio=bytearray(pcm),
+            speech_ms=speech_ms,
+        )
+        previous = ctx.conversation.append(item)
+        await ctx.send(
+            {
+                "type": "input_audio_buffer.committed",
+                "previous_item_id": previous,
+                "item_id": item_id,
+            }
+        )
+        await ctx.send(
+            {"type": "conversation.item.created", "previous_item_id": previous, "item": item.wire()}
+        )
+        if ctx.session.get("input_audio_transcription"):
+            # No speech recognition here: an honest placeholder with the speech length.
+            seconds = (speech_ms if speech_ms is not None else item.audio_ms) / 1000
+            text = f"[{seconds:.1f} seconds of speech; the simulator does not transcribe]"
+            ids = {"item_id": item_id, "content_index": 0}
+            await ctx.send(
+                {"type": "conversation.item.input_audio_transcription.delta", **ids, "delta": text}
+            )
+            await ctx.send(
+                {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    **ids,
+                    "transcript": text,
+                }
+            )
+            item.wire_content[0]["transcript"] = text
+
+    # --- responses --------------------------------------------------------------------------
+
+    def start_response(self, overrides: JsonDict) -> None:
+        ctx = self._ctx
+        plan = plan_reply(ctx.conversation, ctx.session, overrides)
+        run = ResponseRun(ctx, ctx.conversation, plan, ctx.speedup, ctx.on_delta)
+        self._run = run
+        self._task = asyncio.get_running_loop().create_task(
+            run.run(), name=f"simulator {run.response_id}"
+        )
+        self._task.add_done_callback(lambda _task: self._finished(run))
+
+    def _finished(self, run: ResponseRun) -> None:
+        if self._run is run:
+            self._run = None
+            self._task = None
+        if self._queued and self._run is None and run.cancel_reason is None and not self._closed:
+            self._queued = False
+            self.start_response({})
+
+    async def create_response(self, event: JsonDict) -> None:
+        try:
+            overrides = check_response_params(event.get("response"))
+        except SessionError as exc:
+            await self._ctx.send_error(
+                exc.message, code=exc.code, param=exc.param, client_event=event
+            )
+            return
+        active = self.active
+        if active is not None:
+            await self._ctx.send_error(
+                "Conversation already has an active response in progress: "
+                f"{active.response_id}. Wait until the response is finished before "
+                "creating a new one.",
+                code="conversation_already_has_active_response",
+                client_event=event,
+            )
+            return
+        self.start_response(overrides)
+
+    async def cancel_active(self, reason: str) -> None:
+        """Cancel the running response and wait until its ``response.done`` has been sent."""
+        run, task = self.active, self._task
+        if run is None or task is None:
+            return
+        self._queued = False
+        run.cancel(reason)
+        await asyncio.wait({task})  # not `await task`: our own cancellation must not kill it
+
+    async def cancel(self, event: JsonDict) -> None:
+        wanted = event.get("response_id")
+        active = self.active
+        if active is None or (wanted is not None and wanted != active.response_id):
+            await self._ctx.send_error(
+                "Cancellation failed: no active response found",
+                code="response_cancel_not_active",
+                client_event=event,
+            )
+            return
+        await self.cancel_active("client_cancelled")
+
+    async def truncate(self, event: JsonDict) -> None:
+        ctx = self._ctx
+        item_id = event.get("item_id")
+        item = ctx.conversation.get(item_id) if isinstance(item_id, str) else None
+        if item is None:
+            await ctx.send_error(
+                f"Item with item_id '{item_id}' not found.",
+                code="item_not_found",
+                param="item_id",
+                client_event=event,
+            )
+            return
+        active = self.active
+        if active is not None and active.item is item:
+            await self.cancel_active("client_cancelled")  # the unheard rest must not be generated
+        problem = truncate_problem(item, event)
+        if problem is not None:
+            await ctx.send_error(
+                problem.message, code=problem.code, param=problem.param, client_event=event
+            )
+            return
+        end = int(event["audio_end_ms"])
+        truncate_item(item, end)
+        await ctx.send(
+            {
+                "type": "conversation.item.truncated",
+                "item_id": item.id,
+                "content_index": 0,
+                "audio_end_ms": end,
+            }
+        )
