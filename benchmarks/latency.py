@@ -25,6 +25,7 @@ import base64
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -147,6 +148,8 @@ async def run(trials: int, bed: AudioBed, block_ms: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--load", type=int, default=0,
+                        help="run this many busy-loop processes during the trials")
     parser.add_argument(
         "--output-block-ms",
         type=int,
@@ -156,9 +159,21 @@ def main() -> None:
     args = parser.parse_args()
     bed = AudioBed.start()
     os.environ.update(bed.vars)  # before sounddevice is imported: PortAudio enumerates once
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 600\n"
+                          "while time.time() < end: pass"])
+        for _ in range(args.load)
+    ]
     try:
         asyncio.run(run(args.trials, bed, args.output_block_ms))
+        from voicelive.audio import devices
+
+        print(f"{'busy-loop processes during the run':44s} {args.load}")
+        print(f"{'ALSA xrun/error messages (diverted to log)':44s} {devices.alsa_messages}")
     finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
         bed.stop()
 
 
