@@ -52,6 +52,7 @@ def test_barge_in_while_response_active_flushes_cancels_and_truncates() -> None:
     assert [e["type"] for e in events] == ["response.cancel", "conversation.item.truncate"]
     assert events[0]["response_id"] == "resp_1"
     assert events[1]["item_id"] == "item_1" and events[1]["audio_end_ms"] == 20
+    assert cv.Notice("info", "(interrupted: you heard 0.0 s of 0.1 s)") in follow
     # late deltas of the interrupted response are dropped
     assert conv.handle(ev.AudioDelta("resp_1", "item_1", b"\x02" * 960)) == []
     assert conv.handle(ev.TranscriptDelta("resp_1", "item_1", "more")) == []

@@ -289,6 +289,9 @@ class _Session:
                 case cv.Notice(level, text):
                     if level == "debug":
                         log.debug("%s", text)
+                    elif level == "info":
+                        log.info("%s", text)
+                        self.view.notice(level, text)
                     else:
                         log.warning("%s", text)
                         self.view.notice(level, text)

@@ -271,8 +271,17 @@ class Conversation:
                 # that can leave the session stuck.
                 end_ms = min(item.played_bytes, item.received_bytes) // BYTES_PER_MS
                 actions.append(Send(ev.item_truncate(self._ids, item.item_id, end_ms)))
+                actions.append(self._cut_notice(item))
+        else:
+            actions += [self._cut_notice(i) for i in cut if i.played_bytes < i.received_bytes]
         self._audio_pending = False
         return actions
+
+    @staticmethod
+    def _cut_notice(item: ItemPlayback) -> Notice:
+        heard = item.played_bytes / BYTES_PER_MS / 1000
+        total = item.received_bytes / BYTES_PER_MS / 1000
+        return Notice("info", f"(interrupted: you heard {heard:.1f} s of {total:.1f} s)")
 
     def playback_started(self, item_id: str) -> list[Action]:
         if self._item_response.get(item_id) in self._interrupted:
