@@ -68,13 +68,14 @@ def _quiet_alsa() -> None:
     ) -> None:
         global alsa_messages
         alsa_messages += 1
-        log.debug(
-            "ALSA: %s (%s:%d, err %d)",
-            (function or b"?").decode(errors="replace"),
-            (file or b"?").decode(errors="replace"),
-            line,
-            err,
-        )
+        if err:  # err 0 is PortAudio's device probing, dozens of lines at start-up: count only
+            log.debug(
+                "ALSA: %s (%s:%d, err %d)",
+                (function or b"?").decode(errors="replace"),
+                (file or b"?").decode(errors="replace"),
+                line,
+                err,
+            )
 
     _alsa_handler = handler_type(handler)  # keep a reference: ALSA holds only the pointer
     asound.snd_lib_error_set_handler(_alsa_handler)
@@ -87,6 +88,8 @@ def sounddevice() -> ModuleType:
         import sounddevice as sd
     except OSError:
         raise AudioDeviceError(f"The PortAudio library was not found: {_INSTALL_HINT}.") from None
+    if alsa_messages:
+        log.debug("PortAudio initialised; ALSA diagnostics hidden so far: %d", alsa_messages)
     module: ModuleType = sd
     return module
 
