@@ -1,0 +1,203 @@
+"""Every client event voicelive sends, checked against the official SDK's request models.
+
+The reference is ``azure-ai-voicelive`` (test-only; the product never imports it). Each event
+must deserialize into the SDK class for its type (not the generic fallback), and no field we
+send may be unknown to the SDK model at any depth: that catches typos such as ``threshold``
+where the GA API spells ``threshold_level``. Where the SDK and the documentation disagree, the
+documentation for the chosen API version wins, and the exception is listed here with why.
+
+The parser side: every server event type the SDK knows must be in the client's handled or
+ignored table, so a new service feature makes this test fail and gets noticed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from voicelive.config import resolve_settings
+from voicelive.errors import ConfigError
+from voicelive.protocol import events as ev
+from voicelive.protocol.session import build_session
+from voicelive.settings import KNOWN_API_VERSIONS
+
+models = pytest.importorskip(
+    "azure.ai.voicelive.models", reason="azure-ai-voicelive (test-only dependency) is not installed"
+)
+from azure.ai.voicelive._utils.model_base import Model  # noqa: E402
+
+# (SDK model, field) pairs we send that the SDK does not model, with the reason.
+DOCUMENTED_EXTRAS = {
+    # Protocol notes §4.4: 2025-05-01-preview spells end-of-utterance ``threshold`` (0-1) and
+    # ``timeout`` (seconds); SDK 1.0.0b5 removed them in favour of the GA names. We send the
+    # preview names only with that API version.
+    ("EouDetection", "threshold"),
+    ("EouDetection", "timeout"),
+    ("AzureSemanticDetection", "threshold"),
+    ("AzureSemanticDetection", "timeout"),
+    ("AzureSemanticDetectionEn", "threshold"),
+    ("AzureSemanticDetectionEn", "timeout"),
+    ("AzureSemanticDetectionMultilingual", "threshold"),
+    ("AzureSemanticDetectionMultilingual", "timeout"),
+}
+
+# turn_detection types the SDK does not model: OpenAI's semantic_vad (protocol notes §4.3,
+# gpt-realtime models only). Its fields are checked against the documented list instead.
+SEMANTIC_VAD_FIELDS = {
+    "type",
+    "eagerness",
+    "create_response",
+    "interrupt_response",
+    "auto_truncate",
+}
+
+VOICE_MODELS = {
+    "azure-standard": "AzureStandardVoice",
+    "azure-custom": "AzureCustomVoice",
+    "azure-personal": "AzurePersonalVoice",
+    "openai": "OpenAIVoice",
+}
+
+
+def _check(model: Any, raw: dict[str, Any], path: str) -> None:
+    cls = type(model)
+    fields = cls._attr_to_rest_field
+    names = {rf._rest_name for rf in fields.values()}
+    for key in raw:
+        assert key in names or (cls.__name__, key) in DOCUMENTED_EXTRAS, (
+            f"{path}.{key}: unknown to the SDK model {cls.__name__}"
+        )
+    for attr, rf in fields.items():
+        name = rf._rest_name
+        if raw.get(name) is None:
+            continue
+        value = getattr(model, attr)  # forces deserialization of the field
+        if isinstance(value, Model):
+            _check(value, raw[name], f"{path}.{name}")
+        elif isinstance(value, list):
+            for i, entry in enumerate(value):
+                if isinstance(entry, Model):
+                    _check(entry, raw[name][i], f"{path}.{name}[{i}]")
+
+
+def check_client_event(raw: dict[str, Any]) -> Any:
+    event = models.ClientEvent._deserialize(raw, [])
+    assert type(event) is not models.ClientEvent, f"{raw['type']}: no SDK model"
+    assert event.type == raw["type"]
+    _check(event, raw, raw["type"])
+    return event
+
+
+def check_session_update(raw: dict[str, Any]) -> None:
+    session = raw["session"]
+    turn = session.get("turn_detection")
+    if isinstance(turn, dict) and turn.get("type") == "semantic_vad":
+        assert set(turn) <= SEMANTIC_VAD_FIELDS, turn
+        raw = {**raw, "session": {k: v for k, v in session.items() if k != "turn_detection"}}
+    event = check_client_event(raw)
+    voice = session.get("voice")
+    if isinstance(voice, dict):
+        # the SDK's voice union does not pick a class by itself: check against the one named
+        cls = getattr(models, VOICE_MODELS[voice["type"]])
+        _check(cls._deserialize(voice, []), voice, "session.voice")
+    assert event.session is not None
+
+
+FLAG_SETS: list[dict[str, str]] = [
+    {},
+    {"vad": "none"},
+    {
+        "vad": "server_vad",
+        "vad_threshold": "0.6",
+        "prefix_padding_ms": "300",
+        "silence_duration_ms": "700",
+        "eou_model": "semantic_detection_v1",
+        "eou_timeout_ms": "900",
+    },
+    {
+        "vad": "azure_semantic_vad",
+        "remove_filler_words": "true",
+        "eou_model": "semantic_detection_v1",
+        "auto_truncate": "true",
+    },
+    {
+        "vad": "azure_semantic_vad_multilingual",
+        "interrupt": "false",
+        "eou_model": "semantic_detection_v1_multilingual",
+        "language": "en,fr",
+    },
+    {
+        "vad": "semantic_vad",
+        "vad_eagerness": "high",
+        "model": "gpt-realtime",
+        "voice": "alloy",
+        "noise_reduction": "near_field",
+    },
+    {
+        "voice": "en-US-Ava:DragonHDLatestNeural",
+        "voice_temperature": "0.7",
+        "instructions": "Be brief.",
+        "modalities": "text",
+    },
+    {
+        "voice": "MyCustomVoice",
+        "voice_type": "azure-custom",
+        "voice_endpoint_id": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+    },
+    {
+        "voice": "MyPersonalVoice",
+        "voice_type": "azure-personal",
+        "voice_model": "DragonLatestNeural",
+    },
+    {"transcription_model": "none", "noise_reduction": "none", "echo_cancellation": "false"},
+]
+
+
+@pytest.mark.parametrize(
+    ("api_version", "flags"), list(itertools.product(KNOWN_API_VERSIONS, FLAG_SETS))
+)
+def test_session_update_for_each_version_and_flag_set(
+    api_version: str, flags: dict[str, str]
+) -> None:
+    eou_threshold = "0.3" if api_version == "2025-05-01-preview" else "high"
+    if "eou_model" in flags:
+        flags = {**flags, "eou_threshold": eou_threshold}
+    try:
+        settings = resolve_settings(
+            {"simulate": True, "api_version": api_version, **flags}, environ={}
+        )
+    except ConfigError as exc:
+        # only combinations the client itself refuses may be skipped, and only these
+        assert "auto-truncate" in str(exc) and api_version == "2025-05-01-preview", exc
+        return
+    payload = build_session(settings.session, api_version)
+    check_session_update(ev.session_update(ev.EventIds(), payload))
+    eou = (payload.get("turn_detection") or {}).get("end_of_utterance_detection")
+    if eou:
+        legacy = api_version == "2025-05-01-preview"
+        assert ("threshold" in eou) == legacy and ("threshold_level" in eou) == (not legacy)
+
+
+def test_every_other_client_event() -> None:
+    ids = ev.EventIds()
+    for raw in (
+        ev.audio_append(b"\x01\x00" * 480),
+        ev.audio_commit(ids),
+        ev.audio_clear(ids),
+        ev.response_create(ids),
+        ev.response_create(ids, {"instructions": "Greet the user."}),
+        ev.response_cancel(ids),
+        ev.response_cancel(ids, "resp_1"),
+        ev.item_truncate(ids, "item_1", 1840),
+        ev.item_create_text(ids, "What time is it?"),
+        ev.item_delete(ids, "item_1"),
+    ):
+        check_client_event(raw)
+
+
+def test_parser_tables_cover_every_server_event_the_sdk_knows() -> None:
+    known = ev.HANDLED_TYPES | ev.IGNORED_TYPES
+    missing = sorted(t.value for t in models.ServerEventType if t.value not in known)
+    assert missing == [], f"server events the client neither handles nor ignores: {missing}"
