@@ -9,6 +9,7 @@ connection handler task; a closed connection ends :meth:`run` quietly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -149,7 +150,11 @@ class ConnectionHandler:
         try:
             delay = self._hub.faults.session_created_delay
             if delay:
-                await asyncio.sleep(delay)
+                # a late session.created, unless the client gives up and closes first
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ws.wait_closed(), delay)
+                if self._ws.close_code is not None:
+                    return
             await self.send({"type": "session.created", "session": self.session})
             if self._hub.faults.has_timed:
                 timed = asyncio.create_task(faults.run_timed(self._ws, self, self._hub.faults))
