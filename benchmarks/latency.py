@@ -166,10 +166,7 @@ def main() -> None:
     ]
     try:
         asyncio.run(run(args.trials, bed, args.output_block_ms))
-        from voicelive.audio import devices
-
         print(f"{'busy-loop processes during the run':44s} {args.load}")
-        print(f"{'ALSA xrun/error messages (diverted to log)':44s} {devices.alsa_messages}")
     finally:
         for burner in burners:
             burner.kill()

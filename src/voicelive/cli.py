@@ -153,7 +153,7 @@ def chat(
         settings = resolve_settings(params, environ=os.environ, dotenv_path=Path.cwd() / ".env")
         show_traceback = settings.log.debug
         from voicelive.chat import run_chat
-        from voicelive.logs import configure, shutdown
+        from voicelive.logs import configure, native_stderr_to_log, shutdown
 
         try:
             try:
@@ -163,7 +163,8 @@ def chat(
                     f"--log-file (VOICELIVE_LOG_FILE) cannot be opened: {err.strerror}; "
                     "choose another path or none."
                 ) from None
-            return asyncio.run(run_chat(settings))
+            with native_stderr_to_log():  # PortAudio's C-level chatter goes to the log
+                return asyncio.run(run_chat(settings))
         finally:
             shutdown()
 
@@ -203,8 +204,11 @@ def devices(
 
     def body() -> int:
         from voicelive.audio.devices import list_devices
+        from voicelive.logs import native_stderr_to_log
 
-        typer.echo(format_devices(list_devices()))
+        with native_stderr_to_log():  # ALSA's probing chatter is not for the user
+            devices = list_devices()
+        typer.echo(format_devices(devices))
         return 0
 
     _run(body, lambda: debug)

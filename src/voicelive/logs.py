@@ -12,9 +12,13 @@ The log file is created with mode 0600 because, even redacted, it holds the conv
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -117,3 +121,42 @@ def shutdown() -> None:
     if stream is not None:
         stream.close()
     _handler = None
+
+
+@contextlib.contextmanager
+def native_stderr_to_log(logger_name: str = "voicelive.native") -> Iterator[None]:
+    """Route what C libraries write to file descriptor 2 into the log, for the duration.
+
+    PortAudio's ALSA host API prints diagnostics straight to fd 2 (``Expression '…' failed in
+    'src/hostapi/alsa/pa_linux_alsa.c'``) when a device goes away, which would scribble over
+    the transcript and bury voicelive's own one-line error. Inside this context fd 2 is a pipe
+    drained by a thread into the log (redacted like everything else), while ``sys.stderr``
+    keeps writing to the real terminal through a duplicate of the original descriptor. Both
+    are restored on exit, before the CLI prints anything. Main thread only.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    python_stderr = sys.stderr
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    native = logging.getLogger(logger_name)
+
+    def drain() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            for line in pipe:
+                text = line.decode(errors="replace").rstrip()
+                if text:
+                    native.debug("%s", text)
+
+    reader = threading.Thread(target=drain, name="native-stderr", daemon=True)
+    reader.start()
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)  # closes the pipe's last write end: the reader sees EOF
+        os.close(saved)
+        reader.join(timeout=2)
+        sys.stderr.close()
+        sys.stderr = python_stderr

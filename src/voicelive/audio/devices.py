@@ -16,9 +16,7 @@ If the device or sound server goes away, PortAudio simply stops calling back; th
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -39,57 +37,12 @@ _INSTALL_HINT = (
 )
 
 
-_alsa_handler: Any = None
-alsa_messages = 0
-"""How many ALSA library messages were diverted to the log (e.g. xrun recoveries)."""
-
-
-def _quiet_alsa() -> None:
-    """Send ALSA's own error messages to the log instead of the user's terminal.
-
-    ALSA prints to stderr from C (``ALSA lib pcm.c:… underrun occurred``) and would scribble
-    over the transcript. Installing a handler in ``libasound.so.2`` before PortAudio loads it
-    (the same shared library) silences that. The handler is declared without the trailing
-    varargs, which are never read. Linux only; a missing libasound is fine.
-    """
-    global _alsa_handler
-    if _alsa_handler is not None or not sys.platform.startswith("linux"):
-        return
-    try:
-        asound = ctypes.CDLL("libasound.so.2")
-    except OSError:
-        return
-    handler_type = ctypes.CFUNCTYPE(
-        None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p
-    )
-
-    def handler(
-        file: bytes | None, line: int, function: bytes | None, err: int, fmt: bytes | None
-    ) -> None:
-        global alsa_messages
-        alsa_messages += 1
-        if err:  # err 0 is PortAudio's device probing, dozens of lines at start-up: count only
-            log.debug(
-                "ALSA: %s (%s:%d, err %d)",
-                (function or b"?").decode(errors="replace"),
-                (file or b"?").decode(errors="replace"),
-                line,
-                err,
-            )
-
-    _alsa_handler = handler_type(handler)  # keep a reference: ALSA holds only the pointer
-    asound.snd_lib_error_set_handler(_alsa_handler)
-
-
 def sounddevice() -> ModuleType:
     """Import and return ``sounddevice``; raises AudioDeviceError if PortAudio is missing."""
-    _quiet_alsa()
     try:
         import sounddevice as sd
     except OSError:
         raise AudioDeviceError(f"The PortAudio library was not found: {_INSTALL_HINT}.") from None
-    if alsa_messages:
-        log.debug("PortAudio initialised; ALSA diagnostics hidden so far: %d", alsa_messages)
     module: ModuleType = sd
     return module
 
