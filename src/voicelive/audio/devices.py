@@ -227,7 +227,10 @@ class Microphone:
             self._close()
             raise _open_error("input", exc) from None
         log.info(
-            "microphone open: device=%s latency=%.1f ms", self._device, self._stream.latency * 1000
+            "microphone open: device=%s rate=%d latency=%.1f ms",
+            self._device,
+            self.rate,
+            self._stream.latency * 1000,
         )
         return self
 
@@ -307,7 +310,10 @@ class Speaker:
             self._close()
             raise _open_error("output", exc) from None
         log.info(
-            "speaker open: device=%s latency=%.1f ms", self._device, self._stream.latency * 1000
+            "speaker open: device=%s rate=%d latency=%.1f ms",
+            self._device,
+            self.rate,
+            self._stream.latency * 1000,
         )
         return self
 
