@@ -148,8 +148,9 @@ async def run(trials: int, bed: AudioBed, block_ms: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--load", type=int, default=0,
-                        help="run this many busy-loop processes during the trials")
+    parser.add_argument(
+        "--load", type=int, default=0, help="run this many busy-loop processes during the trials"
+    )
     parser.add_argument(
         "--output-block-ms",
         type=int,
@@ -160,8 +161,13 @@ def main() -> None:
     bed = AudioBed.start()
     os.environ.update(bed.vars)  # before sounddevice is imported: PortAudio enumerates once
     burners = [
-        subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 600\n"
-                          "while time.time() < end: pass"])
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import time\nend = time.time() + 600\nwhile time.time() < end: pass",
+            ]
+        )
         for _ in range(args.load)
     ]
     try:
