@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import logging
 import os
 import resource
 import statistics
@@ -34,9 +35,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
-from audio_bed import AudioBed, last_sound_end  # noqa: E402
+from tests.audio_bed import AudioBed  # noqa: E402
+from tests.e2e.sound_analysis import last_sound_end  # noqa: E402
 
 
 def tone_pcm(seconds: float) -> bytes:
@@ -44,7 +45,7 @@ def tone_pcm(seconds: float) -> bytes:
     return (0.5 * 32767 * np.sin(2 * np.pi * 1000 * t)).astype("<i2").tobytes()
 
 
-async def run(trials: int, bed: AudioBed, block_ms: int) -> None:
+async def run(trials: int, bed: AudioBed, block_ms: int, latency_ms: int | None) -> None:
     from tests.fakes import RecordingView
     from tests.scripted_server import Scripted
     from websockets.asyncio.server import serve
@@ -63,10 +64,19 @@ async def run(trials: int, bed: AudioBed, block_ms: int) -> None:
         port = ws_server.sockets[0].getsockname()[1]
         settings = Settings(
             connection=ConnectionSettings(endpoint=f"ws://127.0.0.1:{port}", api_key=Secret("k")),
-            audio=AudioSettings(output_block_ms=block_ms),
+            audio=AudioSettings(output_block_ms=block_ms, output_latency_ms=latency_ms),
             log=LogSettings(log_file=None),
         )
         view = RecordingView()
+        stats_lines: list[str] = []
+
+        class Keep(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if record.getMessage().startswith("playback:"):
+                    stats_lines.append(record.getMessage())
+
+        logging.getLogger("voicelive.chat").addHandler(Keep())
+        logging.getLogger("voicelive.chat").setLevel(logging.INFO)
         chat = asyncio.create_task(run_chat(settings, view=view, stdin_fd=None))
         await view.wait_for("status", "listening", timeout=20)
         first_audio: list[float] = []
@@ -137,17 +147,25 @@ async def run(trials: int, bed: AudioBed, block_ms: int) -> None:
 
     print(
         f"voicelive through PortAudio -> ALSA -> PulseAudio, {trials} trials, "
-        f"output block {block_ms or 'auto'} ms"
+        f"output block {block_ms or 'auto'} ms, output latency {latency_ms or 'low'} ms"
     )
     line("first audio delta sent -> sound on speaker", first_audio)
     line("speech_started sent -> speaker silent", to_silence)
     print(f"{'CPU while listening (mic streaming, idle)':44s} {cpu:6.1f} % of one core")
     print(f"{'peak RSS of the process':44s} {rss_mb:6.1f} MB")
+    for stats in stats_lines:
+        print(f"client statistics: {stats}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument(
+        "--output-latency-ms",
+        type=int,
+        default=None,
+        help="PortAudio output latency; default: its 'low' setting",
+    )
     parser.add_argument(
         "--load", type=int, default=0, help="run this many busy-loop processes during the trials"
     )
@@ -171,7 +189,7 @@ def main() -> None:
         for _ in range(args.load)
     ]
     try:
-        asyncio.run(run(args.trials, bed, args.output_block_ms))
+        asyncio.run(run(args.trials, bed, args.output_block_ms, args.output_latency_ms))
         print(f"{'busy-loop processes during the run':44s} {args.load}")
     finally:
         for burner in burners:

@@ -395,19 +395,21 @@ class _Session:
                 for task in [*tasks, quit_task]:
                     task.cancel()
                 await asyncio.gather(*tasks, quit_task, return_exceptions=True)
-                self._log_stats()
+                self._log_stats(mic, speaker)
 
-    def _log_stats(self) -> None:
+    def _log_stats(self, mic: Any, speaker: Any) -> None:
         stats = self.jitter.stats()
         log.info(
             "playback: pushed=%d played=%d dropped=%d underruns=%d flushes=%d max_queued=%d; "
-            "capture dropped=%d; late deltas dropped=%d",
+            "device underflows=%s overflows=%s; capture dropped=%d; late deltas dropped=%d",
             stats.pushed_bytes,
             stats.played_bytes,
             stats.dropped_bytes,
             stats.underruns,
             stats.flushes,
             stats.max_queued_bytes,
+            getattr(speaker, "underflows", "n/a"),
+            getattr(mic, "overflows", "n/a"),
             self.captured_dropped,
             self.conversation.dropped_deltas,
         )

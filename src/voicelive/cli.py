@@ -131,6 +131,7 @@ def chat(
     output_device: Annotated[str | None, _opt("output_device")] = None,
     prebuffer_ms: Annotated[str | None, _opt("prebuffer_ms")] = None,
     chunk_ms: Annotated[str | None, _opt("chunk_ms")] = None,
+    output_latency_ms: Annotated[str | None, _opt("output_latency_ms")] = None,
     device_rate: Annotated[str | None, _opt("device_rate")] = None,
     input_file: Annotated[str | None, _opt("input_file")] = None,
     output_file: Annotated[str | None, _opt("output_file")] = None,

@@ -299,12 +299,14 @@ def _audio(r: Resolver) -> AudioSettings:
     prebuffer = r.integer("prebuffer_ms")
     chunk = r.integer("chunk_ms")
     device_rate = r.integer("device_rate")
+    output_latency = r.integer("output_latency_ms")
     return AudioSettings(
         input_device=r.text("input_device"),
         output_device=r.text("output_device"),
         prebuffer_ms=defaults.prebuffer_ms if prebuffer is None else prebuffer,
         chunk_ms=defaults.chunk_ms if chunk is None else chunk,
         device_rate=device_rate,
+        output_latency_ms=defaults.output_latency_ms if output_latency is None else output_latency,
         input_file=input_file,
         output_file=output_file,
     )

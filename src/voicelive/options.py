@@ -29,6 +29,7 @@ RANGES: Final[dict[str, tuple[float, float]]] = {
     "prebuffer_ms": (0, 2000),
     "chunk_ms": (10, 100),
     "device_rate": (8000, 192_000),
+    "output_latency_ms": (1, 1000),
 }
 
 
@@ -174,6 +175,9 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
          "MS"),
     _opt("chunk_ms", "VOICELIVE_CHUNK_MS", "20",
          f"Microphone audio per message, {range_text('chunk_ms')} ms.", _A, "MS"),
+    _opt("output_latency_ms", "VOICELIVE_OUTPUT_LATENCY_MS", "20",
+         f"Speaker buffer PortAudio keeps, {range_text('output_latency_ms')} ms: lower is "
+         "snappier, higher survives a busy machine.", _A, "MS"),
     _opt("device_rate", "VOICELIVE_DEVICE_RATE", "(24000 if the device takes it, else its own)",
          f"Open the audio devices at this rate (Hz, {range_text('device_rate')}) and resample.",
          _A, "HZ"),

@@ -262,11 +262,13 @@ class Speaker:
         notify: Callable[[tuple[str, str]], None],
         block_ms: int = 0,
         device_rate: int | None = None,
+        latency_ms: int | None = None,
     ) -> None:
         self._device = device
         self._jitter = jitter
         self._notify = notify
         self._block_ms = block_ms
+        self._latency: float | str = "low" if latency_ms is None else latency_ms / 1000
         self._device_rate = device_rate
         self.rate = SAMPLE_RATE
         self._stream: Any = None
@@ -301,7 +303,7 @@ class Speaker:
                 dtype="int16",
                 blocksize=self.rate * self._block_ms // 1000,
                 device=self._device,
-                latency="low",
+                latency=self._latency,
                 callback=callback,
                 finished_callback=finished,
             )
@@ -355,4 +357,6 @@ class PortAudioIO:
 
     def speaker(self, jitter: JitterBuffer, notify: Callable[[tuple[str, str]], None]) -> Speaker:
         s = self._settings
-        return Speaker(self._output, jitter, notify, s.output_block_ms, s.device_rate)
+        return Speaker(
+            self._output, jitter, notify, s.output_block_ms, s.device_rate, s.output_latency_ms
+        )
