@@ -163,8 +163,8 @@ def main() -> None:
     parser.add_argument(
         "--output-latency-ms",
         type=int,
-        default=None,
-        help="PortAudio output latency; default: its 'low' setting",
+        default=20,
+        help="PortAudio output latency (voicelive's default 20); 0 = PortAudio's 'low'",
     )
     parser.add_argument(
         "--load", type=int, default=0, help="run this many busy-loop processes during the trials"
@@ -189,7 +189,7 @@ def main() -> None:
         for _ in range(args.load)
     ]
     try:
-        asyncio.run(run(args.trials, bed, args.output_block_ms, args.output_latency_ms))
+        asyncio.run(run(args.trials, bed, args.output_block_ms, args.output_latency_ms or None))
         print(f"{'busy-loop processes during the run':44s} {args.load}")
     finally:
         for burner in burners:
