@@ -64,7 +64,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
             return True
         if time.monotonic() >= deadline:
             return False
-        time.sleep(interval)
+        time.sleep(interval)  # sleep-ok: poll interval of a bounded wait on external state
 
 
 def _process_table() -> dict[int, tuple[str, int]]:
