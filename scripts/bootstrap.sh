@@ -48,9 +48,14 @@ if [[ ! -x .venv/bin/python ]]; then
     say "creating .venv"
     "$python" -m venv .venv
 fi
-stamp=.venv/.voicelive-installed$([[ $dev == true ]] && echo -dev)
+stamp=.venv/.voicelive-installed
+what="voicelive"
+if [[ $dev == true ]]; then
+    stamp+=-dev
+    what+=" with the dev tools"
+fi
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
-    say "installing voicelive into .venv$([[ $dev == true ]] && echo ' with the dev tools')"
+    say "installing $what into .venv"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
     if [[ $dev == true ]]; then
         .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' >&2
