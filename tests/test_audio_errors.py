@@ -75,3 +75,23 @@ def test_missing_portaudio_library_is_one_line_and_exit_8(tmp_path: Path) -> Non
         "portaudio)."
     ]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(Path("/dev/snd").exists(), reason="this machine has a real sound card")
+def test_no_sound_server_is_one_line_and_exit_8(tmp_path: Path) -> None:
+    # PortAudio reaches sound only through ALSA's pulse plugin here: point it at a server
+    # that does not exist and there is no device at all, as on a desktop whose sound
+    # server is down.
+    env = {**os.environ, "PULSE_SERVER": f"unix:{tmp_path}/no-such-server/native"}
+    result = subprocess.run(
+        [sys.executable, "-m", "voicelive", "chat", "--simulate", "--log-file", "none"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 8
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: No audio input device was found") and "sound server" in line
