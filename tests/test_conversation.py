@@ -150,3 +150,10 @@ def test_manual_turn_commits_and_requests_a_reply() -> None:
 
 def test_local_interrupt_with_nothing_playing_does_nothing() -> None:
     assert cv.Conversation(ev.EventIds()).interrupt_locally() == []
+
+
+def test_response_done_ends_its_items_audio_even_without_audio_done() -> None:
+    conv = cv.Conversation(ev.EventIds())
+    reply(conv, "resp_1", "item_1")
+    done = conv.handle(ev.ResponseDone("resp_1", "completed", None, None))
+    assert cv.EndAudio("item_1") in done

@@ -145,7 +145,7 @@ class VoiceLiveConnection:
                 compression=None,  # base64 audio barely compresses; save the CPU and latency
                 ping_interval=20,
                 ping_timeout=20,
-                close_timeout=5,
+                close_timeout=2,  # quitting must not hang on a silent peer
                 logger=logging.getLogger("websockets.client"),
             )
         except InvalidStatus as exc:

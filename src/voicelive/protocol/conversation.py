@@ -234,7 +234,11 @@ class Conversation:
         return actions
 
     def _response_done(self, response_id: str, status: str, reason: str | None) -> list[Action]:
-        actions: list[Action] = []
+        # No more audio can come for this response's items, even if a `response.audio.done`
+        # went missing: let playback run out instead of waiting for it.
+        actions: list[Action] = [
+            EndAudio(item_id) for item_id, rid in self._item_response.items() if rid == response_id
+        ]
         if self.active_response == response_id:
             self.active_response = None
         self.responses_done += 1
