@@ -163,7 +163,70 @@ def _open_error(kind: Kind, exc: Exception) -> AudioDeviceError:
     )
 
 
-class Microphone:
+class _Stream:
+    """What the microphone and the speaker share: open, report, watch for failure, close.
+
+    ``failed`` is set (on the loop thread) when PortAudio ends the stream by itself, which is
+    how a removed device or a dead sound server shows; a deliberate close does not set it.
+    """
+
+    kind: Kind
+
+    def __init__(self, device: int | None, device_rate: int | None) -> None:
+        self._device = device
+        self._device_rate = device_rate
+        self.rate = SAMPLE_RATE
+        self._stream: Any = None
+        self.failed = asyncio.Event()
+        self._closing = False
+
+    def _open(self, stream_class: str, callback: Any, block_ms: int, latency: Any) -> None:
+        """Create and start the PortAudio stream; raises AudioDeviceError."""
+        sd = sounddevice()
+        loop = asyncio.get_running_loop()
+
+        def finished() -> None:
+            if not self._closing:  # a deliberate close is not a failure
+                loop.call_soon_threadsafe(self.failed.set)
+
+        try:
+            self._stream = getattr(sd, stream_class)(
+                samplerate=self.rate,
+                channels=1,
+                dtype="int16",
+                blocksize=self.rate * block_ms // 1000,
+                device=self._device,
+                latency=latency,
+                callback=callback,
+                finished_callback=finished,
+            )
+            self._stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            self._close()
+            raise _open_error(self.kind, exc) from None
+        log.info(
+            "%s open: device=%s rate=%d latency=%.1f ms",
+            "microphone" if self.kind == "input" else "speaker",
+            self._device,
+            self.rate,
+            self._stream.latency * 1000,
+        )
+
+    def _close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort(ignore_errors=True)
+                stream.close(ignore_errors=True)
+            except Exception:
+                log.debug("error closing the %s stream", self.kind, exc_info=True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._closing = True
+        self._close()
+
+
+class Microphone(_Stream):
     """Captures PCM16 mono 24 kHz blocks of ``chunk_ms`` into ``sink`` on the event loop.
 
     If the device refuses 24 kHz it is opened at its own rate and the blocks are resampled on
@@ -173,6 +236,8 @@ class Microphone:
     a bounded queue). Use as a context manager from the event loop thread.
     """
 
+    kind: Kind = "input"
+
     def __init__(
         self,
         device: int | None,
@@ -180,18 +245,12 @@ class Microphone:
         sink: Callable[[bytes], None],
         device_rate: int | None = None,
     ) -> None:
-        self._device = device
+        super().__init__(device, device_rate)
         self._chunk_ms = chunk_ms
         self._sink = sink
-        self._device_rate = device_rate
-        self.rate = SAMPLE_RATE
-        self._stream: Any = None
         self.overflows = 0
-        self.failed = asyncio.Event()
-        self._closing = False
 
     def __enter__(self) -> Microphone:
-        sd = sounddevice()
         loop = asyncio.get_running_loop()
         self.rate = choose_rate(self._device, "input", self._device_rate)
         sink = self._sink
@@ -207,53 +266,19 @@ class Microphone:
                 self.overflows += 1
             loop.call_soon_threadsafe(sink, bytes(indata))  # copy: PortAudio reuses indata
 
-        def finished() -> None:
-            if not self._closing:  # a deliberate close is not a failure
-                loop.call_soon_threadsafe(self.failed.set)
-
-        try:
-            self._stream = sd.RawInputStream(
-                samplerate=self.rate,
-                channels=1,
-                dtype="int16",
-                blocksize=self.rate * self._chunk_ms // 1000,
-                device=self._device,
-                latency="low",
-                callback=callback,
-                finished_callback=finished,
-            )
-            self._stream.start()
-        except (sd.PortAudioError, ValueError) as exc:
-            self._close()
-            raise _open_error("input", exc) from None
-        log.info(
-            "microphone open: device=%s rate=%d latency=%.1f ms",
-            self._device,
-            self.rate,
-            self._stream.latency * 1000,
-        )
+        self._open("RawInputStream", callback, self._chunk_ms, "low")
         return self
 
-    def _close(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.abort(ignore_errors=True)
-                stream.close(ignore_errors=True)
-            except Exception:
-                log.debug("error closing the input stream", exc_info=True)
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._closing = True
-        self._close()
-
-
-class Speaker:
+class Speaker(_Stream):
     """Plays from ``jitter`` through a low-latency output stream (PortAudio's thread pulls).
 
     ``notify`` is called on the event loop thread with ``("started"|"drained", item_id)``.
-    ``block_frames`` 0 lets PortAudio choose the (smallest, variable) block size.
+    ``block_ms`` 0 lets PortAudio choose the (smallest, variable) block size; ``latency_ms``
+    None means PortAudio's "low" setting.
     """
+
+    kind: Kind = "output"
 
     def __init__(
         self,
@@ -264,20 +289,14 @@ class Speaker:
         device_rate: int | None = None,
         latency_ms: int | None = None,
     ) -> None:
-        self._device = device
+        super().__init__(device, device_rate)
         self._jitter = jitter
         self._notify = notify
         self._block_ms = block_ms
         self._latency: float | str = "low" if latency_ms is None else latency_ms / 1000
-        self._device_rate = device_rate
-        self.rate = SAMPLE_RATE
-        self._stream: Any = None
         self.underflows = 0
-        self.failed = asyncio.Event()
-        self._closing = False
 
     def __enter__(self) -> Speaker:
-        sd = sounddevice()
         loop = asyncio.get_running_loop()
         notify = self._notify
         self.rate = choose_rate(self._device, "output", self._device_rate)
@@ -292,45 +311,8 @@ class Speaker:
             if notice is not None:
                 loop.call_soon_threadsafe(notify, notice)
 
-        def finished() -> None:
-            if not self._closing:  # a deliberate close is not a failure
-                loop.call_soon_threadsafe(self.failed.set)
-
-        try:
-            self._stream = sd.RawOutputStream(
-                samplerate=self.rate,
-                channels=1,
-                dtype="int16",
-                blocksize=self.rate * self._block_ms // 1000,
-                device=self._device,
-                latency=self._latency,
-                callback=callback,
-                finished_callback=finished,
-            )
-            self._stream.start()
-        except (sd.PortAudioError, ValueError) as exc:
-            self._close()
-            raise _open_error("output", exc) from None
-        log.info(
-            "speaker open: device=%s rate=%d latency=%.1f ms",
-            self._device,
-            self.rate,
-            self._stream.latency * 1000,
-        )
+        self._open("RawOutputStream", callback, self._block_ms, self._latency)
         return self
-
-    def _close(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.abort(ignore_errors=True)
-                stream.close(ignore_errors=True)
-            except Exception:
-                log.debug("error closing the output stream", exc_info=True)
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._closing = True
-        self._close()
 
 
 class PortAudioIO:
