@@ -233,3 +233,97 @@ async def test_handshake_refusals_through_the_cli(
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0]
     assert "secret-key-value-123" not in err.decode() + out.decode()
     assert "secret-key-value-123" not in (tmp_path / "vl.log").read_text()
+
+
+def session_settings(sim: Simulator, tmp_path: Path, wav: Path, **turn: Any) -> Settings:
+    from voicelive.settings import SessionSettings, TurnDetectionSettings
+
+    base = settings(sim, tmp_path, wav)
+    modalities = turn.pop("modalities", ("text", "audio"))
+    return Settings(
+        connection=base.connection,
+        session=SessionSettings(
+            modalities=modalities, turn_detection=TurnDetectionSettings(**turn)
+        ),
+        audio=base.audio,
+        log=base.log,
+    )
+
+
+async def test_a_setting_the_service_rejects_ends_with_its_message(tmp_path: Path) -> None:
+    # The CLI refuses this range before connecting; built directly, it reaches the service.
+    from voicelive.errors import ServerError
+
+    wav = write_wav(tmp_path / "in.wav", utterance(0.3))
+    async with Simulator() as sim:
+        with pytest.raises(ServerError, match=r"parameter: session\.turn_detection\.threshold"):
+            await asyncio.wait_for(
+                run_chat(
+                    session_settings(sim, tmp_path, wav, threshold=1.5),
+                    view=RecordingView(),
+                    stdin_fd=None,
+                ),
+                15,
+            )
+
+
+async def test_auto_truncate_leaves_truncation_to_the_service(tmp_path: Path) -> None:
+    import json
+
+    first, second = speech_like(3.0, seed=1), speech_like(0.8, seed=2)
+    wav = write_wav(
+        tmp_path / "in.wav",
+        np.concatenate([silence(0.3), first, silence(2.3), second, silence(0.3)]),
+    )
+    record = tmp_path / "frames.jsonl"
+    view = RecordingView()
+    async with Simulator(SimulatorOptions(record_path=record)) as sim:
+        code = await asyncio.wait_for(
+            run_chat(
+                session_settings(sim, tmp_path, wav, auto_truncate=True), view=view, stdin_fd=None
+            ),
+            40,
+        )
+        sent = [e["type"] for e in sim.received_events]
+        update = await sim.wait_for_event("session.update")
+    frames = [json.loads(line) for line in record.read_text().splitlines()]
+    served = [f["event"]["type"] for f in frames if f["dir"] == "out"]
+    assert code == 0
+    assert update["session"]["turn_detection"]["auto_truncate"] is True
+    assert "conversation.item.truncated" in served  # the service cut the reply itself
+    assert "conversation.item.truncate" not in sent  # and the client did not cut it again
+    assert any("interrupted" in text for _, text in view.lines)  # the user still sees it
+
+
+async def test_manual_turns_commit_when_the_input_ends(tmp_path: Path) -> None:
+    spoken = speech_like(1.0)
+    wav = write_wav(tmp_path / "in.wav", np.concatenate([silence(0.2), spoken]))
+    async with Simulator() as sim:
+        code = await asyncio.wait_for(
+            run_chat(
+                session_settings(sim, tmp_path, wav, vad_type=None),
+                view=RecordingView(),
+                stdin_fd=None,
+            ),
+            30,
+        )
+        sent = [e["type"] for e in sim.received_events]
+    assert code == 0
+    assert sent.index("input_audio_buffer.commit") < sent.index("response.create")
+    start, end = loud_span(read_wav(tmp_path / "out.wav"))
+    assert best_correlation(read_wav(tmp_path / "out.wav")[start:end], spoken[2400:-2400]) > 0.99
+
+
+async def test_text_only_replies_are_shown_and_not_played(tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "in.wav", utterance(1.0, tail_s=0.2))
+    view = RecordingView()
+    async with Simulator() as sim:
+        code = await asyncio.wait_for(
+            run_chat(
+                session_settings(sim, tmp_path, wav, modalities=("text",)), view=view, stdin_fd=None
+            ),
+            30,
+        )
+    assert code == 0
+    assert "".join(t for k, t in view.lines if k == "assistant").startswith("You said")
+    assert not np.any(read_wav(tmp_path / "out.wav"))  # nothing was played
