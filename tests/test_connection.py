@@ -204,3 +204,32 @@ async def test_close_codes_become_connection_lost(
 def test_empty_key_is_refused() -> None:
     with pytest.raises(AuthError):
         ApiKeyAuth(Secret("  "))
+
+
+async def test_entra_failure_is_an_auth_error_without_details() -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class NoCredential:
+        closed = False
+
+        async def get_token(self, *scopes: str, **kw: Any) -> Any:
+            raise ClientAuthenticationError("DefaultAzureCredential failed: secret-ish detail")
+
+        async def close(self) -> None:
+            NoCredential.closed = True
+
+    auth = EntraAuth("https://ai.azure.com/.default", NoCredential())  # type: ignore[arg-type]
+    with pytest.raises(AuthError, match="az login") as info:
+        await auth.headers()
+    assert "secret-ish" not in str(info.value)
+    await auth.close()
+    await auth.close()  # idempotent
+    assert NoCredential.closed
+
+
+def test_azure_identity_async_transport_is_installed() -> None:
+    # azure.identity.aio needs aiohttp but does not depend on it; without it every Entra
+    # sign-in fails with an ImportError (seen before aiohttp was a dependency).
+    from azure.core.pipeline.transport import AioHttpTransport
+
+    assert AioHttpTransport is not None
