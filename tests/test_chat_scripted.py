@@ -11,6 +11,7 @@ import base64
 import os
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -218,3 +219,77 @@ async def test_audio_problems_surface_before_any_network(server: Scripted) -> No
     with pytest.raises(AudioDeviceError):
         await run_chat(settings(server.port), view=RecordingView(), audio=audio, stdin_fd=None)
     assert server.received == []
+
+
+async def test_a_malformed_error_during_set_up_is_a_protocol_error(server: Scripted) -> None:
+    from voicelive.errors import ProtocolError
+
+    server.send_created = False  # the first thing the client hears is an unusable error
+    server.send(type="error", event_id="e0", error="not an object")
+    with pytest.raises(ProtocolError, match="malformed error"):
+        await asyncio.wait_for(
+            run_chat(settings(server.port), view=RecordingView(), audio=FakeAudio(), stdin_fd=None),
+            5,
+        )
+
+
+async def test_a_headless_run_gives_up_when_no_reply_comes(
+    server: Scripted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wave
+
+    from voicelive import chat
+    from voicelive.errors import VoiceLiveError
+
+    monkeypatch.setattr(chat, "HEADLESS_PATIENCE_S", 0.3)
+    wav_path = tmp_path / "in.wav"
+    with wave.open(str(wav_path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(24_000)
+        wav.writeframes(b"\x00\x10" * 2400)
+    s = settings(server.port, input_file=wav_path, output_file=tmp_path / "out.wav")
+    task = asyncio.create_task(run_chat(s, view=RecordingView(), stdin_fd=None))
+    await server.wait_for("input_audio_buffer.append")  # set up and streaming
+    server.send(
+        type="input_audio_buffer.speech_started", event_id="e2", audio_start_ms=0, item_id="u1"
+    )  # the user "spoke", and no reply will ever come
+    with pytest.raises(VoiceLiveError, match=r"sent nothing for 0\.3 s"):
+        await asyncio.wait_for(task, 15)
+
+
+def test_an_unreadable_stdin_only_means_no_keyboard(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import wave
+
+    wav_path = tmp_path / "in.wav"
+    with wave.open(str(wav_path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(24_000)
+        wav.writeframes(bytes(4800))
+    # stdin opened write-only, as `nohup` leaves it: reading it fails with EBADF
+    with open(os.devnull, "wb") as write_only:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "voicelive",
+                "chat",
+                "--simulate",
+                "--input-file",
+                str(wav_path),
+                "--output-file",
+                str(tmp_path / "out.wav"),
+                "--log-file",
+                "none",
+            ],
+            stdin=write_only,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "error" not in result.stderr

@@ -139,6 +139,34 @@ def test_failed_and_incomplete_responses_are_reported() -> None:
     assert levels == ["error"]
 
 
+def test_keyboard_interrupt_truncates_even_with_auto_truncate() -> None:
+    # the service auto-truncates only what its own VAD interrupted
+    conv = cv.Conversation(ev.EventIds(), auto_truncate=True)
+    reply(conv)
+    actions = conv.interrupt_locally()
+    assert actions[0] == cv.FlushPlayback() and actions[-1] == cv.Status("listening")
+    events = sent(conv.playback_flushed([ItemPlayback("item_1", 2880, 960, open=True)]))
+    assert [e["type"] for e in events] == ["response.cancel", "conversation.item.truncate"]
+    # and a later server-detected barge-in is again left to the service
+    reply(conv, "resp_2", "item_2")
+    conv.handle(ev.SpeechStarted(1, None))
+    events = sent(conv.playback_flushed([ItemPlayback("item_2", 2880, 960, open=True)]))
+    assert [e["type"] for e in events] == ["response.cancel"]
+
+
+def test_manual_turn_during_a_reply_asks_for_the_next_one_after_the_cancel_lands() -> None:
+    conv = cv.Conversation(ev.EventIds())
+    reply(conv)
+    actions = conv.commit_turn()
+    assert actions[0] == cv.FlushPlayback()
+    assert "response.create" not in [e["type"] for e in sent(actions)]
+    flushed = sent(conv.playback_flushed([ItemPlayback("item_1", 2880, 960, open=True)]))
+    assert [e["type"] for e in flushed] == ["response.cancel", "conversation.item.truncate"]
+    done = conv.handle(ev.ResponseDone("resp_1", "cancelled", "client_cancelled", None))
+    assert [e["type"] for e in sent(done)] == ["response.create"]
+    assert conv.awaiting_reply
+
+
 def test_manual_turn_commits_and_requests_a_reply() -> None:
     conv = cv.Conversation(ev.EventIds())
     assert [e["type"] for e in sent(conv.commit_turn())] == [

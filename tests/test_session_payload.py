@@ -41,7 +41,6 @@ def test_defaults_enable_server_vad_noise_suppression_echo_cancellation_transcri
         "type": "server_vad",
         "create_response": True,
         "interrupt_response": True,
-        "auto_truncate": False,
     }
     assert payload["input_audio_noise_reduction"] == {"type": "azure_deep_noise_suppression"}
     assert payload["input_audio_echo_cancellation"] == {"type": "server_echo_cancellation"}

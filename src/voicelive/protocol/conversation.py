@@ -147,6 +147,8 @@ class Conversation:
         self.responses_done = 0
         self.user_speaking = False
         self.awaiting_reply = False
+        self._local_interrupt = False
+        self._create_after_done = False
 
     @property
     def idle(self) -> bool:
@@ -219,7 +221,10 @@ class Conversation:
             return [Status("hearing you")]
         return self._begin_interrupt()
 
-    def _begin_interrupt(self) -> list[Action]:
+    def _begin_interrupt(self, local: bool = False) -> list[Action]:
+        # The service auto-truncates only interruptions it detects itself (its own VAD), so a
+        # keyboard interrupt is truncated by the client even with auto_truncate on.
+        self._local_interrupt = local
         actions: list[Action] = [FlushPlayback(), Status("interrupted")]
         if self.active_response:
             self._interrupted.add(self.active_response)
@@ -241,6 +246,9 @@ class Conversation:
         ]
         if self.active_response == response_id:
             self.active_response = None
+            if self._create_after_done:
+                self._create_after_done = False
+                actions.append(Send(ev.response_create(self._ids)))
         self.responses_done += 1
         if status == "failed":
             actions.append(
@@ -267,9 +275,14 @@ class Conversation:
         if self.active_response and self._cancel_sent_for != self.active_response:
             self._cancel_sent_for = self.active_response
             actions.append(Send(ev.response_cancel(self._ids, self.active_response)))
-        if not self._auto_truncate:
+        if not self._auto_truncate or self._local_interrupt:
             for item in cut:
-                if item.received_bytes == 0 or item.played_bytes >= item.received_bytes:
+                # Nothing to cut if nothing was received, or if the item was complete and
+                # fully played. An item still open (more audio due) is cut even when all it
+                # sent so far was played: the rest was never heard.
+                if item.received_bytes == 0 or (
+                    not item.open and item.played_bytes >= item.received_bytes
+                ):
                     continue
                 # Clamp to what was received: truncating past the item's audio is an error
                 # that can leave the session stuck.
@@ -278,6 +291,7 @@ class Conversation:
                 actions.append(self._cut_notice(item))
         else:
             actions += [self._cut_notice(i) for i in cut if i.played_bytes < i.received_bytes]
+        self._local_interrupt = False
         self._audio_pending = False
         return actions
 
@@ -305,15 +319,17 @@ class Conversation:
         """The user interrupted from the keyboard: same as a barge-in, if anything is playing."""
         if not (self._audio_pending or self.active_response):
             return []
-        return self._begin_interrupt()
+        return [*self._begin_interrupt(local=True), Status("listening")]
 
     def commit_turn(self) -> list[Action]:
         """Manual turns (no VAD): end the user's turn and ask for a reply."""
         actions = self.interrupt_locally()
         self.awaiting_reply = True
-        actions += [
-            Send(ev.audio_commit(self._ids)),
-            Send(ev.response_create(self._ids)),
-            Status("thinking"),
-        ]
+        actions += [Send(ev.audio_commit(self._ids)), Status("thinking")]
+        if self.active_response:
+            # A response.create while one is still active is refused by the service
+            # (conversation_already_has_active_response): ask once the cancel has landed.
+            self._create_after_done = True
+        else:
+            actions.append(Send(ev.response_create(self._ids)))
         return actions

@@ -140,8 +140,9 @@ def _turn_detection(td: TurnDetectionSettings, api_version: str) -> dict[str, An
             result["end_of_utterance_detection"] = eou
     result["create_response"] = True
     result["interrupt_response"] = td.interrupt_response
-    if supports_auto_truncate(api_version):
-        result["auto_truncate"] = td.auto_truncate
+    if td.auto_truncate and supports_auto_truncate(api_version):
+        # only when asked for: off is the service default, and older versions may not know it
+        result["auto_truncate"] = True
     return result
 
 
