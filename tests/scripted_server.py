@@ -22,6 +22,9 @@ class Scripted:
         self.update_error: dict[str, Any] | None = None
         self.port = 0
         self.closed_with: int | None = None
+        self.release_update = asyncio.Event()  # a test may hold session.updated back
+        self.release_update.set()
+        self.updated_sent = False
 
     async def handler(self, ws: ServerConnection) -> None:
         if self.send_created:
@@ -48,6 +51,8 @@ class Scripted:
                             )
                         )
                     else:
+                        await self.release_update.wait()
+                        self.updated_sent = True
                         await ws.send(
                             json.dumps(
                                 {

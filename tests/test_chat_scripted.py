@@ -58,17 +58,26 @@ def start(s: Settings, audio: FakeAudio, view: RecordingView) -> asyncio.Task[in
 
 async def test_setup_sends_session_update_then_streams_the_mic(server: Scripted) -> None:
     audio, view = FakeAudio(), RecordingView()
+    server.release_update.clear()  # hold session.updated back until the test says so
+    opened_after_update: list[bool] = []
+    real_microphone = audio.microphone
+
+    def microphone(sink: Any) -> Any:
+        opened_after_update.append(server.updated_sent)
+        return real_microphone(sink)
+
+    audio.microphone = microphone  # type: ignore[method-assign]
     task = start(settings(server.port), audio, view)
-    await asyncio.wait_for(audio.opened.wait(), 5)
     update = await server.wait_for("session.update")
     assert update["session"]["input_audio_sampling_rate"] == 24000
+    assert not audio.opened.is_set()  # a client that did not wait would have opened it by now
+    server.release_update.set()
+    await asyncio.wait_for(audio.opened.wait(), 5)
+    assert opened_after_update == [True]
     assert audio.mic is not None
     audio.mic.sink(b"\x01\x02" * 480)
     append = await server.wait_for("input_audio_buffer.append")
     assert base64.b64decode(append["audio"]) == b"\x01\x02" * 480
-    # the mic was not streamed before session.updated: update comes first on the wire
-    types = [e["type"] for e in server.received]
-    assert types.index("session.update") < types.index("input_audio_buffer.append")
     os.kill(os.getpid(), signal.SIGINT)
     assert await asyncio.wait_for(task, 5) == 130
     assert view.closed
