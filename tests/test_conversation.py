@@ -185,3 +185,15 @@ def test_response_done_ends_its_items_audio_even_without_audio_done() -> None:
     reply(conv, "resp_1", "item_1")
     done = conv.handle(ev.ResponseDone("resp_1", "completed", None, None))
     assert cv.EndAudio("item_1") in done
+
+
+def test_bookkeeping_stays_small_in_a_long_session() -> None:
+    conv = cv.Conversation(ev.EventIds())
+    for n in range(1000):
+        reply(conv, f"resp_{n}", f"item_{n}", n_deltas=1)
+        conv.handle(ev.SpeechStarted(n, None))  # every reply interrupted
+        conv.playback_flushed([])
+        conv.handle(ev.ResponseDone(f"resp_{n}", "cancelled", "turn_detected", None))
+    assert conv.bookkeeping_size <= 256
+    # the most recent interrupted response still drops its late deltas
+    assert conv.handle(ev.AudioDelta("resp_999", "item_999", b"\x01\x00")) == []

@@ -151,6 +151,11 @@ class Conversation:
         self._create_after_done = False
 
     @property
+    def bookkeeping_size(self) -> int:
+        """How many items and interrupted responses are remembered (stays bounded)."""
+        return len(self._item_response) + len(self._interrupted)
+
+    @property
     def idle(self) -> bool:
         """Nobody is talking and no reply is due or running (audio playback aside)."""
         return not (self.user_speaking or self.awaiting_reply or self.active_response)
@@ -244,6 +249,7 @@ class Conversation:
         actions: list[Action] = [
             EndAudio(item_id) for item_id, rid in self._item_response.items() if rid == response_id
         ]
+        self._forget_old_items()
         if self.active_response == response_id:
             self.active_response = None
             if self._create_after_done:
@@ -260,6 +266,14 @@ class Conversation:
             actions.append(Status("listening"))
         actions.append(ResponseFinished(response_id, status))
         return actions
+
+    def _forget_old_items(self, keep: int = 64) -> None:
+        """Keep the bookkeeping of a long session small: only recent items matter for playback."""
+        if len(self._item_response) > 2 * keep:
+            for item_id in list(self._item_response)[:-keep]:  # dicts keep insertion order
+                del self._item_response[item_id]
+            live = set(self._item_response.values())
+            self._interrupted &= live | {self.active_response}
 
     def _error_notice(self, error: ev.ServerErrorEvent) -> Notice:
         if error.code in BENIGN_ERROR_CODES:
