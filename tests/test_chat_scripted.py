@@ -247,10 +247,10 @@ async def test_a_headless_run_gives_up_when_no_reply_comes(
 ) -> None:
     import wave
 
-    from voicelive import chat
+    from voicelive import live_session
     from voicelive.errors import VoiceLiveError
 
-    monkeypatch.setattr(chat, "HEADLESS_PATIENCE_S", 0.3)
+    monkeypatch.setattr(live_session, "HEADLESS_PATIENCE_S", 0.3)
     wav_path = tmp_path / "in.wav"
     with wave.open(str(wav_path), "wb") as wav:
         wav.setnchannels(1)
