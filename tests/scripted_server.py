@@ -22,6 +22,7 @@ class Scripted:
         self.update_error: dict[str, Any] | None = None
         self.port = 0
         self.closed_with: int | None = None
+        self.session_extra: dict[str, Any] = {}  # more fields for session.created
         self.release_update = asyncio.Event()  # a test may hold session.updated back
         self.release_update.set()
         self.updated_sent = False
@@ -33,7 +34,7 @@ class Scripted:
                     {
                         "type": "session.created",
                         "event_id": "e0",
-                        "session": {"id": "sess_1", "model": "gpt-4o"},
+                        "session": {"id": "sess_1", "model": "gpt-4o", **self.session_extra},
                     }
                 )
             )

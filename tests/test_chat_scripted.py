@@ -302,3 +302,15 @@ def test_an_unreadable_stdin_only_means_no_keyboard(tmp_path: Path) -> None:
         )
     assert result.returncode == 0, result.stderr
     assert "error" not in result.stderr
+
+
+async def test_the_user_is_warned_a_minute_before_the_session_expires(server: Scripted) -> None:
+    import time
+
+    server.session_extra = {"expires_at": time.time() + 60.3}
+    audio, view = FakeAudio(), RecordingView()
+    task = start(settings(server.port), audio, view)
+    warning = await view.wait_for("warning", "ends this session in", timeout=5)
+    assert warning.startswith("The service ends this session in 60 s") or "in 59 s" in warning
+    os.kill(os.getpid(), signal.SIGINT)
+    assert await asyncio.wait_for(task, 5) == 130

@@ -106,8 +106,11 @@ async def _endpoint(settings: Settings, view: View) -> AsyncIterator[Settings]:
 
 async def _setup_session(
     conn: VoiceLiveConnection, settings: Settings, ids: ev.EventIds, wait_s: float
-) -> bool:
-    """session.created → session.update → session.updated, or a clear error."""
+) -> dict[str, Any]:
+    """session.created → session.update → session.updated, or a clear error.
+
+    Returns the session object of ``session.created`` (its ``id``, ``expires_at``…).
+    """
 
     async def next_event() -> dict[str, Any]:
         try:
@@ -144,7 +147,7 @@ async def _setup_session(
     while (event := await next_event())["type"] != "session.updated":
         _raise_setup_error(event)
     log.info("session updated; streaming the microphone")
-    return True
+    return session
 
 
 def _raise_setup_error(event: dict[str, Any]) -> None:
@@ -211,9 +214,13 @@ async def run_chat(
                 stack.push_async_callback(conn.close, 1000, "")
                 view.status("starting session")
                 wait_s = settings.connection.open_timeout_s
-                if not await _until_quit(quit, _setup_session(conn, settings, ids, wait_s)):
+                created = await _until_quit(quit, _setup_session(conn, settings, ids, wait_s))
+                if created is None:
                     return quit.code
+                expires_at = created.get("expires_at")
                 session = LiveSession(conn, settings, view, audio, quit, ids)
+                if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
+                    session.expires_at = float(expires_at)
                 await session.run(stdin_fd)
                 return quit.code
     finally:

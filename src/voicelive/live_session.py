@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -33,6 +34,7 @@ from voicelive.view import View
 log = logging.getLogger("voicelive.chat")  # one logger name for the whole chat flow
 
 HEADLESS_PATIENCE_S = 20.0
+EXPIRY_WARNING_S = 60.0
 CAPTURE_QUEUE_BLOCKS = 50  # 1 s of 20 ms blocks: beyond that the network is hopelessly behind
 
 
@@ -85,6 +87,8 @@ class LiveSession:
         self.audio = audio
         self.quit = quit
         self.ids = ids
+        self.expires_at: float | None = None
+        """Unix time the service ends the session (``session.created``, 2026-07-15+)."""
         td = settings.session.turn_detection
         self.manual_turns = td.vad_type is None
         self.conversation = cv.Conversation(
@@ -249,6 +253,20 @@ class LiveSession:
                         f"{HEADLESS_PATIENCE_S:g} s and no reply is playing; giving up."
                     ) from None
 
+    async def warn_before_expiry(self) -> None:
+        """Say a minute ahead that the service will end the session (``expires_at``)."""
+        if self.expires_at is None:
+            return
+        wait_s = self.expires_at - time.time() - EXPIRY_WARNING_S
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)  # a timer to a known moment, not a wait for an event
+        remaining = max(0, round(self.expires_at - time.time()))
+        self.view.notice(
+            "warning",
+            f"The service ends this session in {remaining} s (its time limit); "
+            "start voicelive again to go on.",
+        )
+
     async def run(self, stdin_fd: int | None) -> None:
         with (
             self.audio.speaker(self.jitter, self.on_playback) as speaker,
@@ -261,6 +279,7 @@ class LiveSession:
                 self.receive(),
                 self.watch_devices(mic, speaker),
                 self.watch_input_end(),
+                self.warn_before_expiry(),
             ]
             if stdin_fd is not None:
                 coros.append(read_lines(stdin_fd, self.on_key_line))
