@@ -206,11 +206,12 @@ class LiveSession:
                 log.warning("ignored a malformed message from the service: %s", exc)
                 self.view.notice("warning", f"ignored a malformed message from the service ({exc})")
                 continue
-            if not isinstance(parsed, ev.AudioDelta):
-                log.debug("recv %s", ev.describe(event))
-            elif not self.first_audio_logged:
-                self.first_audio_logged = True
-                log.debug("recv %s (first audio)", ev.describe(event))
+            if log.isEnabledFor(logging.DEBUG):  # describe() costs a few µs per event
+                if not isinstance(parsed, ev.AudioDelta):
+                    log.debug("recv %s", ev.describe(event))
+                elif not self.first_audio_logged:
+                    self.first_audio_logged = True
+                    log.debug("recv %s (first audio)", ev.describe(event))
             if isinstance(parsed, ev.Unknown):
                 log.info("ignored unknown event type %s", parsed.type)
             self.perform(self.conversation.handle(parsed))

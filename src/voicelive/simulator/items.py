@@ -112,7 +112,8 @@ async def create(ctx: Context, event: JsonDict) -> None:
     )
 
 
-async def _lookup(ctx: Context, event: JsonDict) -> Item | None:
+async def lookup_item(ctx: Context, event: JsonDict) -> Item | None:
+    """The item named by ``event['item_id']``, or None after sending ``item_not_found``."""
     item_id = event.get("item_id")
     item = ctx.conversation.get(item_id) if isinstance(item_id, str) else None
     if item is None:
@@ -126,7 +127,7 @@ async def _lookup(ctx: Context, event: JsonDict) -> Item | None:
 
 
 async def retrieve(ctx: Context, event: JsonDict) -> None:
-    item = await _lookup(ctx, event)
+    item = await lookup_item(ctx, event)
     if item is not None:
         await ctx.send(
             {"type": "conversation.item.retrieved", "item": item.wire(include_audio=True)}
@@ -134,7 +135,7 @@ async def retrieve(ctx: Context, event: JsonDict) -> None:
 
 
 async def delete(ctx: Context, event: JsonDict) -> None:
-    item = await _lookup(ctx, event)
+    item = await lookup_item(ctx, event)
     if item is not None:
         ctx.conversation.delete(item.id)
         await ctx.send({"type": "conversation.item.deleted", "item_id": item.id})

@@ -15,7 +15,7 @@ import asyncio
 from . import audio
 from .context import Context
 from .conversation import InputBuffer, Item
-from .items import truncate_item, truncate_problem
+from .items import lookup_item, truncate_item, truncate_problem
 from .responder import ResponseRun, elapsed_ms, plan_reply
 from .schema import SessionError, check_response_params
 from .session import vad_settings
@@ -290,15 +290,8 @@ class TurnController:
 
     async def truncate(self, event: JsonDict) -> None:
         ctx = self._ctx
-        item_id = event.get("item_id")
-        item = ctx.conversation.get(item_id) if isinstance(item_id, str) else None
+        item = await lookup_item(ctx, event)
         if item is None:
-            await ctx.send_error(
-                f"Item with item_id '{item_id}' not found.",
-                code="item_not_found",
-                param="item_id",
-                client_event=event,
-            )
             return
         active = self.active
         if active is not None and active.item is item:
