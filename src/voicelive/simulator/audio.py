@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from voicelive.settings import SAMPLE_RATE
+from .constants import SAMPLE_RATE
 
 Pcm = npt.NDArray[np.int16]
 

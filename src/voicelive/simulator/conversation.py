@@ -9,19 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicelive.settings import BYTES_PER_SAMPLE, SAMPLE_RATE
-
+from .constants import BYTES_PER_MS
 from .wire import JsonDict, encode_b64
-
-_BYTES_PER_MS = SAMPLE_RATE * BYTES_PER_SAMPLE // 1000  # 48
 
 
 def bytes_to_ms(n: int) -> int:
-    return n // _BYTES_PER_MS
+    return n // BYTES_PER_MS
 
 
 def ms_to_bytes(ms: int) -> int:
-    return ms * _BYTES_PER_MS
+    return ms * BYTES_PER_MS
 
 
 @dataclass

@@ -24,7 +24,8 @@ from websockets.exceptions import ConnectionClosed
 
 from . import audio
 from .audio import Pcm
-from .conversation import Conversation, Item, bytes_to_ms
+from .constants import SAMPLE_RATE
+from .conversation import Conversation, Item, bytes_to_ms, ms_to_bytes
 from .wire import IdFactory, JsonDict, encode_b64
 
 CHUNK_MS = 100
@@ -97,9 +98,9 @@ def plan_reply(conversation: Conversation, session: JsonDict, overrides: JsonDic
     elif user is not None and user.audio:
         speech = bytes(user.audio)
         if user.speech_ms is not None:
-            speech = speech[: user.speech_ms * 48]
+            speech = speech[: ms_to_bytes(user.speech_ms)]
         pcm = audio.pcm_from_bytes(speech)
-        transcript = f"You said something {pcm.size / 24000:.1f} seconds long."
+        transcript = f"You said something {pcm.size / SAMPLE_RATE:.1f} seconds long."
     elif user is not None and _item_text(user):
         transcript = f'You wrote: "{_item_text(user)}"'
         pcm = _chirp_for(transcript)

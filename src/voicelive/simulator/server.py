@@ -22,8 +22,7 @@ from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
 from websockets.http11 import Request, Response
 
-from voicelive.settings import KNOWN_API_VERSIONS
-
+from .constants import API_VERSIONS
 from .faults import FaultPlan, handshake_body
 from .handler import ConnectionHandler, handshake_params
 from .options import SimulatorOptions
@@ -202,8 +201,8 @@ class Simulator:
         if not _credential_ok(headers, query, self.options.api_key):
             return self._reject(connection, 401)
         version = query.get("api-version")
-        if version not in KNOWN_API_VERSIONS:
-            known = ", ".join(KNOWN_API_VERSIONS)
+        if version not in API_VERSIONS:
+            known = ", ".join(API_VERSIONS)
             return self._reject(
                 connection, 400, f"Unsupported api-version {version!r}; supported: {known}."
             )

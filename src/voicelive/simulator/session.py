@@ -11,9 +11,8 @@ import copy
 import time
 from typing import Any
 
-from voicelive.settings import uses_legacy_eou_fields
-
 from . import schema
+from .constants import has_expires_at, uses_legacy_eou
 from .schema import SessionError
 from .wire import JsonDict
 
@@ -93,8 +92,8 @@ def default_session(
     }
     if agent is not None:
         session["agent"] = agent
-    if api_version == "2026-07-15":
-        # Unix seconds; only this API version carries it.
+    if has_expires_at(api_version):
+        # Unix seconds; only the 2026-07-15 API carries it.
         session["expires_at"] = int(time.time() + lifetime_s + 0.999)
     return session
 
@@ -108,7 +107,7 @@ def apply_update(current: JsonDict, update: Any, api_version: str) -> JsonDict:
     """
     if not isinstance(update, dict):
         raise SessionError("invalid_type", "session must be an object", "session")
-    legacy_eou = uses_legacy_eou_fields(api_version)
+    legacy_eou = uses_legacy_eou(api_version)
     for key, value in update.items():
         schema.check_session_field(key, value, legacy_eou=legacy_eou, current=current)
     merged = copy.deepcopy(current)
