@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,54 @@ def test_existing_world_readable_file_is_made_private(tmp_path: Path) -> None:
 def test_redact_is_idempotent() -> None:
     once = logs.redact(f"api-key: {SECRET}")
     assert logs.redact(once) == once and SECRET not in once
+
+
+@pytest.fixture
+def restore_root_level() -> Iterator[None]:
+    root = logging.getLogger()
+    saved = root.level
+    yield
+    logs.shutdown()
+    root.setLevel(saved)
+
+
+@pytest.mark.usefixtures("restore_root_level")
+def test_no_log_file_means_debug_records_are_not_even_built() -> None:
+    built: list[str] = []
+
+    class Probe:
+        def __str__(self) -> str:
+            built.append("formatted")
+            return "probe"
+
+    logs.configure(LogSettings(log_file=None, log_level="DEBUG"))
+    log = logging.getLogger("voicelive.test")
+    assert not log.isEnabledFor(logging.DEBUG)
+    assert not log.isEnabledFor(logging.INFO)
+    assert logging.getLogger().level >= logging.WARNING
+    log.debug("%s", Probe())
+    log.info("%s", Probe())
+    assert built == []
+    # warnings are still seen (Python's last-resort handler shows them on stderr)
+    assert log.isEnabledFor(logging.WARNING)
+
+
+@pytest.mark.usefixtures("restore_root_level")
+def test_a_log_file_after_none_turns_debug_back_on(tmp_path: Path) -> None:
+    logs.configure(LogSettings(log_file=None))
+    path = tmp_path / "vl.log"
+    logs.configure(LogSettings(log_file=path, log_level="DEBUG"))
+    logging.getLogger("voicelive.test").debug("now recorded")
+    logs.shutdown()
+    assert "voicelive.test: now recorded" in path.read_text()
+
+
+@pytest.mark.usefixtures("restore_root_level")
+def test_an_existing_file_is_appended_to(tmp_path: Path) -> None:
+    path = tmp_path / "vl.log"
+    path.write_text("earlier run\n")
+    logs.configure(LogSettings(log_file=path))
+    logging.getLogger("voicelive.test").info("this run")
+    logs.shutdown()
+    lines = path.read_text().splitlines()
+    assert lines[0] == "earlier run" and lines[1].endswith("voicelive.test: this run")

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from voicelive import logs
+
 SCRIPT = """
 import ctypes, logging, os, sys
 from pathlib import Path
+
+import pytest
+
+from voicelive import logs
 from voicelive import logs
 from voicelive.settings import LogSettings
 logs.configure(LogSettings(log_file=Path(sys.argv[1])))
@@ -40,3 +49,22 @@ def test_native_stderr_is_logged_and_python_stderr_is_kept(tmp_path: Path) -> No
     text = log.read_text()
     assert "voicelive.native: ALSA lib pcm.c:8570:(snd_pcm_recover) underrun occurred" in text
     assert "Expression 'x' failed in pa_linux_alsa.c" in text
+
+
+def test_where_fd_2_cannot_be_captured_the_context_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The Windows branch (CAPTURES_NATIVE_STDERR false), run for real: fd 2 and sys.stderr
+    # stay exactly what they were inside the context.
+    monkeypatch.setattr(logs, "CAPTURES_NATIVE_STDERR", False)
+    before = os.fstat(2)
+    python_stderr = sys.stderr
+    with logs.native_stderr_to_log():
+        inside = os.fstat(2)
+        assert sys.stderr is python_stderr
+    assert (inside.st_dev, inside.st_ino) == (before.st_dev, before.st_ino)
+    assert sys.stderr is python_stderr
+
+
+def test_the_capture_is_chosen_by_platform_in_one_place() -> None:
+    assert logs.CAPTURES_NATIVE_STDERR is (sys.platform != "win32")

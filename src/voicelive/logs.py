@@ -7,7 +7,18 @@ credential header values, ``Bearer`` tokens and ``api-key=`` query values become
 and long base64 runs (audio) become ``<N base64 chars>``. TEXT/BINARY frame dumps from
 websockets are dropped: our own event log (connection.py) records each event with its ids.
 
-The log file is created with mode 0600 because, even redacted, it holds the conversation.
+The log file is private because, even redacted, it holds the conversation: on POSIX it is
+created with mode 0600 and an existing file is set back to 0600 (:func:`_open_private`); on
+Windows a mode means nothing beyond read-only, and privacy comes from where the file is: a file
+under the user's profile (the default ``voicelive.log`` in a folder of one's own, or
+``%LOCALAPPDATA%``) inherits an ACL that gives access to that user, SYSTEM and Administrators
+only. A log file put in a shared folder on Windows is as readable as that folder.
+
+Without a log file (``--log-file none``) nothing below WARNING is even built: the root logger
+is set to WARNING, so debug records (and the per-event summaries guarded by ``isEnabledFor``)
+cost nothing; warnings still reach stderr through Python's last-resort handler, as before.
+
+Platform differences are chosen here, once: :data:`CAPTURES_NATIVE_STDERR`.
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Final, TextIO
 
 from voicelive.settings import LogSettings
 
@@ -44,6 +55,19 @@ _BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/]{64,}={0,2}")
 _FRAME_DUMP: Final = re.compile(r"^[<>] (TEXT|BINARY|CONT) ")
 
 _handler: logging.Handler | None = None
+
+CAPTURES_NATIVE_STDERR: Final = sys.platform != "win32"
+"""Whether :func:`native_stderr_to_log` redirects file descriptor 2 (POSIX only).
+
+On Windows PortAudio's host APIs (WASAPI, MME, DirectSound) do not print to stderr, and a
+DLL may use its own C runtime whose descriptor 2 a ``dup2`` in ours would not reach; there the
+context manager does nothing."""
+
+_NO_FILE_LEVEL: Final = logging.WARNING
+"""The root level when there is no log file: warnings still show (stderr), nothing less."""
+
+_CHATTY: Final = ("azure", "asyncio")
+"""azure-identity and asyncio are chatty at DEBUG and say nothing the user needs."""
 
 
 def redact(text: str) -> str:
@@ -80,21 +104,23 @@ class RedactingFilter(logging.Filter):
 def configure(settings: LogSettings) -> None:
     """Send all logging (ours and libraries') to ``settings.log_file`` at ``settings.log_level``.
 
-    Creates the file with mode 0600 (appending if it exists). ``log_file=None`` disables file
-    logging. Idempotent: a second call replaces the first handler. Call from the main thread
-    before the event loop starts.
+    Creates the file private to the user (see the module docstring), appending if it exists.
+    ``log_file=None`` disables file logging and raises the root level to at least WARNING, so
+    DEBUG/INFO records are dropped before they are built. Idempotent: a second call replaces
+    the first handler. Call from the main thread before the event loop starts. Raises OSError
+    when the file cannot be opened.
     """
     shutdown()
     root = logging.getLogger()
     level = getattr(logging, settings.log_level.upper(), logging.DEBUG)
-    root.setLevel(level)
     if settings.log_file is None:
+        root.setLevel(max(level, _NO_FILE_LEVEL))
+        for name in _CHATTY:
+            logging.getLogger(name).setLevel(logging.NOTSET)
         return
     global _handler
-    path = Path(settings.log_file)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
-    stream = os.fdopen(fd, "a", encoding="utf-8")
+    stream = _open_private(Path(settings.log_file))
+    root.setLevel(level)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
         logging.Formatter(
@@ -104,9 +130,25 @@ def configure(settings: LogSettings) -> None:
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     _handler = handler
-    # azure-identity and asyncio are chatty at DEBUG and say nothing the user needs.
-    for name in ("azure", "asyncio"):
+    for name in _CHATTY:
         logging.getLogger(name).setLevel(max(level, logging.INFO))
+
+
+def _open_private(path: Path) -> TextIO:
+    """Open ``path`` for appending (UTF-8), created private to the user. Raises OSError.
+
+    POSIX: created with mode 0600, and an existing file is set to 0600 (``O_CREAT`` keeps an
+    old file's mode). Windows: ``os.open``'s mode only controls the read-only bit, and
+    ``os.fchmod`` does not exist; the file's privacy is the ACL it inherits from its folder.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        if sys.platform != "win32":
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "a", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def shutdown() -> None:
@@ -123,8 +165,9 @@ def shutdown() -> None:
     _handler = None
 
 
-@contextlib.contextmanager
-def native_stderr_to_log(logger_name: str = "voicelive.native") -> Iterator[None]:
+def native_stderr_to_log(
+    logger_name: str = "voicelive.native",
+) -> contextlib.AbstractContextManager[None]:
     """Route what C libraries write to file descriptor 2 into the log, for the duration.
 
     PortAudio's ALSA host API prints diagnostics straight to fd 2 (``Expression '…' failed in
@@ -133,7 +176,18 @@ def native_stderr_to_log(logger_name: str = "voicelive.native") -> Iterator[None
     drained by a thread into the log (redacted like everything else), while ``sys.stderr``
     keeps writing to the real terminal through a duplicate of the original descriptor. Both
     are restored on exit, before the CLI prints anything. Main thread only.
+
+    Where :data:`CAPTURES_NATIVE_STDERR` is false (Windows) this does nothing: fd 2 and
+    ``sys.stderr`` are left as they are.
     """
+    if not CAPTURES_NATIVE_STDERR:
+        return contextlib.nullcontext()
+    return _capture_fd2(logger_name)
+
+
+@contextlib.contextmanager
+def _capture_fd2(logger_name: str) -> Iterator[None]:
+    """The POSIX body of :func:`native_stderr_to_log`."""
     sys.stderr.flush()
     saved = os.dup(2)
     python_stderr = sys.stderr
