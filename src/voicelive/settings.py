@@ -55,6 +55,10 @@ class ConnectionSettings:
     token_scope: str = DEFAULT_TOKEN_SCOPE
     open_timeout_s: float = 15.0
     max_message_bytes: int = 16 * 1024 * 1024
+    reconnect: bool = True
+    """Reconnect by itself when the connection drops, and replay the conversation."""
+    reconnect_attempts: int = 8
+    """Attempts per outage before giving up."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,14 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class ReplaySettings:
+    """How much of the conversation a new session is told: ``turns`` 0 means none."""
+
+    turns: int = 20
+    chars: int = 8000
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ``run_chat`` needs. ``simulate`` means: start the bundled simulator."""
 
@@ -137,6 +149,8 @@ class Settings:
     session: SessionSettings = field(default_factory=SessionSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    replay: ReplaySettings = field(default_factory=ReplaySettings)
+    stats_json: Path | None = None
     simulate: bool = False
 
 
