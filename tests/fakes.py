@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from voicelive.audio.jitter import JitterBuffer
+from voicelive.audio.ports import AudioIO, AudioStream
+from voicelive.protocol.pcm import bytes_of
+from voicelive.protocol.playback import PlaybackNotice
 
 
 class FakeMic:
@@ -24,14 +27,14 @@ class FakeMic:
 class FakeSpeaker:
     """Plays only when the test calls :meth:`play_ms`; records what it played."""
 
-    def __init__(self, jitter: JitterBuffer, notify: Callable[[tuple[str, str]], None]) -> None:
+    def __init__(self, jitter: JitterBuffer, notify: Callable[[PlaybackNotice], None]) -> None:
         self.jitter = jitter
         self.notify = notify
         self.failed = asyncio.Event()
         self.played = bytearray()
 
     def play_ms(self, ms: int) -> None:
-        out = bytearray(ms * 48)
+        out = bytearray(bytes_of(ms))
         notice = self.jitter.pull_into(memoryview(out))
         self.played += out
         if notice is not None:
@@ -59,14 +62,20 @@ class FakeAudio:
         if self.check_error is not None:
             raise self.check_error
 
-    def microphone(self, sink: Callable[[bytes], None]) -> Any:
+    def microphone(self, sink: Callable[[bytes], None]) -> AudioStream:
         self.mic = FakeMic(sink)
         self.opened.set()
         return self.mic
 
-    def speaker(self, jitter: JitterBuffer, notify: Callable[[tuple[str, str]], None]) -> Any:
+    def speaker(
+        self, jitter: JitterBuffer, notify: Callable[[PlaybackNotice], None]
+    ) -> AudioStream:
         self.speaker_ = FakeSpeaker(jitter, notify)
         return self.speaker_
+
+
+if TYPE_CHECKING:  # mypy checks the fake against the real seam
+    _checked: AudioIO = FakeAudio()
 
 
 class RecordingView:
@@ -76,6 +85,7 @@ class RecordingView:
         self.lines: list[tuple[str, str]] = []
         self.changed = asyncio.Event()
         self.closed = False
+        self._cursor: dict[str, int] = {}
 
     def _add(self, kind: str, text: str) -> None:
         self.lines.append((kind, text))
@@ -100,10 +110,14 @@ class RecordingView:
         self.closed = True
 
     async def wait_for(self, kind: str, contains: str = "", timeout: float = 5.0) -> str:
+        """The next ``kind`` line containing ``contains``, after the last one this returned."""
+
         async def look() -> str:
             while True:
-                for k, text in self.lines:
+                for index in range(self._cursor.get(kind, 0), len(self.lines)):
+                    k, text = self.lines[index]
                     if k == kind and contains in text:
+                        self._cursor[kind] = index + 1
                         return text
                 self.changed.clear()
                 await self.changed.wait()

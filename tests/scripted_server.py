@@ -26,8 +26,11 @@ class Scripted:
         self.release_update = asyncio.Event()  # a test may hold session.updated back
         self.release_update.set()
         self.updated_sent = False
+        self.connections = 0
+        self._cursor: dict[str, int] = {}
 
     async def handler(self, ws: ServerConnection) -> None:
+        self.connections += 1
         if self.send_created:
             await ws.send(
                 json.dumps(
@@ -84,11 +87,14 @@ class Scripted:
         self.outgoing.put_nowait(json.dumps(event))
 
     async def wait_for(self, type_: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The next ``type_`` event received after the one this returned last time."""
+
         async def look() -> dict[str, Any]:
             while True:
-                for event in self.received:
-                    if event["type"] == type_:
-                        return event
+                for index in range(self._cursor.get(type_, 0), len(self.received)):
+                    if self.received[index]["type"] == type_:
+                        self._cursor[type_] = index + 1
+                        return self.received[index]
                 self.arrived.clear()
                 await self.arrived.wait()
 

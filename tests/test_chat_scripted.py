@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,16 @@ from websockets.asyncio.server import serve
 from tests.fakes import FakeAudio, RecordingView
 from tests.scripted_server import Scripted
 from voicelive.chat import run_chat
-from voicelive.errors import AudioDeviceError, ConnectionLost, ServerError
+from voicelive.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    AudioDeviceError,
+    ConnectionLost,
+    ServerError,
+)
+from voicelive.quit import Quit
 from voicelive.settings import AudioSettings, ConnectionSettings, LogSettings, Secret, Settings
+from voicelive.supervisor import DEFAULT_TIMING, Timing
 
 
 @pytest.fixture
@@ -32,9 +39,11 @@ async def server() -> AsyncIterator[Scripted]:
         yield s
 
 
-def settings(port: int, **audio: Any) -> Settings:
+def settings(port: int, *, reconnect: bool = True, **audio: Any) -> Settings:
     return Settings(
-        connection=ConnectionSettings(endpoint=f"ws://127.0.0.1:{port}", api_key=Secret("k-1")),
+        connection=ConnectionSettings(
+            endpoint=f"ws://127.0.0.1:{port}", api_key=Secret("k-1"), reconnect=reconnect
+        ),
         audio=AudioSettings(**({"prebuffer_ms": 0} | audio)),
         log=LogSettings(log_file=None),
     )
@@ -52,8 +61,31 @@ def delta(rid: str, iid: str, pcm: bytes) -> dict[str, Any]:
     }
 
 
-def start(s: Settings, audio: FakeAudio, view: RecordingView) -> asyncio.Task[int]:
-    return asyncio.create_task(run_chat(s, view=view, audio=audio, stdin_fd=None))
+QUIT = Quit()  # replaced per test by the fixture below
+
+
+@pytest.fixture(autouse=True)
+def quit_request() -> Quit:
+    """What a Ctrl+C or SIGTERM handler would call: tests inject it, never signal pytest."""
+    global QUIT
+    QUIT = Quit()
+    return QUIT
+
+
+def ctrl_c() -> None:
+    QUIT.signal(EXIT_INTERRUPTED, "Ctrl+C")
+
+
+def sigterm() -> None:
+    QUIT.signal(EXIT_TERMINATED, "SIGTERM")
+
+
+def start(
+    s: Settings, audio: FakeAudio, view: RecordingView, timing: Timing = DEFAULT_TIMING
+) -> asyncio.Task[int]:
+    return asyncio.create_task(
+        run_chat(s, view=view, audio=audio, stdin_fd=None, quit=QUIT, timing=timing)
+    )
 
 
 async def test_setup_sends_session_update_then_streams_the_mic(server: Scripted) -> None:
@@ -70,7 +102,6 @@ async def test_setup_sends_session_update_then_streams_the_mic(server: Scripted)
     task = start(settings(server.port), audio, view)
     update = await server.wait_for("session.update")
     assert update["session"]["input_audio_sampling_rate"] == 24000
-    assert not audio.opened.is_set()  # a client that did not wait would have opened it by now
     server.release_update.set()
     await asyncio.wait_for(audio.opened.wait(), 5)
     assert opened_after_update == [True]
@@ -78,7 +109,7 @@ async def test_setup_sends_session_update_then_streams_the_mic(server: Scripted)
     audio.mic.sink(b"\x01\x02" * 480)
     append = await server.wait_for("input_audio_buffer.append")
     assert base64.b64decode(append["audio"]) == b"\x01\x02" * 480
-    os.kill(os.getpid(), signal.SIGINT)
+    ctrl_c()
     assert await asyncio.wait_for(task, 5) == 130
     assert view.closed
 
@@ -151,7 +182,7 @@ async def test_barge_in_truncates_at_what_was_really_played(server: Scripted) ->
     assert bytes(speaker.played[before:]) == bytes(50 * 48)
     assert ("assistant_end", "interrupted") in view.lines
     assert not [line for line in view.lines if line[0] == "error"]  # benign error not shown
-    os.kill(os.getpid(), signal.SIGTERM)
+    sigterm()
     assert await asyncio.wait_for(task, 5) == 143
     assert server.closed_with == 1000
 
@@ -175,7 +206,7 @@ async def test_quit_while_waiting_for_the_session(server: Scripted) -> None:
     view = RecordingView()
     task = start(settings(server.port), FakeAudio(), view)
     await view.wait_for("status", "starting session")
-    os.kill(os.getpid(), signal.SIGINT)
+    ctrl_c()
     assert await asyncio.wait_for(task, 5) == 130
 
 
@@ -210,13 +241,15 @@ async def test_errors_malformed_and_unknown_events_do_not_end_the_session(
     )
     await view.wait_for("warning", "malformed")
     assert not task.done()
-    os.kill(os.getpid(), signal.SIGINT)
+    ctrl_c()
     assert await asyncio.wait_for(task, 5) == 130
 
 
-async def test_server_closing_mid_session_is_connection_lost(server: Scripted) -> None:
+async def test_without_reconnect_a_close_mid_session_is_connection_lost(
+    server: Scripted,
+) -> None:
     audio = FakeAudio()
-    task = start(settings(server.port), audio, RecordingView())
+    task = start(settings(server.port, reconnect=False), audio, RecordingView())
     await asyncio.wait_for(audio.opened.wait(), 5)
     server.outgoing.put_nowait((1011, "internal"))
     with pytest.raises(ConnectionLost, match="1011"):
@@ -243,14 +276,12 @@ async def test_a_malformed_error_during_set_up_is_a_protocol_error(server: Scrip
 
 
 async def test_a_headless_run_gives_up_when_no_reply_comes(
-    server: Scripted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: Scripted, tmp_path: Path
 ) -> None:
     import wave
 
-    from voicelive import live_session
     from voicelive.errors import VoiceLiveError
 
-    monkeypatch.setattr(live_session, "HEADLESS_PATIENCE_S", 0.3)
     wav_path = tmp_path / "in.wav"
     with wave.open(str(wav_path), "wb") as wav:
         wav.setnchannels(1)
@@ -258,7 +289,9 @@ async def test_a_headless_run_gives_up_when_no_reply_comes(
         wav.setframerate(24_000)
         wav.writeframes(b"\x00\x10" * 2400)
     s = settings(server.port, input_file=wav_path, output_file=tmp_path / "out.wav")
-    task = asyncio.create_task(run_chat(s, view=RecordingView(), stdin_fd=None))
+    task = asyncio.create_task(
+        run_chat(s, view=RecordingView(), stdin_fd=None, headless_patience_s=0.3)
+    )
     await server.wait_for("input_audio_buffer.append")  # set up and streaming
     server.send(
         type="input_audio_buffer.speech_started", event_id="e2", audio_start_ms=0, item_id="u1"
@@ -304,13 +337,16 @@ def test_an_unreadable_stdin_only_means_no_keyboard(tmp_path: Path) -> None:
     assert "error" not in result.stderr
 
 
-async def test_the_user_is_warned_a_minute_before_the_session_expires(server: Scripted) -> None:
+async def test_without_reconnect_the_user_is_warned_before_the_session_expires(
+    server: Scripted,
+) -> None:
     import time
 
-    server.session_extra = {"expires_at": time.time() + 60.3}
+    server.session_extra = {"expires_at": time.time() + 600.3}
     audio, view = FakeAudio(), RecordingView()
-    task = start(settings(server.port), audio, view)
+    timing = Timing(expiry_warning_s=600.0)  # the warning is due at once
+    task = start(settings(server.port, reconnect=False), audio, view, timing)
     warning = await view.wait_for("warning", "ends this session in", timeout=5)
-    assert warning.startswith("The service ends this session in 60 s") or "in 59 s" in warning
-    os.kill(os.getpid(), signal.SIGINT)
+    assert warning.startswith(("The service ends this session in 600 s", "in 599 s"))
+    ctrl_c()
     assert await asyncio.wait_for(task, 5) == 130

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from voicelive.audio.jitter import JitterBuffer
+from voicelive.protocol import actions as act
 from voicelive.protocol import conversation as cv
 from voicelive.protocol import events as ev
 
@@ -22,24 +23,27 @@ class Rig:
         self.conv = cv.Conversation(ev.EventIds(), **kwargs)
         self.jitter = JitterBuffer(prefill_bytes=40 * MS, max_bytes=60_000 * MS)
         self.sent: list[dict[str, Any]] = []
-        self.shown: list[cv.Action] = []
+        self.shown: list[act.Action] = []
 
-    def perform(self, actions: list[cv.Action]) -> None:
-        for action in actions:
-            match action:
-                case cv.Play(item_id, pcm):
-                    self.jitter.push(item_id, pcm)
-                case cv.EndAudio(item_id):
-                    self.jitter.end_item(item_id)
-                case cv.Send(event):
-                    self.sent.append(event)
-                case cv.FlushPlayback():
-                    self.perform(self.conv.playback_flushed(self.jitter.flush()))
-                case _:
-                    self.shown.append(action)
+    def feed(self, first: ev.ServerEvent | act.LocalInput) -> None:
+        """One input, then the inputs its actions produced (a flush's result), in order."""
+        inputs = [first]
+        while inputs:
+            for action in self.conv.handle(inputs.pop(0)):
+                match action:
+                    case act.Play(item_id, pcm):
+                        self.jitter.push(item_id, pcm)
+                    case act.EndAudio(item_id):
+                        self.jitter.end_item(item_id)
+                    case act.Send(event):
+                        self.sent.append(event)
+                    case act.FlushPlayback():
+                        inputs.append(act.PlaybackFlushed(self.jitter.flush()))
+                    case _:
+                        self.shown.append(action)
 
     def server(self, event: ev.ServerEvent) -> None:
-        self.perform(self.conv.handle(event))
+        self.feed(event)
 
     def speaker(self, ms: int) -> None:
         """The speaker pulls ``ms`` of audio in 10 ms blocks, reporting notices."""
@@ -47,14 +51,10 @@ class Rig:
             out = bytearray(10 * MS)
             notice = self.jitter.pull_into(memoryview(out))
             if notice is not None:
-                kind, item_id = notice
-                if kind == "started":
-                    self.perform(self.conv.playback_started(item_id))
-                else:
-                    self.perform(self.conv.playback_drained(item_id))
+                self.feed(act.PlaybackChanged(notice))
 
     def key_interrupt(self) -> None:
-        self.perform(self.conv.interrupt_locally())
+        self.feed(act.LocalInterrupt())
 
     def types(self) -> list[str]:
         return [e["type"] for e in self.sent]
@@ -66,8 +66,8 @@ class Rig:
             if e["type"] == "conversation.item.truncate"
         ]
 
-    def ends(self) -> list[cv.AssistantEnd]:
-        return [a for a in self.shown if isinstance(a, cv.AssistantEnd)]
+    def ends(self) -> list[act.AssistantEnd]:
+        return [a for a in self.shown if isinstance(a, act.AssistantEnd)]
 
 
 def audio(ms: int) -> bytes:
@@ -124,11 +124,11 @@ def test_text_only_reply_cut_by_speech_is_closed_as_interrupted() -> None:
     rig.server(ev.TranscriptDelta("r1", "t1", "Let me think "))
     rig.server(ev.SpeechStarted(3000, "u2"))
     assert rig.types() == ["response.cancel"]
-    assert rig.ends() == [cv.AssistantEnd("t1", interrupted=True)]
+    assert rig.ends() == [act.AssistantEnd("t1", interrupted=True)]
     # its late text is dropped, and a late transcript.done does not close it twice
     rig.server(ev.TranscriptDelta("r1", "t1", "about it"))
     rig.server(ev.TranscriptDone("r1", "t1", "Let me think about it"))
-    assert rig.ends() == [cv.AssistantEnd("t1", interrupted=True)]
+    assert rig.ends() == [act.AssistantEnd("t1", interrupted=True)]
 
 
 def test_transcript_before_its_audio_then_barge_in() -> None:
@@ -137,7 +137,7 @@ def test_transcript_before_its_audio_then_barge_in() -> None:
     rig.server(ev.TranscriptDelta("r1", "a1", "Hello there "))
     rig.server(ev.SpeechStarted(3000, "u2"))  # before any audio of a1 arrived
     assert rig.types() == ["response.cancel"]
-    assert rig.ends() == [cv.AssistantEnd("a1", interrupted=True)]
+    assert rig.ends() == [act.AssistantEnd("a1", interrupted=True)]
     rig.server(ev.AudioDelta("r1", "a1", audio(100)))  # late audio of the cut reply
     rig.speaker(100)
     assert rig.jitter.stats().played_bytes == 0
@@ -148,7 +148,7 @@ def test_a_text_reply_that_ends_without_transcript_done_is_closed_at_response_do
     rig.server(ev.ResponseCreated("r1"))
     rig.server(ev.TranscriptDelta("r1", "t1", "partial"))
     rig.server(ev.ResponseDone("r1", "incomplete", "max_output_tokens", None))
-    assert rig.ends() == [cv.AssistantEnd("t1", interrupted=False)]
+    assert rig.ends() == [act.AssistantEnd("t1", interrupted=False)]
 
 
 def test_keyboard_interrupt_of_a_streaming_reply_cancels_and_truncates() -> None:
@@ -160,4 +160,4 @@ def test_keyboard_interrupt_of_a_streaming_reply_cancels_and_truncates() -> None
     rig.key_interrupt()
     assert rig.types() == ["response.cancel", "conversation.item.truncate"]
     assert rig.truncates() == [("a1", 200)]
-    assert rig.ends() == [cv.AssistantEnd("a1", interrupted=True)]
+    assert rig.ends() == [act.AssistantEnd("a1", interrupted=True)]

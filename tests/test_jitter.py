@@ -7,9 +7,10 @@ import threading
 import pytest
 
 from voicelive.audio.jitter import JitterBuffer
+from voicelive.protocol.playback import PlaybackEvent, PlaybackNotice
 
 
-def pull(buf: JitterBuffer, n: int) -> tuple[bytes, tuple[str, str] | None]:
+def pull(buf: JitterBuffer, n: int) -> tuple[bytes, PlaybackNotice | None]:
     out = bytearray(b"\xaa" * n)  # garbage, to prove every byte is written
     notice = buf.pull_into(memoryview(out))
     return bytes(out), notice
@@ -23,7 +24,7 @@ def test_primes_until_prefill_then_plays_in_order() -> None:
     buf.push("a", b"\x05\x06\x07\x08")
     data, notice = pull(buf, 6)
     assert data == b"\x01\x02\x03\x04\x05\x06"
-    assert notice == ("started", "a")
+    assert notice == PlaybackNotice(PlaybackEvent.STARTED, "a")
     assert buf.playback("a").played_bytes == 6
 
 
@@ -34,7 +35,7 @@ def test_finished_item_shorter_than_prefill_still_plays() -> None:
     data, notice = pull(buf, 4)
     assert data == b"\x01\x01\0\0"
     # started and drained in one pull: drained wins, the reply is already over
-    assert notice == ("drained", "a")
+    assert notice == PlaybackNotice(PlaybackEvent.DRAINED, "a")
     assert not buf.busy
 
 
@@ -46,7 +47,7 @@ def test_underrun_mid_item_counts_and_pads_with_silence() -> None:
     assert buf.stats().underruns == 1
     buf.end_item("a")
     data, notice = pull(buf, 4)
-    assert data == b"\0\0\0\0" and notice == ("drained", "a")
+    assert data == b"\0\0\0\0" and notice == PlaybackNotice(PlaybackEvent.DRAINED, "a")
     assert buf.stats().underruns == 1  # running dry after the end is not an underrun
 
 
@@ -87,7 +88,7 @@ def test_item_change_notifies_started_for_the_new_item() -> None:
     buf.end_item("a")
     buf.push("b", b"\x02\x02")
     data, notice = pull(buf, 4)
-    assert data == b"\x01\x01\x02\x02" and notice == ("started", "b")
+    assert data == b"\x01\x01\x02\x02" and notice == PlaybackNotice(PlaybackEvent.STARTED, "b")
     assert buf.playback("a").played_bytes == 2 and buf.playback("b").played_bytes == 2
 
 

@@ -2,17 +2,17 @@
 
 ::
 
-    mic ─► capture queue ─► sender ─────────────► websocket ─► Voice Live
-    speaker ◄─ jitter buffer ◄─ actions ◄─ Conversation ◄─ receiver ◄─┘
-                                   └─► view (transcript, status)
-    keyboard / SIGINT / SIGTERM ─► quit ─► orderly shutdown
+    mic ─► capture queue ─► supervisor (current connection) ─► websocket ─► Voice Live
+    speaker ◄─ jitter buffer ◄─ dispatcher ◄─ core ◄─ supervisor (frames) ◄──────┘
+                                  └─► view (transcript, status)
+    keyboard / signals / end of a headless input ─► quit ─► orderly shutdown
 
-Sequence: (start the simulator when asked) → resolve devices → connect → wait for
-``session.created`` → send ``session.update`` → wait for ``session.updated`` → open the audio
-streams → run the live session (live_session.py: sender, receiver, control sender, keyboard,
-device watchdog) until quit or failure → close the socket with 1000, the streams, the
-credential, the view. Quit is honoured at every step, including while connecting. Errors
-leave as :class:`VoiceLiveError`.
+Sequence: (start the simulator when asked) → check the audio devices → connect and set up the
+first session (supervisor) → open the audio pipeline → run until quit: the supervisor (which
+reconnects and rolls over by itself), the device watch, the keyboard and, for a WAV input, the
+end-of-input watch → close the connection with 1000, the streams, the credential, the view.
+One quit path: :func:`_until_quit` races every step against the quit request. Errors leave as
+:class:`VoiceLiveError`.
 """
 
 from __future__ import annotations
@@ -21,47 +21,55 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any, TypeVar
 
+from voicelive.audio.pipeline import AudioPipeline
+from voicelive.audio.ports import AudioIO
 from voicelive.auth import Auth, make_auth
-from voicelive.connection import VoiceLiveConnection
-from voicelive.errors import (
-    EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
-    ConnectError,
-    ProtocolError,
-    ServerError,
-)
-from voicelive.live_session import AudioIO, LiveSession, Quit
+from voicelive.commands import QuitCommand, parse_line
+from voicelive.dispatcher import Dispatcher
+from voicelive.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, VoiceLiveError
+from voicelive.keyboard import read_lines
+from voicelive.protocol import actions as act
 from voicelive.protocol import events as ev
-from voicelive.protocol.session import build_session
+from voicelive.protocol.conversation import Conversation
+from voicelive.quit import Quit
 from voicelive.settings import Secret, Settings
+from voicelive.supervisor import DEFAULT_TIMING, Supervisor, Timing
 from voicelive.view import TerminalView, View
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("voicelive.chat")
 T = TypeVar("T")
 
+HEADLESS_PATIENCE_S = 20.0
+"""A headless run gives up after this long without any server event once its input was sent."""
 
-async def _until_quit(quit: Quit, awaitable: Awaitable[T]) -> T | None:
-    """Await ``awaitable`` unless quit comes first (then cancel it and return None)."""
-    task = asyncio.ensure_future(awaitable)
+
+async def _until_quit(quit: Quit, *steps: Awaitable[Any]) -> Any:
+    """Run ``steps`` together until quit or until one ends; return the first one's result.
+
+    The first step to finish (or raise) ends them all; the others are cancelled and awaited.
+    Returns None when quit came first.
+    """
+    tasks = [asyncio.ensure_future(step) for step in steps]
     waiter = asyncio.ensure_future(quit.event.wait())
     try:
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task in done:
+                return task.result()  # raises the step's error
+        return None
     finally:
-        waiter.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    return None
+        for task in [*tasks, waiter]:
+            task.cancel()
+        await asyncio.gather(*tasks, waiter, return_exceptions=True)
 
 
 @contextlib.contextmanager
-def _signals(quit: Quit) -> Any:
+def _signals(quit: Quit) -> Iterator[None]:
     loop = asyncio.get_running_loop()
     installed = []
     for sig, code, name in (
@@ -69,7 +77,7 @@ def _signals(quit: Quit) -> Any:
         (signal.SIGTERM, EXIT_TERMINATED, "SIGTERM"),
     ):
         try:
-            loop.add_signal_handler(sig, quit.set, code, name)
+            loop.add_signal_handler(sig, quit.signal, code, name)
             installed.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
             pass
@@ -104,81 +112,67 @@ async def _endpoint(settings: Settings, view: View) -> AsyncIterator[Settings]:
         await simulator.close()
 
 
-async def _setup_session(
-    conn: VoiceLiveConnection, settings: Settings, ids: ev.EventIds, wait_s: float
-) -> dict[str, Any]:
-    """session.created → session.update → session.updated, or a clear error.
-
-    Returns the session object of ``session.created`` (its ``id``, ``expires_at``…).
-    """
-
-    async def next_event() -> dict[str, Any]:
-        try:
-            async with asyncio.timeout(wait_s):
-                raw = await conn.recv()
-        except TimeoutError:
-            raise ConnectError(
-                f"The service accepted the connection but did not start a session within "
-                f"{wait_s:g} s; try again."
-            ) from None
-        try:
-            event = ev.decode_frame(raw)
-        except ev.MalformedEvent as exc:
-            raise ProtocolError(
-                f"The service sent something that is not a Voice Live event ({exc}); "
-                "check that --endpoint is a Voice Live resource."
-            ) from None
-        log.debug("recv %s", ev.describe(event))
-        return event
-
-    while (event := await next_event())["type"] != "session.created":
-        _raise_setup_error(event)
-    session = event.get("session") or {}
-    log.info(
-        "session created: id=%s model=%s expires_at=%s",
-        session.get("id"),
-        session.get("model"),
-        session.get("expires_at"),
-    )
-    update = ev.session_update(
-        ids, build_session(settings.session, settings.connection.api_version)
-    )
-    await conn.send(update)
-    while (event := await next_event())["type"] != "session.updated":
-        _raise_setup_error(event)
-    log.info("session updated; streaming the microphone")
-    return session
-
-
-def _raise_setup_error(event: dict[str, Any]) -> None:
-    if event["type"] != "error":
-        log.debug("ignored during session setup: %s", event["type"])
-        return
-    try:
-        parsed = ev.parse_event(event)
-    except ev.MalformedEvent as exc:
-        raise ProtocolError(
-            f"The service answered the session set-up with a malformed error ({exc})."
-        ) from None
-    assert isinstance(parsed, ev.ServerErrorEvent)
-    param = f" (parameter: {parsed.param})" if parsed.param else ""
-    raise ServerError(
-        f"The service rejected the session settings: {parsed.message}{param}; "
-        "check the matching flag or variable."
-    )
-
-
 def default_audio(settings: Settings) -> AudioIO:
     """WAV files when --input-file/--output-file are given, else PortAudio devices."""
     if settings.audio.input_file is not None or settings.audio.output_file is not None:
         from voicelive.audio.wavio import WavAudio
 
-        wav: AudioIO = WavAudio(settings.audio)
-        return wav
+        return WavAudio(settings.audio)
     from voicelive.audio.devices import PortAudioIO
 
-    real: AudioIO = PortAudioIO(settings.audio)
-    return real
+    return PortAudioIO(settings.audio)
+
+
+async def _watch_input_end(audio: AudioIO, dispatcher: Dispatcher, patience_s: float) -> None:
+    """A finite input: tell the core when it is sent; give up if the service goes silent."""
+    finished = audio.input_finished
+    if finished is None:
+        await asyncio.Future()  # live microphone: never ends by itself
+        return
+    await finished.wait()
+    dispatcher.feed(act.InputEnded())
+    # A reply that never comes (a turn the service chose not to answer) must not hold a
+    # script forever: give up after a stretch with no event and nothing left to play.
+    while True:
+        dispatcher.changed.clear()
+        try:
+            await asyncio.wait_for(dispatcher.changed.wait(), patience_s)
+        except TimeoutError:
+            if not dispatcher.core.playing:
+                raise VoiceLiveError(
+                    f"The input file was sent but the service sent nothing for "
+                    f"{patience_s:g} s and no reply is playing; giving up."
+                ) from None
+
+
+def _keyboard_handler(quit: Quit, dispatcher: Dispatcher, manual_turns: bool) -> Any:
+    def on_line(line: str) -> None:
+        command = parse_line(line, manual_turns=manual_turns)
+        if isinstance(command, QuitCommand):
+            quit.set(EXIT_OK, "q + Enter")
+        elif command is not None:
+            dispatcher.feed(command)
+        else:
+            log.info("ignored a typed line that is not a command (%d chars)", len(line))
+
+    return on_line
+
+
+async def _keyboard(stdin_fd: int, on_line: Any) -> None:
+    """Read lines until end of input; the chat goes on without a keyboard after that."""
+    await read_lines(stdin_fd, on_line)
+    log.info("keyboard input ended; Ctrl+C still quits")
+    await asyncio.Future()
+
+
+def _force_exit(view: View) -> Any:
+    def force(code: int) -> None:
+        with contextlib.suppress(Exception):
+            view.close()
+        logging.shutdown()  # flush the log: nothing is lost, even now
+        os._exit(code)
+
+    return force
 
 
 async def run_chat(
@@ -188,17 +182,33 @@ async def run_chat(
     audio: AudioIO | None = None,
     auth: Auth | None = None,
     stdin_fd: int | None = 0,
+    quit: Quit | None = None,
+    timing: Timing = DEFAULT_TIMING,
+    headless_patience_s: float = HEADLESS_PATIENCE_S,
 ) -> int:
-    """Run one chat session until quit. Returns the exit code (0, 130 or 143).
+    """Run one chat until quit. Returns the exit code (0, 130 or 143).
 
     Raises a :class:`~voicelive.errors.VoiceLiveError` subclass for every failure. Always
     closes what it opened: socket (1000), audio streams, credential, simulator, view.
-    ``stdin_fd`` None disables the keyboard (tests, headless use).
+    ``stdin_fd`` None disables the keyboard (tests, headless use); ``quit`` lets a caller
+    (a test) ask for the quit that a key or a signal would.
     """
-    quit = Quit()
+    quit = quit if quit is not None else Quit()
     view = view if view is not None else TerminalView()
     audio = audio if audio is not None else default_audio(settings)
+    quit.force = _force_exit(view)
     ids = ev.EventIds()
+    td = settings.session.turn_detection
+    manual_turns = td.vad_type is None
+    core = Conversation(
+        ids,
+        interrupt=td.interrupt_response,
+        auto_truncate=td.auto_truncate,
+        manual_turns=manual_turns,
+    )
+    pipeline = AudioPipeline(audio, settings.audio)
+    dispatcher = Dispatcher(core, pipeline, view, quit)
+    supervisor: Supervisor | None = None
     try:
         with _signals(quit):
             audio.check()  # device choices and PortAudio, before any network
@@ -207,21 +217,31 @@ async def run_chat(
                 if auth is None:
                     auth = make_auth(settings.connection.api_key, settings.connection.token_scope)
                 stack.push_async_callback(auth.close)
-                view.status("connecting")
-                conn = await _until_quit(quit, VoiceLiveConnection.open(settings.connection, auth))
-                if conn is None:
+                supervisor = Supervisor(
+                    settings, auth, ids, dispatcher, pipeline, view, timing=timing
+                )
+                stack.push_async_callback(supervisor.close)
+                view.status(act.State.CONNECTING)
+                live = await _until_quit(quit, supervisor.connect_first())
+                if live is None:
                     return quit.code
-                stack.push_async_callback(conn.close, 1000, "")
-                view.status("starting session")
-                wait_s = settings.connection.open_timeout_s
-                created = await _until_quit(quit, _setup_session(conn, settings, ids, wait_s))
-                if created is None:
-                    return quit.code
-                expires_at = created.get("expires_at")
-                session = LiveSession(conn, settings, view, audio, quit, ids)
-                if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
-                    session.expires_at = float(expires_at)
-                await session.run(stdin_fd)
+                with pipeline.running(dispatcher.on_playback):
+                    view.status(act.State.LISTENING)
+                    steps: list[Awaitable[Any]] = [
+                        supervisor.run(live),
+                        pipeline.watch(),
+                        _watch_input_end(audio, dispatcher, headless_patience_s),
+                    ]
+                    if stdin_fd is not None:
+                        on_line = _keyboard_handler(quit, dispatcher, manual_turns)
+                        steps.append(_keyboard(stdin_fd, on_line))
+                    await _until_quit(quit, *steps)
                 return quit.code
     finally:
+        if supervisor is not None and (supervisor.reconnects or supervisor.rollovers):
+            log.info(
+                "connections: %d reconnect(s), %d rollover(s)",
+                supervisor.reconnects,
+                supervisor.rollovers,
+            )
         view.close()

@@ -149,7 +149,8 @@ class VoiceLiveConnection:
                 logger=logging.getLogger("websockets.client"),
             )
         except InvalidStatus as exc:
-            raise _status_error(exc.response.status_code, host, request_id) from None
+            retry_after = _retry_after_s(exc.response.headers.get("Retry-After"))
+            raise _status_error(exc.response.status_code, host, request_id, retry_after) from None
         except InvalidURI:
             # the host only: an endpoint may carry ?api-key=… in its query
             raise ConfigError(
@@ -160,19 +161,24 @@ class VoiceLiveConnection:
         except TimeoutError:
             raise ConnectError(
                 f"Timed out connecting to {host} after {settings.open_timeout_s:g} s; "
-                "check the endpoint and your network."
+                "check the endpoint and your network.",
+                retryable=True,
             ) from None
         except socket.gaierror:
             raise ConnectError(
-                f"Cannot resolve the host {host}; check --endpoint / AZURE_VOICELIVE_ENDPOINT."
+                f"Cannot resolve the host {host}; check --endpoint / AZURE_VOICELIVE_ENDPOINT.",
+                retryable=True,  # a network that is coming back cannot resolve either
             ) from None
         except OSError as exc:
             reason = exc.strerror or exc.__class__.__name__
             raise ConnectError(
-                f"Cannot reach {host} ({reason}); check the endpoint and your network."
+                f"Cannot reach {host} ({reason}); check the endpoint and your network.",
+                retryable=True,
             ) from None
         except InvalidHandshake as exc:
-            raise ConnectError(f"The WebSocket handshake with {host} failed ({exc}).") from None
+            raise ConnectError(
+                f"The WebSocket handshake with {host} failed ({exc}).", retryable=True
+            ) from None
         log.info("connected (x-ms-client-request-id=%s)", request_id)
         return cls(ws, request_id, url)
 
@@ -208,7 +214,7 @@ class VoiceLiveConnection:
         code = frame.code if frame is not None else None
         reason = frame.reason if frame is not None else ""
         log.info("connection closed: code=%s reason=%r", code, reason)
-        return ConnectionLost(_close_message(code, reason))
+        return ConnectionLost(_close_message(code, reason), close_code=code)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close with ``code`` (1000 = normal) and wait for the closing handshake. Never raises."""
@@ -224,7 +230,17 @@ class VoiceLiveConnection:
         )
 
 
-def _status_error(status: int, host: str, request_id: str) -> Exception:
+def _retry_after_s(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (the delta-seconds form; an HTTP date is ignored)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _status_error(
+    status: int, host: str, request_id: str, retry_after_s: float | None = None
+) -> Exception:
     suffix = f" (HTTP {status}, x-ms-client-request-id {request_id})"
     if status in (401, 403):
         what = "key" if status == 401 else "role assignment"
@@ -238,7 +254,12 @@ def _status_error(status: int, host: str, request_id: str) -> Exception:
             "(https://<resource>.services.ai.azure.com) and --api-version."
         )
     if status == 429:
-        return ConnectError(f"The service is throttling requests{suffix}: wait a little and retry.")
+        return ConnectError(
+            f"The service is throttling requests{suffix}: wait a little and retry.",
+            retryable=True,
+            retry_after_s=retry_after_s,
+            status=429,
+        )
     if status == 400:
         return ConnectError(
             f"The service rejected the connection request{suffix}: check --model and --api-version."
@@ -248,4 +269,9 @@ def _status_error(status: int, host: str, request_id: str) -> Exception:
             f"{host} answered with a redirect{suffix}; voicelive does not follow redirects so "
             "credentials stay with the host you chose: check --endpoint."
         )
-    return ConnectError(f"The WebSocket handshake with {host} failed{suffix}.")
+    return ConnectError(
+        f"The WebSocket handshake with {host} failed{suffix}.",
+        retryable=status >= 500,  # the service is having a bad moment, not refusing us
+        retry_after_s=retry_after_s,
+        status=status,
+    )

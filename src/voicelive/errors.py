@@ -46,15 +46,41 @@ class AuthError(VoiceLiveError):
 
 
 class ConnectError(VoiceLiveError):
-    """The WebSocket could not be opened: DNS, refused, timeout, 404, 429, other status."""
+    """The WebSocket could not be opened: DNS, refused, timeout, 404, 429, other status.
+
+    ``retryable``: the same request may succeed later (network trouble, 429, 5xx); a refusal
+    of the request itself (400, 404, a redirect) is not. ``retry_after_s``: the service's
+    ``Retry-After``, when it sent one.
+    """
 
     exit_code = 4
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after_s: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+        self.status = status
+        """The handshake's HTTP status, when the service answered with one."""
+
 
 class ConnectionLost(VoiceLiveError):
-    """The WebSocket closed or broke after the session had started."""
+    """The WebSocket closed or broke after the session had started.
+
+    ``close_code``: the close frame's code, None when the connection broke without one.
+    """
 
     exit_code = 5
+
+    def __init__(self, message: str, *, close_code: int | None = None) -> None:
+        super().__init__(message)
+        self.close_code = close_code
 
 
 class ServerError(VoiceLiveError):

@@ -26,6 +26,7 @@ from typing import Any, Final, Literal
 from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.resample import PullResampler, Resampler
 from voicelive.errors import AudioDeviceError, ConfigError
+from voicelive.protocol.playback import PlaybackNotice
 from voicelive.settings import SAMPLE_RATE, AudioSettings
 
 log = logging.getLogger(__name__)
@@ -384,7 +385,7 @@ class Speaker(_Stream):
         self,
         device: int | None,
         jitter: JitterBuffer,
-        notify: Callable[[tuple[str, str]], None],
+        notify: Callable[[PlaybackNotice], None],
         block_ms: int = 0,
         device_rate: int | None = None,
         latency_ms: int | None = None,
@@ -437,7 +438,7 @@ class PortAudioIO:
     def microphone(self, sink: Callable[[bytes], None]) -> Microphone:
         return Microphone(self._input, self._settings.chunk_ms, sink, self._settings.device_rate)
 
-    def speaker(self, jitter: JitterBuffer, notify: Callable[[tuple[str, str]], None]) -> Speaker:
+    def speaker(self, jitter: JitterBuffer, notify: Callable[[PlaybackNotice], None]) -> Speaker:
         s = self._settings
         return Speaker(
             self._output, jitter, notify, s.output_block_ms, s.device_rate, s.output_latency_ms

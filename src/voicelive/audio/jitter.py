@@ -24,6 +24,8 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
+from voicelive.protocol.playback import ItemPlayback, PlaybackEvent, PlaybackNotice
+
 _MAX_TRACKED_ITEMS = 64
 _ZEROS = memoryview(bytes(65536))  # silence, shared read-only, so padding allocates nothing
 
@@ -37,17 +39,6 @@ class _Segment:
         self.item_id = item_id
         self.data = memoryview(data)  # slicing a memoryview copies nothing
         self.offset = 0
-
-
-@dataclass(frozen=True)
-class ItemPlayback:
-    """How much of one assistant item was received and really played, in bytes."""
-
-    item_id: str
-    received_bytes: int
-    played_bytes: int
-    open: bool = False
-    """More audio was still expected for this item (no end of audio yet)."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +107,9 @@ class JitterBuffer:
     def flush(self) -> list[ItemPlayback]:
         """Drop all queued audio now. Returns received/played bytes of each item that was cut.
 
-        An item is "cut" if it still had audio queued or was still open (more expected).
+        An item is "cut" if it still had audio queued or was still open (more expected); its
+        record says which (``open``), because an open item that underran has nothing queued
+        yet most of it was never heard.
         """
         with self._lock:
             cut: list[str] = []
@@ -126,19 +119,28 @@ class JitterBuffer:
             for item_id in self._open:
                 if item_id not in cut:
                     cut.append(item_id)
+            records = [
+                ItemPlayback(
+                    i, self._received.get(i, 0), self._played.get(i, 0), open=i in self._open
+                )
+                for i in cut
+            ]
             self._segments.clear()
             self._queued = 0
             self._primed = False
             self._open.clear()
             self._current = None
             self._flushes += 1
-            return [ItemPlayback(i, self._received.get(i, 0), self._played.get(i, 0)) for i in cut]
+            return records
 
     def playback(self, item_id: str) -> ItemPlayback:
         """Received and played bytes of one item so far (zeros if unknown)."""
         with self._lock:
             return ItemPlayback(
-                item_id, self._received.get(item_id, 0), self._played.get(item_id, 0)
+                item_id,
+                self._received.get(item_id, 0),
+                self._played.get(item_id, 0),
+                open=item_id in self._open,
             )
 
     def stats(self) -> JitterStats:
@@ -161,16 +163,16 @@ class JitterBuffer:
 
     # ------------------------------------------------------------------ audio-thread side
 
-    def pull_into(self, out: memoryview) -> tuple[str, str] | None:
+    def pull_into(self, out: memoryview) -> PlaybackNotice | None:
         """Fill all of ``out`` (a writable byte buffer) with queued audio, then silence.
 
-        Returns ``("started", item_id)`` when the first bytes of an item were just played and
-        ``("drained", item_id)`` when the last queued bytes of a finished item were played;
-        None otherwise. Called from the PortAudio callback thread; never raises.
+        Returns a STARTED notice when the first bytes of an item were just played and a
+        DRAINED notice when the last queued bytes of a finished item were played; None
+        otherwise. Called from the PortAudio callback thread; never raises.
         """
         wanted = len(out)
         written = 0
-        notice: tuple[str, str] | None = None
+        notice: PlaybackNotice | None = None
         with self._lock:
             if not self._primed and self._queued:
                 last_item = self._segments[-1].item_id
@@ -190,7 +192,7 @@ class JitterBuffer:
                         self._played[item_id] += n
                     if item_id != self._current:
                         self._current = item_id
-                        notice = ("started", item_id)
+                        notice = PlaybackNotice(PlaybackEvent.STARTED, item_id)
                     if offset + n >= len(data):
                         segments.popleft()
                     else:
@@ -202,7 +204,7 @@ class JitterBuffer:
                         self._underruns += 1
             if not self._queued and self._current is not None and self._current not in self._open:
                 # The last byte of a finished item has been played: the reply is over.
-                notice = ("drained", self._current)
+                notice = PlaybackNotice(PlaybackEvent.DRAINED, self._current)
                 self._current = None
         if written < wanted:
             gap = wanted - written

@@ -16,6 +16,8 @@ from collections.abc import Callable
 import numpy as np
 import soxr
 
+from voicelive.protocol.playback import PlaybackNotice
+
 
 class Resampler:
     """PCM16 mono bytes at ``src_rate`` in, PCM16 mono bytes at ``dst_rate`` out (streaming)."""
@@ -41,7 +43,7 @@ class PullResampler:
         self,
         src_rate: int,
         dst_rate: int,
-        pull: Callable[[memoryview], tuple[str, str] | None],
+        pull: Callable[[memoryview], PlaybackNotice | None],
         src_block_frames: int = 240,
     ) -> None:
         self._resampler = Resampler(src_rate, dst_rate)
@@ -50,9 +52,9 @@ class PullResampler:
         self._src_view = memoryview(self._src)
         self._fifo = bytearray()
 
-    def fill(self, out: memoryview) -> tuple[str, str] | None:
+    def fill(self, out: memoryview) -> PlaybackNotice | None:
         """Write exactly ``len(out)`` bytes of device-rate audio into ``out``."""
-        notice: tuple[str, str] | None = None
+        notice: PlaybackNotice | None = None
         while len(self._fifo) < len(out):
             got = self._pull(self._src_view)
             notice = got or notice

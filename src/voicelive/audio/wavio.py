@@ -18,13 +18,19 @@ import logging
 import wave
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from voicelive.audio.jitter import JitterBuffer
+from voicelive.audio.ports import AudioStream
 from voicelive.errors import AudioDeviceError, ConfigError
-from voicelive.settings import SAMPLE_RATE, AudioSettings
+from voicelive.protocol.pcm import BYTES_PER_MS, SAMPLE_RATE
+from voicelive.protocol.playback import PlaybackNotice
+from voicelive.settings import AudioSettings
+
+if TYPE_CHECKING:
+    from voicelive.audio.devices import PortAudioIO
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +100,9 @@ class _FileMicrophone:
 
     async def _stream(self) -> None:
         silence = bytes(self._chunk)
-        tail_blocks = TAIL_SILENCE_MS * 48 // self._chunk
+        tail_blocks = TAIL_SILENCE_MS * BYTES_PER_MS // self._chunk
         total = len(self._pcm)
-        async for k in _ticks(self._chunk / 48 / 1000):
+        async for k in _ticks(self._chunk / BYTES_PER_MS / 1000):
             offset = k * self._chunk
             if offset < total:
                 block = self._pcm[offset : offset + self._chunk]
@@ -121,7 +127,7 @@ class _FileSpeaker:
         self,
         path: Path | None,
         jitter: JitterBuffer,
-        notify: Callable[[tuple[str, str]], None],
+        notify: Callable[[PlaybackNotice], None],
         block_bytes: int,
     ) -> None:
         self._path = path
@@ -135,7 +141,7 @@ class _FileSpeaker:
     async def _play(self) -> None:
         out = bytearray(self._block)
         view = memoryview(out)
-        async for _ in _ticks(self._block / 48 / 1000):
+        async for _ in _ticks(self._block / BYTES_PER_MS / 1000):
             notice = self._jitter.pull_into(view)
             if self._wav is not None:
                 self._wav.writeframesraw(out)
@@ -176,7 +182,7 @@ class WavAudio:
         self.input_finished: asyncio.Event | None = (
             asyncio.Event() if settings.input_file is not None else None
         )
-        self._real: Any = None
+        self._real: PortAudioIO | None = None
 
     def check(self) -> None:
         if self._settings.input_file is not None:
@@ -190,13 +196,19 @@ class WavAudio:
             self._real = PortAudioIO(self._settings)
             self._real.check()
 
-    def microphone(self, sink: Callable[[bytes], None]) -> Any:
+    def microphone(self, sink: Callable[[bytes], None]) -> AudioStream:
         if self._pcm is None or self.input_finished is None:
+            assert self._real is not None, "check() opens the real microphone"
             return self._real.microphone(sink)
-        chunk = SAMPLE_RATE * self._settings.chunk_ms // 1000 * 2
+        chunk = self._settings.chunk_ms * BYTES_PER_MS
         return _FileMicrophone(self._pcm, chunk, sink, self.input_finished)
 
-    def speaker(self, jitter: JitterBuffer, notify: Callable[[tuple[str, str]], None]) -> Any:
+    def speaker(
+        self, jitter: JitterBuffer, notify: Callable[[PlaybackNotice], None]
+    ) -> AudioStream:
         if self._settings.output_file is None:
+            assert self._real is not None, "check() opens the real speaker"
             return self._real.speaker(jitter, notify)
-        return _FileSpeaker(self._settings.output_file, jitter, notify, block_bytes=480)
+        return _FileSpeaker(
+            self._settings.output_file, jitter, notify, block_bytes=10 * BYTES_PER_MS
+        )

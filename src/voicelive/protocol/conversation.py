@@ -1,11 +1,13 @@
-"""The conversation state machine: server events in, actions out. Pure; no I/O, no clock.
+"""The conversation state machine: inputs in, actions out. Pure; no I/O, no clock.
 
-It knows which response is active, which assistant items have audio, which responses were
-interrupted (their late deltas are dropped), and it decides barge-in. The orchestrator performs
-the returned actions in order. One action needs a reply: after :class:`FlushPlayback` the
-orchestrator flushes the jitter buffer and passes what was cut to :meth:`playback_flushed`,
-which answers with ``response.cancel`` / ``conversation.item.truncate`` as needed. Playback
-progress comes back through :meth:`playback_started` / :meth:`playback_drained`.
+Inputs are parsed server events (:mod:`voicelive.protocol.events`) and local inputs
+(:mod:`voicelive.protocol.actions`: playback changes, what a flush cut, keyboard turns, the end
+of a headless input, a dropped connection). :meth:`Conversation.handle` consumes one and returns
+the actions to perform, in order. It knows which response is active, which assistant items
+are still streaming audio or text, which responses were interrupted (their late deltas are
+dropped), decides barge-in, and keeps the :class:`~voicelive.protocol.history.History` that a
+new connection replays. It never calls back into the shells: after :class:`FlushPlayback` the
+dispatcher feeds the result back as a :class:`PlaybackFlushed` input.
 
 Not thread-safe: call from the event loop only.
 """
@@ -14,15 +16,36 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from voicelive.audio.jitter import ItemPlayback
 from voicelive.protocol import events as ev
+from voicelive.protocol.actions import (
+    Action,
+    AssistantEnd,
+    AssistantText,
+    CommitTurn,
+    ConnectionDropped,
+    EndAudio,
+    Finished,
+    FlushPlayback,
+    InputEnded,
+    LocalInput,
+    LocalInterrupt,
+    Notice,
+    Play,
+    PlaybackChanged,
+    PlaybackFlushed,
+    ResponseFinished,
+    Send,
+    State,
+    Status,
+    UserLine,
+)
+from voicelive.protocol.history import History
+from voicelive.protocol.pcm import BYTES_PER_MS
+from voicelive.protocol.playback import ItemPlayback, PlaybackEvent
 
 log = logging.getLogger(__name__)
-
-BYTES_PER_MS: Final = 48  # PCM16 mono at 24 kHz: 24 samples/ms x 2 bytes
 
 BENIGN_ERROR_CODES: Final = frozenset(
     {
@@ -33,122 +56,46 @@ BENIGN_ERROR_CODES: Final = frozenset(
 )
 """Errors that are expected races of barge-in (the server cancelled first): logged, not shown."""
 
-
-# ------------------------------------------------------------------------------- actions
-
-
-@dataclass(frozen=True)
-class Send:
-    """Send this client event."""
-
-    event: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Play:
-    """Queue assistant audio for playback."""
-
-    item_id: str
-    pcm16: bytes
-
-
-@dataclass(frozen=True)
-class EndAudio:
-    """No more audio for this item: let playback run out even below the prefill."""
-
-    item_id: str
-
-
-@dataclass(frozen=True)
-class FlushPlayback:
-    """Drop queued playback now, then call :meth:`Conversation.playback_flushed`."""
-
-
-@dataclass(frozen=True)
-class Status:
-    """The short status: listening, hearing you, thinking, speaking, interrupted."""
-
-    state: str
-
-
-@dataclass(frozen=True)
-class UserLine:
-    """The user's transcribed words for one turn."""
-
-    item_id: str
-    text: str
-
-
-@dataclass(frozen=True)
-class AssistantText:
-    """More assistant words (streamed)."""
-
-    item_id: str
-    delta: str
-
-
-@dataclass(frozen=True)
-class AssistantEnd:
-    """The assistant's transcript for this item is over; ``interrupted`` if the user cut it."""
-
-    item_id: str
-    interrupted: bool
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A line for the user (level ``error``/``warning``) or only for the log (``debug``)."""
-
-    level: str
-    text: str
-
-
-@dataclass(frozen=True)
-class ResponseFinished:
-    """``response.done`` arrived (any status); headless runs wait for this and the drain."""
-
-    response_id: str
-    status: str
-
-
-Action = (
-    Send
-    | Play
-    | EndAudio
-    | FlushPlayback
-    | Status
-    | UserLine
-    | AssistantText
-    | AssistantEnd
-    | Notice
-    | ResponseFinished
-)
+_KEEP_ITEMS: Final = 64
+"""Recent items whose response is remembered: enough for any reply still playing or late."""
 
 
 class Conversation:
     """See the module docstring.
 
     ``interrupt``: barge-in on the server's ``speech_started`` (``--interrupt``).
-    ``auto_truncate``: the server truncates itself, so the client must not.
+    ``auto_truncate``: the service truncates what its own VAD interrupted, so the client must
+    not. ``manual_turns``: no server VAD; the end of a headless input ends the turn.
     """
 
-    def __init__(self, ids: ev.EventIds, *, interrupt: bool = True, auto_truncate: bool = False):
+    def __init__(
+        self,
+        ids: ev.EventIds,
+        *,
+        interrupt: bool = True,
+        auto_truncate: bool = False,
+        manual_turns: bool = False,
+    ) -> None:
         self._ids = ids
         self._interrupt = interrupt
         self._auto_truncate = auto_truncate
+        self._manual = manual_turns
+        self.history = History()
         self.active_response: str | None = None
         self._cancel_sent_for: str | None = None
         self._interrupted: set[str] = set()
-        self._item_response: dict[str, str] = {}
-        self._open_text: set[str] = set()
+        self._item_response: dict[str, str] = {}  # assistant item → its response (audio or text)
+        self._open_text: set[str] = set()  # assistant transcript lines still being written
+        self._open_audio: set[str] = set()  # items whose audio may still grow
         self._last_audio_item: str | None = None
-        self._audio_pending = False
+        self._playing = False
+        self._local_interrupt = False
+        self._create_after_done = False
+        self._input_ended = False
         self.dropped_deltas = 0
         self.responses_done = 0
         self.user_speaking = False
         self.awaiting_reply = False
-        self._local_interrupt = False
-        self._create_after_done = False
 
     @property
     def bookkeeping_size(self) -> int:
@@ -157,46 +104,57 @@ class Conversation:
 
     @property
     def idle(self) -> bool:
-        """Nobody is talking and no reply is due or running (audio playback aside)."""
-        return not (self.user_speaking or self.awaiting_reply or self.active_response)
+        """Nobody is talking, no reply is due or running, and nothing is playing."""
+        return not (
+            self.user_speaking or self.awaiting_reply or self.active_response or self._playing
+        )
 
     @property
     def playing(self) -> bool:
-        """Assistant audio is queued or sounding (as far as playback notifications tell)."""
-        return self._audio_pending
+        """Assistant audio is queued or sounding (as far as playback notices tell)."""
+        return self._playing
 
-    # ------------------------------------------------------------------ server events
+    # ------------------------------------------------------------------ the one entry point
 
-    def handle(self, event: ev.ServerEvent) -> list[Action]:
-        """Consume one parsed server event; return what to do, in order."""
+    def handle(self, event: ev.ServerEvent | LocalInput) -> list[Action]:
+        """Consume one input; return what to do, in order."""
         match event:
             case ev.AudioDelta(response_id, item_id, pcm):
                 if response_id in self._interrupted:
                     self.dropped_deltas += 1
                     return []
-                self._item_response[item_id] = response_id
+                self._note_item(item_id, response_id)
+                self._open_audio.add(item_id)
+                self.history.turn(item_id, "assistant").received_bytes += len(pcm)
                 self._last_audio_item = item_id
-                self._audio_pending = True
+                self._playing = True
                 return [Play(item_id, pcm)]
             case ev.AudioDone(response_id, item_id):
+                self._open_audio.discard(item_id)
                 return [EndAudio(item_id)]
             case ev.TranscriptDelta(response_id, item_id, delta):
                 if response_id in self._interrupted:
                     return []
+                self._note_item(item_id, response_id)
                 self._open_text.add(item_id)
+                self.history.turn(item_id, "assistant").text += delta
                 return [AssistantText(item_id, delta)]
-            case ev.TranscriptDone(response_id, item_id, _):
+            case ev.TranscriptDone(response_id, item_id, text):
+                if response_id not in self._interrupted and text:
+                    self.history.turn(item_id, "assistant").text = text
                 if item_id in self._open_text:
                     self._open_text.discard(item_id)
                     return [AssistantEnd(item_id, interrupted=response_id in self._interrupted)]
                 return []
-            case ev.SpeechStarted():
+            case ev.SpeechStarted(_, item_id):
                 self.user_speaking = True
+                if item_id:
+                    self.history.turn(item_id, "user")
                 return self._speech_started()
             case ev.SpeechStopped():
                 self.user_speaking = False
                 self.awaiting_reply = True
-                return [Status("thinking")]
+                return [Status(State.THINKING)]
             case ev.ResponseCreated(response_id):
                 self.awaiting_reply = False
                 self.active_response = response_id
@@ -205,55 +163,84 @@ class Conversation:
             case ev.ResponseDone(response_id, status, reason, _):
                 return self._response_done(response_id, status, reason)
             case ev.UserTranscript(item_id, text):
-                return [UserLine(item_id, text.strip())] if text.strip() else []
+                if not text.strip():
+                    return []
+                self.history.turn(item_id, "user").text = text.strip()
+                return [UserLine(item_id, text.strip())]
             case ev.UserTranscriptFailed(item_id, message):
                 return [Notice("warning", f"could not transcribe your speech: {message}")]
             case ev.ServerErrorEvent():
                 return [self._error_notice(event)]
             case ev.ServerWarning(message, code):
-                return [
-                    Notice(
-                        "warning", f"service warning: {message}" + (f" ({code})" if code else "")
-                    )
-                ]
+                suffix = f" ({code})" if code else ""
+                return [Notice("warning", f"service warning: {message}{suffix}")]
             case ev.ItemTruncated(item_id, audio_end_ms):
                 return [Notice("debug", f"item {item_id} truncated at {audio_end_ms} ms")]
+            case PlaybackChanged(notice):
+                if notice.event is PlaybackEvent.STARTED:
+                    return self._playback_started(notice.item_id)
+                return self._playback_drained(notice.item_id)
+            case PlaybackFlushed(cut):
+                return self._playback_flushed(cut)
+            case LocalInterrupt():
+                return self._interrupt_locally()
+            case CommitTurn():
+                return self._commit_turn()
+            case InputEnded():
+                self._input_ended = True
+                return [*(self._commit_turn() if self._manual else []), *self._finished()]
+            case ConnectionDropped():
+                return self._connection_dropped()
             case _:
                 return []
 
-    def _speech_started(self) -> list[Action]:
-        if not self._interrupt or not (self._audio_pending or self.active_response):
-            return [Status("hearing you")]
-        return self._begin_interrupt()
+    # ------------------------------------------------------------------ server events
 
-    def _begin_interrupt(self, local: bool = False) -> list[Action]:
-        # The service auto-truncates only interruptions it detects itself (its own VAD), so a
-        # keyboard interrupt is truncated by the client even with auto_truncate on.
+    def _note_item(self, item_id: str, response_id: str) -> None:
+        if item_id not in self._item_response:
+            self._item_response[item_id] = response_id
+            if len(self._item_response) > 2 * _KEEP_ITEMS:
+                self._forget_old_items()
+
+    def _speech_started(self) -> list[Action]:
+        if not self._interrupt or not (self._playing or self.active_response):
+            return [Status(State.HEARING)]
+        return self._begin_interrupt(local=False)
+
+    def _begin_interrupt(self, *, local: bool) -> list[Action]:
+        # The service auto-truncates only interruptions its own VAD detects, so a keyboard
+        # interrupt is truncated by the client even with auto_truncate on.
         self._local_interrupt = local
-        actions: list[Action] = [FlushPlayback(), Status("interrupted")]
         if self.active_response:
             self._interrupted.add(self.active_response)
-        if self._last_audio_item and self._last_audio_item in self._item_response:
+        if self._last_audio_item in self._item_response:
             self._interrupted.add(self._item_response[self._last_audio_item])
-        for item_id in sorted(self._open_text):
-            if self._item_response.get(item_id) in self._interrupted:
-                actions.append(AssistantEnd(item_id, interrupted=True))
-        self._open_text = {
-            i for i in self._open_text if self._item_response.get(i) not in self._interrupted
+        actions: list[Action] = [FlushPlayback(), Status(State.INTERRUPTED)]
+        actions += self._close_text(self._interrupted, interrupted=True)
+        self._open_audio = {
+            i for i in self._open_audio if self._item_response.get(i) not in self._interrupted
         }
         return actions
+
+    def _close_text(self, responses: set[str], *, interrupted: bool) -> list[Action]:
+        """End the open transcript lines of these responses."""
+        closing = sorted(i for i in self._open_text if self._item_response.get(i) in responses)
+        self._open_text.difference_update(closing)
+        return [AssistantEnd(item_id, interrupted=interrupted) for item_id in closing]
 
     def _response_done(self, response_id: str, status: str, reason: str | None) -> list[Action]:
         # No more audio can come for this response's items, even if a `response.audio.done`
         # went missing: let playback run out instead of waiting for it.
-        actions: list[Action] = [
-            EndAudio(item_id) for item_id, rid in self._item_response.items() if rid == response_id
-        ]
-        self._forget_old_items()
+        mine = [i for i, r in self._item_response.items() if r == response_id]
+        actions: list[Action] = [EndAudio(i) for i in mine if i in self._open_audio]
+        self._open_audio.difference_update(mine)
+        # A reply that ended without its transcript.done (failed, incomplete) ends its line.
+        actions += self._close_text({response_id}, interrupted=response_id in self._interrupted)
         if self.active_response == response_id:
             self.active_response = None
             if self._create_after_done:
                 self._create_after_done = False
+                self.awaiting_reply = True
                 actions.append(Send(ev.response_create(self._ids)))
         self.responses_done += 1
         if status == "failed":
@@ -262,18 +249,17 @@ class Conversation:
             )
         elif status == "incomplete":
             actions.append(Notice("warning", f"the reply was cut short ({reason or 'incomplete'})"))
-        if not self._audio_pending and response_id not in self._interrupted:
-            actions.append(Status("listening"))
+        if not self._playing and response_id not in self._interrupted:
+            actions.append(Status(State.LISTENING))
         actions.append(ResponseFinished(response_id, status))
-        return actions
+        return [*actions, *self._finished()]
 
-    def _forget_old_items(self, keep: int = 64) -> None:
+    def _forget_old_items(self) -> None:
         """Keep the bookkeeping of a long session small: only recent items matter for playback."""
-        if len(self._item_response) > 2 * keep:
-            for item_id in list(self._item_response)[:-keep]:  # dicts keep insertion order
-                del self._item_response[item_id]
-            live = set(self._item_response.values())
-            self._interrupted &= live | {self.active_response}
+        for item_id in list(self._item_response)[:-_KEEP_ITEMS]:  # dicts keep insertion order
+            del self._item_response[item_id]
+        live = set(self._item_response.values())
+        self._interrupted &= live | {self.active_response}
 
     def _error_notice(self, error: ev.ServerErrorEvent) -> Notice:
         if error.code in BENIGN_ERROR_CODES:
@@ -283,63 +269,63 @@ class Conversation:
 
     # ------------------------------------------------------------------ playback feedback
 
-    def playback_flushed(self, cut: Sequence[ItemPlayback]) -> list[Action]:
+    def _playback_flushed(self, cut: Sequence[ItemPlayback]) -> list[Action]:
         """After a flush: cancel the active response and truncate what was cut short."""
         actions: list[Action] = []
         if self.active_response and self._cancel_sent_for != self.active_response:
             self._cancel_sent_for = self.active_response
             actions.append(Send(ev.response_cancel(self._ids, self.active_response)))
-        if not self._auto_truncate or self._local_interrupt:
-            for item in cut:
-                # Nothing to cut if nothing was received, or if the item was complete and
-                # fully played. An item still open (more audio due) is cut even when all it
-                # sent so far was played: the rest was never heard.
-                if item.received_bytes == 0 or (
-                    not item.open and item.played_bytes >= item.received_bytes
-                ):
-                    continue
-                # Clamp to what was received: truncating past the item's audio is an error
-                # that can leave the session stuck.
-                end_ms = min(item.played_bytes, item.received_bytes) // BYTES_PER_MS
-                actions.append(Send(ev.item_truncate(self._ids, item.item_id, end_ms)))
-                actions.append(self._cut_notice(item))
-        else:
-            actions += [self._cut_notice(i) for i in cut if i.played_bytes < i.received_bytes]
+        truncate = not self._auto_truncate or self._local_interrupt
+        for item in cut:
+            # Nothing to cut if nothing was received, or if the item was complete and fully
+            # played. An item still open (more audio due) is cut even when all it sent so far
+            # was played: the rest was never heard.
+            if item.received_bytes == 0 or (
+                not item.open and item.played_bytes >= item.received_bytes
+            ):
+                continue
+            # Clamp to what was received: truncating past the item's audio is an error that
+            # can leave the session stuck.
+            heard = min(item.played_bytes, item.received_bytes)
+            self.history.cut(item.item_id, heard)
+            if truncate:
+                actions.append(
+                    Send(ev.item_truncate(self._ids, item.item_id, heard // BYTES_PER_MS))
+                )
+            actions.append(_cut_notice(heard, item.received_bytes, item.open))
         self._local_interrupt = False
-        self._audio_pending = False
-        return actions
+        self._playing = False
+        return [*actions, *self._finished()]
 
-    @staticmethod
-    def _cut_notice(item: ItemPlayback) -> Notice:
-        heard = item.played_bytes / BYTES_PER_MS / 1000
-        total = item.received_bytes / BYTES_PER_MS / 1000
-        return Notice("info", f"(interrupted: you heard {heard:.1f} s of {total:.1f} s)")
-
-    def playback_started(self, item_id: str) -> list[Action]:
+    def _playback_started(self, item_id: str) -> list[Action]:
         if self._item_response.get(item_id) in self._interrupted:
             return []
-        return [Status("speaking")]
+        return [Status(State.SPEAKING)]
 
-    def playback_drained(self, item_id: str) -> list[Action]:
-        if item_id == self._last_audio_item:
-            self._audio_pending = False
-            if self.active_response is None:
-                return [Status("listening")]
-        return []
+    def _playback_drained(self, item_id: str) -> list[Action]:
+        if item_id != self._last_audio_item:
+            return []
+        self._playing = False
+        actions: list[Action] = [] if self.active_response else [Status(State.LISTENING)]
+        return [*actions, *self._finished()]
+
+    def _finished(self) -> list[Action]:
+        """A headless run ends once its input was sent and nothing more is due or playing."""
+        return [Finished()] if self._input_ended and self.idle else []
 
     # ------------------------------------------------------------------ local turn control
 
-    def interrupt_locally(self) -> list[Action]:
+    def _interrupt_locally(self) -> list[Action]:
         """The user interrupted from the keyboard: same as a barge-in, if anything is playing."""
-        if not (self._audio_pending or self.active_response):
+        if not (self._playing or self.active_response):
             return []
-        return [*self._begin_interrupt(local=True), Status("listening")]
+        return [*self._begin_interrupt(local=True), Status(State.LISTENING)]
 
-    def commit_turn(self) -> list[Action]:
+    def _commit_turn(self) -> list[Action]:
         """Manual turns (no VAD): end the user's turn and ask for a reply."""
-        actions = self.interrupt_locally()
+        actions = self._interrupt_locally()
         self.awaiting_reply = True
-        actions += [Send(ev.audio_commit(self._ids)), Status("thinking")]
+        actions += [Send(ev.audio_commit(self._ids)), Status(State.THINKING)]
         if self.active_response:
             # A response.create while one is still active is refused by the service
             # (conversation_already_has_active_response): ask once the cancel has landed.
@@ -347,3 +333,30 @@ class Conversation:
         else:
             actions.append(Send(ev.response_create(self._ids)))
         return actions
+
+    # ------------------------------------------------------------------ connection changes
+
+    def _connection_dropped(self) -> list[Action]:
+        """The service forgot the response in flight: end its audio so what came plays out.
+
+        Received audio is not flushed: it finishes playing and counts as heard. The response
+        is not asked for again (the user may have moved on); its text line ends as cut.
+        """
+        actions: list[Action] = [EndAudio(i) for i in sorted(self._open_audio)]
+        self._open_audio.clear()
+        if self.active_response:
+            actions += self._close_text({self.active_response}, interrupted=True)
+            self._interrupted.add(self.active_response)  # a late delta must not play
+        self.active_response = None
+        self._cancel_sent_for = None
+        self._create_after_done = False
+        self.user_speaking = False
+        self.awaiting_reply = False
+        return actions
+
+
+def _cut_notice(heard_bytes: int, received_bytes: int, still_streaming: bool) -> Notice:
+    heard = heard_bytes / BYTES_PER_MS / 1000
+    total = received_bytes / BYTES_PER_MS / 1000
+    of = f"{total:.1f} s so far" if still_streaming else f"{total:.1f} s"
+    return Notice("info", f"(interrupted: you heard {heard:.1f} s of {of})")

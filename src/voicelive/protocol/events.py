@@ -16,7 +16,7 @@ import binascii
 import itertools
 import json
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 
 class MalformedEvent(ValueError):
@@ -78,14 +78,18 @@ def item_truncate(ids: EventIds, item_id: str, audio_end_ms: int) -> dict[str, A
     }
 
 
-def item_create_text(ids: EventIds, text: str) -> dict[str, Any]:
+def item_create_text(
+    ids: EventIds, text: str, role: Literal["user", "assistant"] = "user"
+) -> dict[str, Any]:
+    """A text message item: ``input_text`` for the user, ``text`` for the assistant (§2.4)."""
+    part = "input_text" if role == "user" else "text"
     return {
         "type": "conversation.item.create",
         "event_id": ids.next(),
         "item": {
             "type": "message",
-            "role": "user",
-            "content": [{"type": "input_text", "text": text}],
+            "role": role,
+            "content": [{"type": part, "text": text}],
         },
     }
 

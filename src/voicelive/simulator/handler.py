@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from . import faults, items
 from .conversation import Conversation
 from .faults import FaultPlan
+from .observation import ConnectionLog
 from .options import SimulatorOptions
 from .session import SessionError, apply_update, default_session
 from .turns import TurnController
@@ -53,8 +54,8 @@ class Hub(Protocol):
     def record(self, direction: str, event: JsonDict) -> None:
         """Append a frame to the recording (``event`` already elided where needed)."""
 
-    def client_event(self, event: JsonDict) -> None:
-        """Note a parsed client event (recording + ``received_events`` + waiters)."""
+    def client_event(self, event: JsonDict, log: ConnectionLog | None = None) -> None:
+        """Note a parsed client event (recording, ``received_events``, ``log``, waiters)."""
 
 
 def handshake_params(path: str) -> tuple[str, dict[str, str]]:
@@ -64,9 +65,10 @@ def handshake_params(path: str) -> tuple[str, dict[str, str]]:
 
 
 class ConnectionHandler:
-    def __init__(self, ws: ServerConnection, hub: Hub) -> None:
+    def __init__(self, ws: ServerConnection, hub: Hub, log: ConnectionLog) -> None:
         self._ws = ws
         self._hub = hub
+        self.log = log
         self.ids = hub.ids
         self.speedup = hub.options.speedup
         assert ws.request is not None  # the handler only runs after a completed handshake
@@ -82,14 +84,16 @@ class ConnectionHandler:
                 "agent_id": f"{name}:{version}" if version else name,
                 "thread_id": query.get("conversation-id") or self.ids.new("thread"),
             }
-        lifetime = hub.faults.expire_after
+        self._expires_at = hub.faults.expires_at()
         self.session: JsonDict = default_session(
             self.ids.new("sess"),
             self.api_version,
             query.get("model") or None,
             agent,
-            **({"lifetime_s": lifetime} if lifetime is not None else {}),
+            self._expires_at,
         )
+        log.session_id = self.session["id"]
+        log.expires_at = self._expires_at
         self.conversation = Conversation()
         self.turns = TurnController(self)
         self._dispatch: dict[str, Callable[[JsonDict], Awaitable[None]]] = {
@@ -146,7 +150,7 @@ class ConnectionHandler:
 
     async def run(self) -> None:
         """Serve the connection until it closes. Never raises for a closed connection."""
-        timed: asyncio.Task[None] | None = None
+        timers: list[asyncio.Task[None]] = []
         try:
             delay = self._hub.faults.session_created_delay
             if delay:
@@ -156,17 +160,27 @@ class ConnectionHandler:
                 if self._ws.close_code is not None:
                     return
             await self.send({"type": "session.created", "session": self.session})
-            if self._hub.faults.has_timed:
-                timed = asyncio.create_task(faults.run_timed(self._ws, self, self._hub.faults))
+            plan = self._hub.faults
+            if self._expires_at is not None:
+                delay = plan.expiry_delay(self._expires_at)
+                timers.append(asyncio.create_task(faults.run_expiry(self._ws, delay)))
+            if plan.has_timed:
+                timers.append(asyncio.create_task(faults.run_timed(self._ws, self, plan)))
             async for message in self._ws:
                 await self._handle(message)
         except ConnectionClosed:
             pass
         finally:
-            if timed is not None:
-                timed.cancel()
-                await asyncio.wait({timed})
+            for timer in timers:
+                timer.cancel()
+            if timers:
+                await asyncio.wait(timers)
             await self.turns.close()
+            if self._ws.close_code is None:
+                # Aborted from this task: the transport reports the loss on the next turn.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ws.wait_closed(), 1.0)
+            self.log.ended(self._ws.close_code, self._ws.close_reason)
 
     async def _handle(self, message: str | bytes) -> None:
         if isinstance(message, bytes):
@@ -185,7 +199,7 @@ class ConnectionHandler:
                 "The event could not be parsed: expected a JSON object.", code="invalid_json"
             )
             return
-        self._hub.client_event(event)
+        self._hub.client_event(event, self.log)
         type_ = event.get("type")
         if not isinstance(type_, str):
             await self.send_error(
@@ -212,6 +226,8 @@ class ConnectionHandler:
     # --- small events -------------------------------------------------------------------------
 
     async def _session_update(self, event: JsonDict) -> None:
+        if self._hub.faults.drop_on_session_update(self.log.index):
+            raise faults.abort(self._ws)
         try:
             session = apply_update(self.session, event.get("session"), self.api_version)
         except SessionError as exc:

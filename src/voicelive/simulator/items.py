@@ -14,11 +14,15 @@ from .context import Context
 from .conversation import Item, ms_to_bytes, transcript_prefix
 from .wire import JsonDict, decode_b64
 
+# Content part types per role on the request side (protocol notes §2.4): assistant history is
+# replayed as `text` parts; `output_text` (OpenAI GA naming) is not Voice Live's.
 _ROLE_PARTS = {
     "user": ("input_text", "input_audio", "input_image"),
     "system": ("input_text",),
     "assistant": ("text", "audio"),
 }
+_ITEM_STATUSES = ("completed", "incomplete")
+"""What a client may set as a created item's ``status`` (protocol notes §2.4)."""
 _EXTRA_FIELDS = {
     "function_call": ("name", "call_id", "arguments"),
     "function_call_output": ("call_id", "output"),
@@ -39,7 +43,14 @@ def _message_item(ctx: Context, raw: dict[str, Any], item_id: str) -> Item:
     content = raw.get("content")
     if not isinstance(content, list) or not content:
         raise ItemError("'item.content' must be a non-empty array.", "item.content")
-    item = Item(id=item_id, type="message", role=role, status=str(raw.get("status", "completed")))
+    status = raw.get("status", "completed")
+    if status not in _ITEM_STATUSES:
+        raise ItemError(
+            f"Invalid value for 'item.status': {status!r}; supported values are: "
+            + ", ".join(map(repr, _ITEM_STATUSES)),
+            "item.status",
+        )
+    item = Item(id=item_id, type="message", role=role, status=status)
     for index, part in enumerate(content):
         param = f"item.content[{index}]"
         kind = part.get("type") if isinstance(part, dict) else None

@@ -16,18 +16,45 @@ HANDSHAKE_FAULTS: dict[str, int] = {
 }
 """Faults that refuse every WebSocket handshake with this HTTP status."""
 
-MID_REPLY_FAULTS = frozenset(
-    {"drop-mid-reply", "malformed-frame", "binary-frame", "unknown-event", "huge-event"}
+CLOSE_MID_REPLY_FAULTS: dict[str, tuple[int, str]] = {
+    "close-1000-mid-reply": (1000, ""),
+    "close-1001-mid-reply": (1001, "going away"),
+    "close-1006-mid-reply": (1006, ""),  # no close frame: the TCP connection is aborted
+    "close-1011-mid-reply": (1011, "internal server error"),
+    "close-1012-mid-reply": (1012, "service restart"),
+    "close-1013-mid-reply": (1013, "try again later"),
+}
+"""Mid-reply faults that end the connection with this close code and reason."""
+
+RECONNECT_FAULTS = frozenset({"refuse-rehandshake", "drop-during-reconnect"})
+"""Faults that drop the first connection mid-reply, then make the reconnect hard."""
+
+MID_REPLY_FAULTS = (
+    frozenset({"drop-mid-reply", "malformed-frame", "binary-frame", "unknown-event", "huge-event"})
+    | frozenset(CLOSE_MID_REPLY_FAULTS)
+    | RECONNECT_FAULTS
 )
 """Faults injected once per simulator, in the first reply, right after its second delta."""
+
+ONCE_HANDSHAKE_FAULTS: dict[str, int] = {"http-429-once": 429}
+"""Faults that refuse only the simulator's first handshake with this HTTP status."""
 
 TIMED_FAULTS = frozenset({"close-1011", "benign-error", "serious-error"})
 """Faults injected once per simulator, ``fault_after_s`` after the first ``session.created``."""
 
-PER_CONNECTION_FAULTS = frozenset({"expire", "slow-session-created"})
+EXPIRY_FAULTS = frozenset({"expire", "expire-soon"})
+"""Every connection's session expires (closes with 1001 ``session_expired``)."""
+
+PER_CONNECTION_FAULTS = EXPIRY_FAULTS | {"slow-session-created"}
 """Faults applied to every connection (the service's session lifetime, a slow start)."""
 
-FAULTS = frozenset(HANDSHAKE_FAULTS) | MID_REPLY_FAULTS | TIMED_FAULTS | PER_CONNECTION_FAULTS
+FAULTS = (
+    frozenset(HANDSHAKE_FAULTS)
+    | frozenset(ONCE_HANDSHAKE_FAULTS)
+    | MID_REPLY_FAULTS
+    | TIMED_FAULTS
+    | PER_CONNECTION_FAULTS
+)
 
 
 @dataclass(frozen=True)

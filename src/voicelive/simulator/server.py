@@ -25,6 +25,7 @@ from websockets.http11 import Request, Response
 from .constants import API_VERSIONS
 from .faults import FaultPlan, handshake_body
 from .handler import ConnectionHandler, handshake_params
+from .observation import ConnectionLog
 from .options import SimulatorOptions
 from .recorder import Recorder
 from .wire import IdFactory, JsonDict, elide_audio, redact_mapping
@@ -37,9 +38,14 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _transport_logger = logging.getLogger("voicelive.simulator.transport")
 
 MAX_KEPT_EVENTS = 50_000
-"""``received_events`` keeps at most this many (the oldest fifth is dropped when full)."""
+"""``received_events`` keeps at most this many (the oldest fifth is dropped when full); the
+per-connection lists (:attr:`ConnectionLog.received`) share the same budget, oldest first."""
+
+MAX_KEPT_HANDSHAKES = 1_000
+"""``handshakes`` keeps the most recent this many (``handshake_attempts`` counts them all)."""
 
 Predicate = Callable[[JsonDict], bool]
+_EventWaiter = tuple[str, Predicate | None, int | None, "asyncio.Future[JsonDict]"]
 
 
 def _credential_ok(headers: dict[str, str], query: dict[str, str], required: str | None) -> bool:
@@ -55,10 +61,18 @@ def _credential_ok(headers: dict[str, str], query: dict[str, str], required: str
 class Simulator:
     """A local stand-in for Voice Live. Use as ``async with Simulator(options) as sim:``.
 
-    ``received_events`` (client events in arrival order, audio elided, at most
-    :data:`MAX_KEPT_EVENTS` recent ones) and ``handshakes`` (path, query, headers with secrets
-    redacted) are for tests in the same process. Not thread-safe: use it from the
-    event loop that started it.
+    For tests in the same process:
+
+    * ``received_events``: client events of every connection in arrival order, audio elided,
+      at most :data:`MAX_KEPT_EVENTS` recent ones;
+    * ``connections``: one :class:`~voicelive.simulator.observation.ConnectionLog` per
+      accepted connection (``connections[0]`` is connection 1), with its own ``received``
+      events, session id and close code; :meth:`wait_for_connection` waits for the n-th;
+    * ``handshake_attempts``: handshakes seen, refused ones included; ``handshakes``: each one's
+      path, query and headers (secrets redacted) and the HTTP ``status`` answered (101 =
+      accepted).
+
+    Not thread-safe: use it from the event loop that started it.
     """
 
     def __init__(self, options: SimulatorOptions | None = None) -> None:
@@ -67,7 +81,11 @@ class Simulator:
         self.faults = FaultPlan(self.options)
         self.received_events: list[dict[str, Any]] = []
         self.handshakes: list[dict[str, Any]] = []
-        self._waiters: list[tuple[str, Predicate | None, asyncio.Future[JsonDict]]] = []
+        self.handshake_attempts = 0
+        self.connections: list[ConnectionLog] = []
+        self._kept_per_connection = 0
+        self._waiters: list[_EventWaiter] = []
+        self._connection_waiters: list[tuple[int, asyncio.Future[ConnectionLog]]] = []
         self._server: Server | None = None
         self._recorder: Recorder | None = None
         self._t0 = time.monotonic()
@@ -139,21 +157,49 @@ class Simulator:
         type_: str,
         timeout: float = 5.0,  # noqa: ASYNC109 - part of the agreed test-facing interface
         predicate: Predicate | None = None,
+        connection: int | None = None,
     ) -> JsonDict:
         """The first client event of ``type_`` (matching ``predicate``) received so far or next.
 
-        Raises ``TimeoutError`` after ``timeout`` seconds. Cancel-safe.
+        ``connection`` (1-based) limits the search to that connection's events. Raises
+        ``TimeoutError`` after ``timeout`` seconds. Cancel-safe.
         """
-        for event in self.received_events:
+        if connection is None:
+            seen = self.received_events
+        else:
+            seen = (
+                self.connections[connection - 1].received
+                if connection <= len(self.connections)
+                else []
+            )
+        for event in seen:
             if event.get("type") == type_ and (predicate is None or predicate(event)):
                 return event
         future: asyncio.Future[JsonDict] = asyncio.get_running_loop().create_future()
-        waiter = (type_, predicate, future)
+        waiter: _EventWaiter = (type_, predicate, connection, future)
         self._waiters.append(waiter)
         try:
             return await asyncio.wait_for(future, timeout)
         finally:
             self._waiters.remove(waiter)
+
+    async def wait_for_connection(
+        self,
+        index: int,
+        timeout: float = 5.0,  # noqa: ASYNC109 - same interface as wait_for_event
+    ) -> ConnectionLog:
+        """Connection ``index`` (1-based) once accepted; ``TimeoutError`` after ``timeout`` s."""
+        if index < 1:
+            raise ValueError("connections are numbered from 1")
+        if index <= len(self.connections):
+            return self.connections[index - 1]
+        future: asyncio.Future[ConnectionLog] = asyncio.get_running_loop().create_future()
+        waiter = (index, future)
+        self._connection_waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._connection_waiters.remove(waiter)
 
     # --- Hub (used by connection handlers) ----------------------------------------------------
 
@@ -161,25 +207,61 @@ class Simulator:
         if self._recorder is not None:
             self._recorder.write(time.monotonic() - self._t0, direction, event)
 
-    def client_event(self, event: JsonDict) -> None:
+    def client_event(self, event: JsonDict, log: ConnectionLog | None = None) -> None:
         elided = elide_audio(event)
         self.record("in", elided)  # eliding again is a no-op: audio is no longer a string
         if len(self.received_events) >= MAX_KEPT_EVENTS:
             # A long `chat --simulate` appends 50 events a second: keep memory bounded.
             del self.received_events[: MAX_KEPT_EVENTS // 5]
         self.received_events.append(elided)
-        for type_, predicate, future in self._waiters:
+        if log is not None:
+            log.received.append(elided)
+            self._kept_per_connection += 1
+            if self._kept_per_connection > MAX_KEPT_EVENTS:
+                self._trim_connection_logs()
+        for type_, predicate, connection, future in self._waiters:
             if future.done() or elided.get("type") != type_:
+                continue
+            if connection is not None and (log is None or log.index != connection):
                 continue
             if predicate is None or predicate(elided):
                 future.set_result(elided)
+
+    def _trim_connection_logs(self) -> None:
+        """Drop the oldest fifth of the budget from the oldest connections' ``received``."""
+        excess = self._kept_per_connection - MAX_KEPT_EVENTS + MAX_KEPT_EVENTS // 5
+        for log in self.connections:
+            if excess <= 0:
+                break
+            cut = min(excess, len(log.received))
+            if cut:
+                del log.received[:cut]
+                log.dropped_events += cut
+                self._kept_per_connection -= cut
+                excess -= cut
+
+    def open_connection(self, ws: ServerConnection) -> ConnectionLog:
+        """Number and log a connection whose handshake was accepted."""
+        assert ws.request is not None
+        _, query = handshake_params(ws.request.path)
+        log = ConnectionLog(
+            index=len(self.connections) + 1,
+            api_version=query.get("api-version", ""),
+            query=redact_mapping(query),
+        )
+        self.connections.append(log)
+        for index, future in self._connection_waiters:
+            if index == log.index and not future.done():
+                future.set_result(log)
+        return log
 
     # --- websockets callbacks -----------------------------------------------------------------
 
     def _reject(
         self, connection: ServerConnection, status: int, message: str | None = None
     ) -> Response:
-        body, extra = handshake_body(status, message)
+        self.handshakes[-1]["status"] = status
+        body, extra = handshake_body(status, message, self.faults.retry_after_s)
         response = connection.respond(status, body)
         del response.headers["Content-Type"]
         response.headers["Content-Type"] = "application/json"
@@ -190,10 +272,19 @@ class Simulator:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path, query = handshake_params(request.path)
         headers = dict(request.headers.raw_items())
+        self.handshake_attempts += 1
+        if len(self.handshakes) >= MAX_KEPT_HANDSHAKES:
+            del self.handshakes[: MAX_KEPT_HANDSHAKES // 5]
         self.handshakes.append(
-            {"path": path, "query": redact_mapping(query), "headers": redact_mapping(headers)}
+            {
+                "attempt": self.handshake_attempts,
+                "path": path,
+                "query": redact_mapping(query),
+                "headers": redact_mapping(headers),
+                "status": 101,
+            }
         )
-        status = self.faults.handshake_status
+        status = self.faults.handshake_status(self.handshake_attempts)
         if status is not None:
             return self._reject(connection, status)
         if path.rstrip("/") != PATH:
@@ -215,7 +306,7 @@ class Simulator:
         return None
 
     async def _serve_connection(self, ws: ServerConnection) -> None:
-        await ConnectionHandler(ws, self).run()
+        await ConnectionHandler(ws, self, self.open_connection(ws)).run()
 
 
 async def serve(host: str, port: int, options: SimulatorOptions) -> None:

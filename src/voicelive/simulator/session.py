@@ -8,6 +8,7 @@ style), in which case nothing changes — as the service rejects a bad update wh
 from __future__ import annotations
 
 import copy
+import math
 import time
 from typing import Any
 
@@ -62,9 +63,13 @@ def default_session(
     api_version: str,
     model: str | None,
     agent: JsonDict | None = None,
-    lifetime_s: float = SESSION_LIFETIME_S,
+    expires_at: int | None = None,
 ) -> JsonDict:
-    """The full session object sent in ``session.created``."""
+    """The full session object sent in ``session.created``.
+
+    ``expires_at`` (Unix seconds) is shown on the API versions that have it; by default it is
+    :data:`SESSION_LIFETIME_S` from now.
+    """
     realtime_voice = model is not None and model.startswith(_REALTIME_VOICE_MODELS)
     voice: JsonDict = (
         {"type": "openai", "name": "alloy"}
@@ -94,7 +99,9 @@ def default_session(
         session["agent"] = agent
     if has_expires_at(api_version):
         # Unix seconds; only the 2026-07-15 API carries it.
-        session["expires_at"] = int(time.time() + lifetime_s + 0.999)
+        if expires_at is None:
+            expires_at = math.ceil(time.time() + SESSION_LIFETIME_S)
+        session["expires_at"] = expires_at
     return session
 
 

@@ -1,0 +1,127 @@
+"""The audio pipeline: microphone → capture queue, jitter buffer → speaker. Lives for the chat.
+
+It knows no connection: whichever connection is current takes blocks from :attr:`capture`,
+and the dispatcher pushes assistant audio into :attr:`jitter`. Between connections the capture
+is *paused*: blocks recorded while there is no session are dropped, not sent late.
+
+Threads: the PortAudio callbacks reach the pipeline only through ``call_soon_threadsafe`` (see
+:mod:`voicelive.audio.devices`); everything here runs on the event loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from voicelive.audio.jitter import JitterBuffer
+from voicelive.audio.ports import AudioIO, AudioStream, PlaybackSink
+from voicelive.errors import AudioDeviceError
+from voicelive.protocol.pcm import bytes_of
+from voicelive.settings import AudioSettings
+
+log = logging.getLogger("voicelive.chat")
+
+CAPTURE_QUEUE_BLOCKS = 50
+"""1 s of 20 ms blocks: beyond that the network is hopelessly behind; the oldest goes first."""
+
+
+@dataclass
+class CaptureStats:
+    sent_blocks: int = 0
+    dropped_late: int = 0
+    """Blocks dropped because the queue was full (the connection could not keep up)."""
+    dropped_paused: int = 0
+    """Blocks recorded while no session was there to take them (between connections)."""
+
+
+class AudioPipeline:
+    """See the module docstring. Open with :meth:`running`; capture starts paused."""
+
+    def __init__(self, audio: AudioIO, settings: AudioSettings) -> None:
+        self.audio = audio
+        self.jitter = JitterBuffer(
+            prefill_bytes=bytes_of(settings.prebuffer_ms),
+            max_bytes=bytes_of(settings.max_buffer_ms),
+        )
+        self.capture: asyncio.Queue[bytes] = asyncio.Queue(maxsize=CAPTURE_QUEUE_BLOCKS)
+        self.stats = CaptureStats()
+        self._paused = True
+        self._mic: AudioStream | None = None
+        self._speaker: AudioStream | None = None
+
+    # -------------------------------------------------------------- capture (loop thread)
+
+    def on_mic_block(self, block: bytes) -> None:
+        if self._paused:
+            self.stats.dropped_paused += 1
+            return
+        if self.capture.full():
+            self.capture.get_nowait()  # keep the newest audio: drop the oldest, count it
+            self.stats.dropped_late += 1
+        self.capture.put_nowait(block)
+
+    def pause_capture(self) -> None:
+        """Stop queueing microphone audio and drop what is queued (no session to take it)."""
+        self._paused = True
+        while not self.capture.empty():
+            self.capture.get_nowait()
+            self.stats.dropped_paused += 1
+
+    def resume_capture(self) -> None:
+        self._paused = False
+
+    @property
+    def capturing(self) -> bool:
+        return not self._paused
+
+    # -------------------------------------------------------------- lifetime
+
+    @contextlib.contextmanager
+    def running(self, on_playback: PlaybackSink) -> Iterator[AudioPipeline]:
+        """Open the speaker, then the microphone; close both on exit (any exit)."""
+        with (
+            self.audio.speaker(self.jitter, on_playback) as speaker,
+            self.audio.microphone(self.on_mic_block) as mic,
+        ):
+            self._speaker, self._mic = speaker, mic
+            try:
+                yield self
+            finally:
+                self._speaker = self._mic = None
+                self._log_stats(mic, speaker)
+
+    async def watch(self) -> None:
+        """Return never; raise AudioDeviceError when a device stops by itself."""
+        assert self._mic is not None and self._speaker is not None, "use inside running()"
+        mic, speaker = self._mic, self._speaker
+        waiters = [asyncio.ensure_future(s.failed.wait()) for s in (mic, speaker)]
+        try:
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        which = "microphone" if waiters[0] in done else "speaker"
+        raise AudioDeviceError(
+            f"The {which} stopped working (device removed or sound server gone); "
+            "check it and start voicelive again."
+        )
+
+    def _log_stats(self, mic: AudioStream, speaker: AudioStream) -> None:
+        stats = self.jitter.stats()
+        log.info(
+            "playback: pushed=%d played=%d dropped=%d underruns=%d flushes=%d max_queued=%d; "
+            "device underflows=%s overflows=%s; capture dropped late=%d, between sessions=%d",
+            stats.pushed_bytes,
+            stats.played_bytes,
+            stats.dropped_bytes,
+            stats.underruns,
+            stats.flushes,
+            stats.max_queued_bytes,
+            getattr(speaker, "underflows", "n/a"),
+            getattr(mic, "overflows", "n/a"),
+            self.stats.dropped_late,
+            self.stats.dropped_paused,
+        )

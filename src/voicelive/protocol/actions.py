@@ -1,0 +1,172 @@
+"""What the conversation core asks the shells to do, and the local inputs it consumes.
+
+The core (:mod:`voicelive.protocol.conversation`) takes one input at a time — a parsed server
+event or one of the local inputs below — and returns a list of actions, which the dispatcher
+performs in order. A result of an action (what a flush cut) comes back as a new input, never
+as a call into the core in the middle of its own dispatch. Everything here is immutable data.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from voicelive.protocol.playback import ItemPlayback, PlaybackNotice
+
+
+class State(enum.StrEnum):
+    """The one-line status the user sees."""
+
+    CONNECTING = "connecting"
+    STARTING = "starting session"
+    LISTENING = "listening"
+    HEARING = "hearing you"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+    INTERRUPTED = "interrupted"
+    RECONNECTING = "reconnecting"
+
+
+NoticeLevel = Literal["debug", "info", "warning", "error"]
+"""``debug`` goes only to the log; the others are shown (with a prefix for the last two)."""
+
+
+# ------------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send this client event on the current connection."""
+
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Play:
+    """Queue assistant audio for playback."""
+
+    item_id: str
+    pcm16: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EndAudio:
+    """No more audio for this item: let playback run out even below the prefill."""
+
+    item_id: str
+
+
+@dataclass(frozen=True)
+class FlushPlayback:
+    """Drop queued playback now; report what was cut as a :class:`PlaybackFlushed` input."""
+
+
+@dataclass(frozen=True)
+class Status:
+    """Show this status."""
+
+    state: State
+
+
+@dataclass(frozen=True)
+class UserLine:
+    """The user's words for one turn (transcribed speech)."""
+
+    item_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AssistantText:
+    """More assistant words (streamed)."""
+
+    item_id: str
+    delta: str
+
+
+@dataclass(frozen=True)
+class AssistantEnd:
+    """The assistant's transcript for this item is over; ``interrupted`` if it was cut."""
+
+    item_id: str
+    interrupted: bool
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A line for the user or, at ``debug``, only for the log."""
+
+    level: NoticeLevel
+    text: str
+
+
+@dataclass(frozen=True)
+class ResponseFinished:
+    """``response.done`` arrived (any status); for the log and the statistics."""
+
+    response_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A headless run is over: its input was sent and the reply has been heard."""
+
+
+Action = (
+    Send
+    | Play
+    | EndAudio
+    | FlushPlayback
+    | Status
+    | UserLine
+    | AssistantText
+    | AssistantEnd
+    | Notice
+    | ResponseFinished
+    | Finished
+)
+
+
+# ------------------------------------------------------------------------------- local inputs
+
+
+@dataclass(frozen=True)
+class PlaybackChanged:
+    """The speaker started or drained an item (from the jitter buffer, via the loop)."""
+
+    notice: PlaybackNotice
+
+
+@dataclass(frozen=True)
+class PlaybackFlushed:
+    """The result of a :class:`FlushPlayback`: the items it cut, with what was heard."""
+
+    cut: Sequence[ItemPlayback]
+
+
+@dataclass(frozen=True)
+class LocalInterrupt:
+    """The user interrupted from the keyboard (Enter)."""
+
+
+@dataclass(frozen=True)
+class CommitTurn:
+    """Manual turns (no VAD): the user's turn is over, ask for a reply."""
+
+
+@dataclass(frozen=True)
+class InputEnded:
+    """A finite input (a WAV file) has been sent completely."""
+
+
+@dataclass(frozen=True)
+class ConnectionDropped:
+    """The connection broke; the service forgot any response in flight."""
+
+
+LocalInput = (
+    PlaybackChanged | PlaybackFlushed | LocalInterrupt | CommitTurn | InputEnded | ConnectionDropped
+)

@@ -1,0 +1,334 @@
+"""The connection supervisor: connect → set up → replay → serve → reconnect or roll over.
+
+A connection is one attempt; the audio pipeline and the conversation core outlive it. The
+supervisor owns the attempts and nothing else:
+
+- **serve**: the capture queue goes to the current connection, the dispatcher's outbox too,
+  and every frame received goes to the dispatcher;
+- **reconnect** on any close the user did not ask for (a TCP reset, a keepalive timeout, any
+  close code, even a clean one): exponential backoff with jitter (:mod:`voicelive.backoff`),
+  a fresh handshake each time (new credential headers and request id), ``session.update``
+  again, the history replayed, and only then the microphone resumed. Refusals (400, 401, 403,
+  404, a rejected ``session.update``) end the chat with their own error; 429 is retried,
+  honouring ``Retry-After``;
+- **roll over** before ``expires_at``: the next session is opened and set up while the old one
+  still serves, and the switch happens at a quiet moment (nobody speaking, nothing playing),
+  or, failing one before a safety margin, once the current reply's audio has all arrived.
+
+Cancel it to stop (quit); :meth:`close` then closes the current connection with 1000.
+Loop thread only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from voicelive.audio.pipeline import AudioPipeline
+from voicelive.auth import Auth
+from voicelive.backoff import Backoff
+from voicelive.connection import VoiceLiveConnection
+from voicelive.dispatcher import Dispatcher
+from voicelive.errors import ConnectError, ConnectionLost
+from voicelive.protocol import actions as act
+from voicelive.protocol import events as ev
+from voicelive.session_setup import SessionInfo, replay_events, set_up
+from voicelive.settings import Settings
+from voicelive.view import View
+
+log = logging.getLogger("voicelive.chat")
+
+
+@dataclass(frozen=True)
+class Live:
+    """An open connection whose session is set up."""
+
+    conn: VoiceLiveConnection
+    info: SessionInfo
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Lead times, as parameters so tests can shrink them (seconds)."""
+
+    rollover_lead_s: float = 120.0
+    """Open the next session this long before ``expires_at`` (at most half the lifetime)."""
+    rollover_safety_s: float = 15.0
+    """Switch by this long before ``expires_at`` even without a quiet moment."""
+    expiry_warning_s: float = 60.0
+    """Without reconnects: warn this long before the service ends the session."""
+
+
+DEFAULT_TIMING = Timing()
+
+
+class Supervisor:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        auth: Auth,
+        ids: ev.EventIds,
+        dispatcher: Dispatcher,
+        pipeline: AudioPipeline,
+        view: View,
+        *,
+        timing: Timing = DEFAULT_TIMING,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.auth = auth
+        self.ids = ids
+        self.dispatcher = dispatcher
+        self.pipeline = pipeline
+        self.view = view
+        self.timing = timing
+        self._rng = rng
+        self._clock = clock
+        self.current: Live | None = None
+        self._prepared: Live | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+        self.reconnects = 0
+        self.rollovers = 0
+
+    # -------------------------------------------------------------- attempts
+
+    async def _open(self, *, first: bool = False) -> Live:
+        """One attempt: handshake (fresh headers and request id) and session set-up."""
+        conn = await VoiceLiveConnection.open(self.settings.connection, self.auth)
+        if first:
+            self.view.status(act.State.STARTING)
+        try:
+            info = await set_up(
+                conn, self.settings, self.ids, self.settings.connection.open_timeout_s
+            )
+        except BaseException:
+            await conn.close(1000, "")
+            raise
+        return Live(conn, info)
+
+    async def connect_first(self) -> Live:
+        """The first connection. Only throttling (429) is retried: any other failure of the
+        very first attempt is most likely the configuration, so it ends with its sentence."""
+        backoff = Backoff(self.settings.connection.reconnect_attempts, self._rng)
+        while True:
+            try:
+                live = await self._open(first=True)
+            except ConnectError as exc:
+                delay = backoff.next_delay(exc.retry_after_s) if exc.status == 429 else None
+                if delay is None:
+                    raise
+                log.info("throttled (429); retrying in %.2f s", delay)
+                self.view.status(f"throttled; retrying in {delay:.0f} s")
+                await asyncio.sleep(delay)
+                continue
+            self._go_live(live, replay=False)
+            return live
+
+    def _go_live(self, live: Live, *, replay: bool) -> None:
+        """Make ``live`` current: drop stale client events, replay, resume the microphone."""
+        stale = []
+        while not self.dispatcher.outbox.empty():
+            stale.append(self.dispatcher.outbox.get_nowait()["type"])
+        if stale:
+            log.info("not sent to the new session (meant for the old one): %s", stale)
+        if replay:
+            events = replay_events(self.dispatcher.core.history, self.settings.replay, self.ids)
+            for event in events:
+                self.dispatcher.outbox.put_nowait(event)
+            log.info("replay: %d item(s) queued for the new session", len(events))
+        self.current = live
+        self.pipeline.resume_capture()
+
+    # -------------------------------------------------------------- the running loop
+
+    async def run(self, live: Live) -> None:
+        """Serve ``live`` and its successors until cancelled; raise when giving up."""
+        while True:
+            try:
+                live = await self._serve(live)
+            except ConnectionLost as lost:
+                if not self.settings.connection.reconnect:
+                    raise
+                live = await self._recover(lost)
+
+    async def _serve(self, live: Live) -> Live:
+        """Run one connection; return its successor after a rollover, raise ConnectionLost."""
+        conn = live.conn
+        tasks = [
+            asyncio.ensure_future(self._send_audio(conn)),
+            asyncio.ensure_future(self._send_control(conn)),
+            asyncio.ensure_future(self._receive(conn)),
+        ]
+        expiry = live.info.expires_at
+        planner: asyncio.Future[Live | None] | None = None
+        if expiry is not None:
+            if self.settings.connection.reconnect:
+                planner = asyncio.ensure_future(self._plan_rollover(expiry))
+            else:
+                tasks.append(asyncio.ensure_future(self._warn_before_expiry(expiry)))
+        watched: set[asyncio.Future[Any]] = {*tasks, *([planner] if planner else [])}
+        try:
+            while True:
+                done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    watched.discard(task)
+                    if task is planner:
+                        successor = planner.result()
+                        if successor is not None:
+                            self._switch(live, successor)
+                            return successor
+                    else:
+                        task.result()  # raises ConnectionLost (or a bug)
+        finally:
+            for task in watched:
+                task.cancel()
+            await asyncio.gather(*watched, return_exceptions=True)
+
+    async def _send_audio(self, conn: VoiceLiveConnection) -> None:
+        capture = self.pipeline.capture
+        while True:
+            block = await capture.get()
+            await conn.send(ev.audio_append(block))
+            self.pipeline.stats.sent_blocks += 1
+
+    async def _send_control(self, conn: VoiceLiveConnection) -> None:
+        outbox = self.dispatcher.outbox
+        while True:
+            await conn.send(await outbox.get())
+
+    async def _receive(self, conn: VoiceLiveConnection) -> None:
+        while True:
+            self.dispatcher.on_frame(await conn.recv())
+
+    # -------------------------------------------------------------- reconnect
+
+    async def _recover(self, lost: ConnectionLost) -> Live:
+        """After a drop: back off, reconnect, set up, replay. Raise when it cannot."""
+        started = time.monotonic()
+        old = self.current
+        self.current = None
+        self.pipeline.pause_capture()  # audio from the gap is not sent late
+        self.dispatcher.feed(act.ConnectionDropped())
+        if old is not None:
+            self._close_in_background(old.conn, 1000)
+        code = "no close frame" if lost.close_code is None else f"close {lost.close_code}"
+        log.warning("connection lost (%s): %s", code, lost)
+        self.view.notice("warning", f"connection lost ({code}); reconnecting…")
+        if self._prepared is not None:  # a rollover had the next session ready
+            live, self._prepared = self._prepared, None
+            return self._reconnected(live, started, attempts=0)
+        backoff = Backoff(self.settings.connection.reconnect_attempts, self._rng)
+        retry_after: float | None = None
+        last: Exception = lost
+        while (delay := backoff.next_delay(retry_after)) is not None:
+            self.view.status(f"reconnecting (attempt {backoff.attempts})…")
+            log.info("reconnect attempt %d in %.3f s", backoff.attempts, delay)
+            await asyncio.sleep(delay)  # quit cancels this task, so the sleep is cancellable
+            try:
+                live = await self._open()
+            except ConnectError as exc:
+                if not exc.retryable:
+                    raise
+                log.info("reconnect attempt %d failed: %s", backoff.attempts, exc)
+                retry_after, last = exc.retry_after_s, exc
+                continue
+            except ConnectionLost as exc:  # dropped again during the set-up
+                log.info("reconnect attempt %d dropped: %s", backoff.attempts, exc)
+                retry_after, last = None, exc
+                continue
+            return self._reconnected(live, started, backoff.attempts)
+        raise ConnectionLost(
+            f"The connection dropped and {backoff.attempts} attempts to reconnect failed "
+            f"({last}); check the network and start voicelive again.",
+            close_code=lost.close_code,
+        )
+
+    def _reconnected(self, live: Live, started: float, attempts: int) -> Live:
+        self._go_live(live, replay=True)
+        self.reconnects += 1
+        gap = time.monotonic() - started
+        log.info("reconnected after %.3f s (attempt %d)", gap, attempts)
+        self.view.notice("info", f"reconnected after {gap:.1f} s; the conversation goes on")
+        self.view.status(act.State.LISTENING)
+        return live
+
+    # -------------------------------------------------------------- rollover
+
+    async def _plan_rollover(self, expires_at: float) -> Live | None:
+        """Open the next session ahead of ``expires_at`` and return it at a good moment."""
+        remaining = expires_at - self._clock()
+        lead = min(self.timing.rollover_lead_s, max(0.0, remaining / 2))
+        await asyncio.sleep(max(0.0, remaining - lead))  # a timer to a known moment
+        log.info("rollover: opening the next session (%.0f s before expiry)", lead)
+        try:
+            self._prepared = await self._open()
+        except (ConnectError, ConnectionLost) as exc:
+            log.warning("rollover: the next session could not be opened (%s)", exc)
+            return None  # the old one expires and the reconnect path takes over
+        safety = min(self.timing.rollover_safety_s, lead / 4)
+        quiet = await self._wait_until(self._quiet, expires_at - safety)
+        if not quiet:
+            log.info("rollover: no quiet moment; switching once the reply's audio is in")
+            await self._wait_until(
+                lambda: self.dispatcher.core.active_response is None, expires_at - 1.0
+            )
+        prepared, self._prepared = self._prepared, None
+        return prepared
+
+    def _quiet(self) -> bool:
+        return self.dispatcher.core.idle and not self.pipeline.jitter.busy
+
+    async def _wait_until(self, condition: Callable[[], bool], deadline: float) -> bool:
+        """Wait until ``condition()`` holds (re-checked on every handled input) or the deadline."""
+        while not condition():
+            left = deadline - self._clock()
+            if left <= 0:
+                return False
+            changed = self.dispatcher.changed
+            changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await changed.wait()
+        return True
+
+    def _switch(self, old: Live, new: Live) -> None:
+        self._go_live(new, replay=True)
+        self._close_in_background(old.conn, 1000)
+        self.rollovers += 1
+        log.info("rollover: switched to session %s", new.info.id)
+
+    async def _warn_before_expiry(self, expires_at: float) -> None:
+        wait_s = expires_at - self._clock() - self.timing.expiry_warning_s
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)  # a timer to a known moment, not a wait for an event
+        remaining = max(0, round(expires_at - self._clock()))
+        self.view.notice(
+            "warning",
+            f"The service ends this session in {remaining} s (its time limit); "
+            "start voicelive again to go on.",
+        )
+
+    # -------------------------------------------------------------- closing
+
+    def _close_in_background(self, conn: VoiceLiveConnection, code: int) -> None:
+        task = asyncio.ensure_future(conn.close(code, ""))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def close(self) -> None:
+        """Close the current connection (1000) and any half-open one. Never raises."""
+        for live in (self.current, self._prepared):
+            if live is not None:
+                await live.conn.close(1000, "")
+        self.current = self._prepared = None
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
