@@ -7,6 +7,8 @@
 #     command to run is printed and the set-up goes on (voicelive itself then says what to do).
 #   - .venv/ with voicelive installed in it (editable), plus the dev tools with --dev.
 # Re-running is cheap: nothing is reinstalled when it is already there.
+# Linux and macOS (a POSIX shell; macOS needs no PortAudio package: the sounddevice wheel
+# carries it). Windows: see "Set-up on each system" in README.md (PowerShell, py -m venv).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,6 +44,9 @@ fi
 python=${PYTHON:-python3}
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     say "voicelive needs Python 3.11 or newer ($python is $("$python" -V 2>&1))"
+    if [[ $(uname) == Darwin ]]; then
+        say "macOS: install one from python.org or with 'brew install python@3.12', then run PYTHON=python3.12 $0"
+    fi
     exit 1
 fi
 if [[ ! -x .venv/bin/python ]]; then
