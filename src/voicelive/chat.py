@@ -209,6 +209,7 @@ async def run_chat(
     pipeline = AudioPipeline(audio, settings.audio)
     dispatcher = Dispatcher(core, pipeline, view, quit)
     supervisor: Supervisor | None = None
+    outcome = "an unexpected error"
     try:
         with _signals(quit):
             audio.check()  # device choices and PortAudio, before any network
@@ -223,25 +224,29 @@ async def run_chat(
                 stack.push_async_callback(supervisor.close)
                 view.status(act.State.CONNECTING)
                 live = await _until_quit(quit, supervisor.connect_first())
-                if live is None:
-                    return quit.code
-                with pipeline.running(dispatcher.on_playback):
-                    view.status(act.State.LISTENING)
-                    steps: list[Awaitable[Any]] = [
-                        supervisor.run(live),
-                        pipeline.watch(),
-                        _watch_input_end(audio, dispatcher, headless_patience_s),
-                    ]
-                    if stdin_fd is not None:
-                        on_line = _keyboard_handler(quit, dispatcher, manual_turns)
-                        steps.append(_keyboard(stdin_fd, on_line))
-                    await _until_quit(quit, *steps)
-                return quit.code
+                if live is not None:
+                    with pipeline.running(dispatcher.on_playback):
+                        view.status(act.State.LISTENING)
+                        steps: list[Awaitable[Any]] = [
+                            supervisor.run(live),
+                            pipeline.watch(),
+                            _watch_input_end(audio, dispatcher, headless_patience_s),
+                        ]
+                        if stdin_fd is not None:
+                            on_line = _keyboard_handler(quit, dispatcher, manual_turns)
+                            steps.append(_keyboard(stdin_fd, on_line))
+                        await _until_quit(quit, *steps)
+        outcome = f"exit {quit.code} ({quit.reason})"
+        return quit.code
+    except VoiceLiveError as exc:
+        outcome = f"exit {exc.exit_code} ({type(exc).__name__})"
+        raise
     finally:
-        if supervisor is not None and (supervisor.reconnects or supervisor.rollovers):
+        if supervisor is not None:
             log.info(
                 "connections: %d reconnect(s), %d rollover(s)",
                 supervisor.reconnects,
                 supervisor.rollovers,
             )
         view.close()
+        log.info("voicelive exiting: %s", outcome)
