@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from .conversation import Conversation
+from .responder import DeltaJitter
 from .wire import IdFactory, JsonDict
 
 
@@ -17,6 +18,7 @@ class Context(Protocol):
     session: JsonDict
     conversation: Conversation
     speedup: float
+    jitter: DeltaJitter | None
 
     async def send(self, event: JsonDict) -> None:
         """Send a server event; adds ``event_id``, records it. Raises ``ConnectionClosed``."""

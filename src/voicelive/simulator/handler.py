@@ -23,6 +23,7 @@ from .conversation import Conversation
 from .faults import FaultPlan
 from .observation import ConnectionLog
 from .options import SimulatorOptions
+from .responder import DeltaJitter
 from .session import SessionError, apply_update, default_session
 from .turns import TurnController
 from .wire import IdFactory, JsonDict, error_event
@@ -50,6 +51,7 @@ class Hub(Protocol):
     options: SimulatorOptions
     ids: IdFactory
     faults: FaultPlan
+    jitter: DeltaJitter
 
     def record(self, direction: str, event: JsonDict) -> None:
         """Append a frame to the recording (``event`` already elided where needed)."""
@@ -71,6 +73,7 @@ class ConnectionHandler:
         self.log = log
         self.ids = hub.ids
         self.speedup = hub.options.speedup
+        self.jitter: DeltaJitter | None = hub.jitter if hub.jitter else None
         assert ws.request is not None  # the handler only runs after a completed handshake
         _, query = handshake_params(ws.request.path)
         self.api_version = query["api-version"]

@@ -66,8 +66,12 @@ class SimulatorOptions:
     accepted. ``speedup``: replies stream this many times faster than real time (> 0).
     ``record_path``: JSONL file receiving one line per frame in and out, audio elided.
     ``fault``: one of :data:`FAULTS` or None; ``fault_after_s`` is its delay where it has one.
+    ``jitter_ms``: when > 0, every reply delta waits a further random 0..``jitter_ms`` ms of real
+    time (not divided by ``speedup``) before it is sent, and these waits add up over a reply, so
+    it arrives late and unevenly like over a jittery network. ``seed`` makes that randomness
+    reproducible (None: a different sequence every run).
 
-    Raises ``ValueError`` on an unknown fault name or a non-positive speedup.
+    Raises ``ValueError`` on an unknown fault name, a non-positive speedup or negative delays.
     """
 
     api_key: str | None = None
@@ -75,6 +79,8 @@ class SimulatorOptions:
     record_path: Path | None = None
     fault: str | None = None
     fault_after_s: float = 1.0
+    jitter_ms: float = 0.0
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
@@ -84,6 +90,8 @@ class SimulatorOptions:
             raise ValueError("speedup must be > 0")
         if self.fault_after_s < 0:
             raise ValueError("fault_after_s must be >= 0")
+        if not self.jitter_ms >= 0:
+            raise ValueError("jitter_ms must be >= 0")
 
     def __repr__(self) -> str:
         # Never show the key itself, even in a traceback.
@@ -91,5 +99,6 @@ class SimulatorOptions:
         return (
             f"SimulatorOptions(api_key={key!r}, speedup={self.speedup!r}, "
             f"record_path={self.record_path!r}, fault={self.fault!r}, "
-            f"fault_after_s={self.fault_after_s!r})"
+            f"fault_after_s={self.fault_after_s!r}, jitter_ms={self.jitter_ms!r}, "
+            f"seed={self.seed!r})"
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -32,6 +33,25 @@ CHUNK_MS = 100
 """Audio per ``response.audio.delta`` (the service sends chunks of roughly this size)."""
 WORD_MS = 250
 """Pacing of text-only replies: one word per this much (real-time) ms, divided by speedup."""
+
+
+class DeltaJitter:
+    """Random extra delay before each reply delta (network jitter), reproducible with a seed.
+
+    One per simulator, shared by its connections, so a seeded run repeats the same delays in
+    the same order. Loop-confined.
+    """
+
+    def __init__(self, jitter_ms: float, seed: int | None = None) -> None:
+        self.jitter_s = jitter_ms / 1000
+        self._rng = random.Random(seed)
+
+    def __bool__(self) -> bool:
+        return self.jitter_s > 0
+
+    def next_delay_s(self) -> float:
+        """The next delta's extra delay, 0..``jitter_ms`` ms, in seconds."""
+        return self._rng.uniform(0.0, self.jitter_s) if self.jitter_s > 0 else 0.0
 
 
 class Outbox(Protocol):
@@ -130,8 +150,11 @@ class ResponseRun:
         plan: ReplyPlan,
         speedup: float,
         on_delta: DeltaHook | None = None,
+        jitter: DeltaJitter | None = None,
     ) -> None:
         self._out = outbox
+        self._jitter = jitter if jitter else None
+        self._lag_s = 0.0  # jitter accumulated so far in this response
         self._conversation = conversation
         self._plan = plan
         self._speedup = speedup
@@ -254,6 +277,12 @@ class ResponseRun:
         except TimeoutError:
             pass
 
+    async def _jitter_wait(self, nominal: float) -> None:
+        """Hold the next delta back by its jitter, on top of all the earlier ones."""
+        if self._jitter is not None:
+            self._lag_s += self._jitter.next_delay_s()
+            await self._pause_until(nominal + self._lag_s)
+
     async def _delta_sent(self) -> None:
         self._deltas += 1
         if self._on_delta is not None:
@@ -268,7 +297,9 @@ class ResponseRun:
         loop = asyncio.get_running_loop()
         sent_words = 0
         t0 = loop.time()
+        step_s = CHUNK_MS / 1000 / self._speedup
         for index in range(n_chunks):
+            await self._jitter_wait(t0 + index * step_s)
             if self._cancelled.is_set():
                 break
             # Transcript runs slightly ahead of the audio, as the service's does.
@@ -287,7 +318,7 @@ class ResponseRun:
                 {"type": "response.audio.delta", **self._ids(), "delta": encode_b64(wire)}
             )
             await self._delta_sent()
-            await self._pause_until(t0 + (index + 1) * CHUNK_MS / 1000 / self._speedup)
+            await self._pause_until(t0 + (index + 1) * step_s + self._lag_s)
         return " ".join(words[:sent_words])
 
     async def _stream_text(self) -> str:
@@ -295,14 +326,16 @@ class ResponseRun:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         sent = 0
+        step_s = WORD_MS / 1000 / self._speedup
         for index, word in enumerate(words):
+            await self._jitter_wait(t0 + index * step_s)
             if self._cancelled.is_set():
                 break
             delta = word if index == 0 else " " + word
             await self._out.send({"type": "response.text.delta", **self._ids(), "delta": delta})
             sent += 1
             await self._delta_sent()
-            await self._pause_until(t0 + (index + 1) * WORD_MS / 1000 / self._speedup)
+            await self._pause_until(t0 + (index + 1) * step_s + self._lag_s)
         return " ".join(words[:sent])
 
 

@@ -28,6 +28,7 @@ from .handler import ConnectionHandler, handshake_params
 from .observation import ConnectionLog
 from .options import SimulatorOptions
 from .recorder import Recorder
+from .responder import DeltaJitter
 from .wire import IdFactory, JsonDict, elide_audio, redact_mapping
 
 PATH = "/voice-live/realtime"
@@ -79,6 +80,7 @@ class Simulator:
         self.options = options or SimulatorOptions()
         self.ids = IdFactory()
         self.faults = FaultPlan(self.options)
+        self.jitter = DeltaJitter(self.options.jitter_ms, self.options.seed)
         self.received_events: list[dict[str, Any]] = []
         self.handshakes: list[dict[str, Any]] = []
         self.handshake_attempts = 0

@@ -232,7 +232,7 @@ class TurnController:
     def start_response(self, overrides: JsonDict) -> None:
         ctx = self._ctx
         plan = plan_reply(ctx.conversation, ctx.session, overrides)
-        run = ResponseRun(ctx, ctx.conversation, plan, ctx.speedup, ctx.on_delta)
+        run = ResponseRun(ctx, ctx.conversation, plan, ctx.speedup, ctx.on_delta, ctx.jitter)
         self._run = run
         self._task = asyncio.get_running_loop().create_task(
             run.run(), name=f"simulator {run.response_id}"
