@@ -4,6 +4,7 @@ run at 24 kHz, and a sound server that disappears mid-session."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -41,6 +42,11 @@ def test_devices_lists_what_portaudio_sees(audio_bed: AudioBed, tmp_path: Path) 
     out = result.stdout
     assert out.startswith("Input devices:") and "Output devices:" in out
     assert "pulse" in out and "*" in out  # the ALSA→Pulse device, and a default marked
+    assert "host API" in out
+    [pulse_line] = [
+        line for line in out.split("Output devices:")[0].splitlines() if "pulse" in line
+    ]
+    assert " ALSA " in pulse_line  # each device with its host API
     assert result.stderr == ""  # ALSA's probing chatter does not reach the user
 
 
@@ -56,6 +62,56 @@ def test_a_device_choice_that_matches_nothing_lists_the_choices(
     [line] = result.stderr.strip().splitlines()
     assert "--input-device 'no-such-mic' matches no input device; choose one of:" in line
     assert "pulse" in line
+
+
+def test_an_unknown_host_api_names_the_ones_there_are(audio_bed: AudioBed, tmp_path: Path) -> None:
+    result = run_cli(
+        ["chat", "--simulate", "--input-device", "pulse@CoreAudio", "--log-file", "none"],
+        audio_bed.env,
+        tmp_path,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "--input-device 'pulse@CoreAudio': no host API with input devices matches" in line
+    assert "ALSA" in line
+
+
+def test_name_at_host_api_opens_that_device(audio_bed: AudioBed, tmp_path: Path) -> None:
+    log = tmp_path / "vl.log"
+    proc = subprocess.Popen(
+        [
+            *voicelive_command(),
+            "chat",
+            "--simulate",
+            "--input-device",
+            "PULSE@alsa",
+            "--output-device",
+            "pulse@ALSA",
+            "--log-file",
+            str(log),
+        ],
+        env=audio_bed.env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_line(proc, "[listening]", timeout=20)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    text = log.read_text()
+    # an index, not None (PortAudio's default): the named device was chosen and opened
+    assert re.search(r"microphone open: device=\d+ ", text), text[-2000:]
+    assert re.search(r"speaker open: device=\d+ ", text), text[-2000:]
 
 
 @pytest.fixture
