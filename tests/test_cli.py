@@ -111,6 +111,22 @@ def test_chat_help_shows_every_flag_with_its_variables_and_default() -> None:
         assert f"[default: {spec.default}]" in text, spec.default
 
 
+def test_chat_help_lists_the_reconnection_and_statistics_options() -> None:
+    text = " ".join(invoke("chat", "--help").stdout.split())
+    for fragment in (
+        "--reconnect / --no-reconnect",
+        "[env var: VOICELIVE_RECONNECT] [default: on]",
+        "--reconnect-attempts N",
+        "1 to 100",
+        "--replay-turns N",
+        "(0: no replay)",
+        "--replay-chars N",
+        "--stats-json FILE",
+        "[env var: VOICELIVE_STATS_JSON] [default: (none)]",
+    ):
+        assert fragment in text, fragment
+
+
 def test_chat_command_declares_exactly_the_option_table() -> None:
     import typer.main
 
@@ -118,6 +134,61 @@ def test_chat_command_declares_exactly_the_option_table() -> None:
     chat = command.commands["chat"]  # type: ignore[attr-defined]
     declared = {param.name for param in chat.params} - {"help"}
     assert declared == {spec.dest for spec in OPTIONS}
+
+
+HEAVY = ("websockets", "numpy", "sounddevice", "soxr", "azure", "voicelive.simulator.server")
+# pydantic: Typer builds a pydantic validator for an unset --help; cli._help avoids it (0.2 s)
+HELP_HEAVY = (*HEAVY, "pydantic", "asyncio", "dotenv")
+
+LOADED_AFTER = """
+import sys
+from voicelive.cli import main
+try:
+    main()
+except SystemExit as exit:
+    print("exit", exit.code, file=sys.stderr)
+print("\\n".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def loaded_by(*args: str) -> tuple[str, list[str]]:
+    """Run ``voicelive <args>`` in a fresh interpreter; its stdout and the modules it loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED_AFTER, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = result.stderr.splitlines()
+    assert "exit 0" in lines, result.stderr
+    return result.stdout, lines[lines.index("exit 0") + 1 :]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["chat", "--help"], ["--version"]])
+def test_help_loads_nothing_heavy(args: list[str]) -> None:
+    stdout, modules = loaded_by(*args)
+    assert stdout.strip(), "no help printed"
+    heavy = [m for m in modules if any(m == h or m.startswith(h + ".") for h in HELP_HEAVY)]
+    assert heavy == []
+    assert "voicelive.options" in modules or args == ["--version"]
+
+
+def test_the_chat_path_imports_azure_identity_only_for_entra_id() -> None:
+    """Everything ``voicelive chat`` imports, and an API key's headers, without azure.*."""
+    script = (
+        "import asyncio, sys\n"
+        "import voicelive.chat, voicelive.auth, voicelive.connection\n"
+        "from voicelive.settings import Secret\n"
+        "h = asyncio.run(voicelive.auth.ApiKeyAuth(Secret('k')).headers())\n"
+        "assert h, h\n"
+        "print([m for m in sys.modules if m == 'azure' or m.startswith('azure.')])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_python_dash_m_runs_the_cli() -> None:
@@ -153,6 +224,21 @@ def test_chat_resolves_flag_over_env_over_dotenv_over_default(calls: Calls, tmp_
     assert settings.audio.prebuffer_ms == 30  # flag beats env and .env
     assert settings.session.instructions == "from dotenv"
     assert settings.session.turn_detection.vad_type == "server_vad"  # default
+
+
+def test_chat_passes_the_reconnection_replay_and_statistics_options(
+    calls: Calls, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("VOICELIVE_REPLAY_CHARS=123\nVOICELIVE_RECONNECT_ATTEMPTS=9\n")
+    env = {"VOICELIVE_RECONNECT_ATTEMPTS": "4", "VOICELIVE_STATS_JSON": "stats.json"}
+    args = ["chat", "--simulate", "--no-reconnect", "--replay-turns", "0"]
+    result = invoke(*args, env=env)
+    assert result.exit_code == 0, result.output
+    (settings,) = calls.settings
+    assert settings.connection.reconnect is False  # flag
+    assert settings.connection.reconnect_attempts == 4  # environment beats .env
+    assert (settings.replay.turns, settings.replay.chars) == (0, 123)  # flag; .env
+    assert settings.stats_json == Path("stats.json")
 
 
 def test_chat_configures_logging_and_shuts_it_down(calls: Calls) -> None:
@@ -239,6 +325,18 @@ def test_unopenable_log_file_is_a_config_error(
             ["--interrupt"],
         ),
         (["--log-level", "chatty"], {}, ["--log-level", "DEBUG, INFO"]),
+        (
+            ["--reconnect-attempts=0"],
+            {},
+            ["--reconnect-attempts (VOICELIVE_RECONNECT_ATTEMPTS)", "1 to 100", "'0'"],
+        ),
+        (
+            [],
+            {"VOICELIVE_REPLAY_CHARS": "-5"},
+            ["--replay-chars (VOICELIVE_REPLAY_CHARS)", "'-5' in the environment"],
+        ),
+        ([], {"VOICELIVE_RECONNECT": "sometimes"}, ["--reconnect", "'sometimes'", "true or"]),
+        (["--vad", "loud"], {}, ["--vad (VOICELIVE_VAD)", "'loud' on the command line"]),
     ],
 )
 def test_validation_errors_exit_2_with_one_line(
@@ -256,6 +354,20 @@ def test_bad_value_in_dotenv_is_reported_as_coming_from_dotenv(
     (tmp_path / ".env").write_text("VOICELIVE_SILENCE_DURATION_MS=lots\n")
     result = invoke("chat", "--simulate")
     assert_one_error_line(result, 2, "--silence-duration-ms", "'lots'", "in .env")
+
+
+def test_quickstart_variable_name_is_named_when_it_supplied_the_bad_value(
+    calls: Calls, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("AZURE_VOICE_LIVE_API_VERSION=2020-01-01\n")
+    result = invoke("chat", "--simulate")
+    assert_one_error_line(result, 2, "--api-version (AZURE_VOICE_LIVE_API_VERSION)", "in .env")
+
+
+def test_unreadable_dotenv_is_one_line(calls: Calls, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"VOICELIVE_VOICE=\xff\xfe\n")
+    result = invoke("chat", "--simulate")
+    assert_one_error_line(result, 2, ".env", "UnicodeDecodeError")
 
 
 def test_missing_endpoint_tells_how_to_configure(calls: Calls) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from voicelive.config import SIMULATOR_ENDPOINT, is_loopback, read_dotenv, resolve_settings
 from voicelive.errors import ConfigError
-from voicelive.options import OPTIONS, SPECS, options_markdown
-from voicelive.settings import DEFAULT_API_VERSION, DEFAULT_MODEL, Settings
+from voicelive.options import OPTIONS, SPECS, env_example, options_markdown
+from voicelive.settings import DEFAULT_API_VERSION, DEFAULT_MODEL, ReplaySettings, Settings
 
 ENDPOINT = "https://res.services.ai.azure.com"
 SECRET = "s3cr3t-KEY-0123456789abcdef"
@@ -51,6 +51,9 @@ def test_defaults_without_any_option() -> None:
     assert s.log.log_file == Path("voicelive.log")
     assert s.log.log_level == "DEBUG"
     assert s.simulate is False
+    assert (s.connection.reconnect, s.connection.reconnect_attempts) == (True, 8)
+    assert s.replay == ReplaySettings(turns=20, chars=8000)
+    assert s.stats_json is None
 
 
 @pytest.mark.parametrize(
@@ -492,8 +495,119 @@ def test_option_table_is_consistent() -> None:
             assert f"`{name}`" in table
 
 
-def test_env_example_lists_every_variable() -> None:
+def test_env_example_is_generated_from_the_table() -> None:
     text = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    assert text == env_example(), "regenerate: python -m voicelive.options > .env.example"
     for spec in OPTIONS:
+        assert f"\n# {spec.variable}={spec.example}\n" in text, spec.variable
         for name in spec.envvars:
             assert name in text, name
+
+
+def test_every_option_in_the_example_resolves_when_uncommented(tmp_path: Path) -> None:
+    """Uncommenting every concrete example value in .env.example gives a valid configuration."""
+    lines = [
+        f"{spec.variable}={spec.example}"
+        for spec in OPTIONS
+        if spec.example and "<" not in spec.example and spec.dest not in ("simulate", "debug")
+    ]
+    path = tmp_path / ".env"
+    path.write_text("\n".join(lines) + "\n")
+    s = resolve(dotenv=path)
+    assert (s.audio.device_rate, s.connection.reconnect_attempts) == (48000, 8)
+
+
+# --- reconnection, replay and statistics options -----------------------------------------------
+
+NEW_OPTIONS = [
+    # dest, variable, (flag, env, .env) as given, the same as read back from the settings
+    ("reconnect", "VOICELIVE_RECONNECT", (False, "on", "0"), (False, True, False)),
+    ("reconnect_attempts", "VOICELIVE_RECONNECT_ATTEMPTS", ("3", "50", "100"), (3, 50, 100)),
+    ("replay_turns", "VOICELIVE_REPLAY_TURNS", ("0", "7", "1000"), (0, 7, 1000)),
+    ("replay_chars", "VOICELIVE_REPLAY_CHARS", ("0", "500", "1000000"), (0, 500, 1_000_000)),
+]
+READ = {
+    "reconnect": lambda s: s.connection.reconnect,
+    "reconnect_attempts": lambda s: s.connection.reconnect_attempts,
+    "replay_turns": lambda s: s.replay.turns,
+    "replay_chars": lambda s: s.replay.chars,
+}
+
+
+@pytest.mark.parametrize(("dest", "variable", "given", "expected"), NEW_OPTIONS)
+def test_new_options_follow_the_precedence(
+    tmp_path: Path,
+    dest: str,
+    variable: str,
+    given: tuple[Any, str, str],
+    expected: tuple[Any, Any, Any],
+) -> None:
+    flag, env, dotenv = given
+    path = tmp_path / ".env"
+    path.write_text(f"{variable}={dotenv}\n")
+    read = READ[dest]
+    assert read(resolve({dest: flag}, {variable: env}, path)) == expected[0]
+    assert read(resolve(env={variable: env}, dotenv=path)) == expected[1]
+    assert read(resolve(dotenv=path)) == expected[2]
+
+
+def test_stats_json_follows_the_precedence(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text(f"VOICELIVE_STATS_JSON={tmp_path / 'dotenv.json'}\n")
+    env = {"VOICELIVE_STATS_JSON": str(tmp_path / "env.json")}
+    flag = {"stats_json": str(tmp_path / "flag.json")}
+    assert resolve(flag, env, path).stats_json == tmp_path / "flag.json"
+    assert resolve(env=env, dotenv=path).stats_json == tmp_path / "env.json"
+    assert resolve(dotenv=path).stats_json == tmp_path / "dotenv.json"
+    assert resolve().stats_json is None
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragments"),
+    [
+        (
+            {"reconnect_attempts": "0"},
+            ["--reconnect-attempts (VOICELIVE_RECONNECT_ATTEMPTS)", "from 1 to 100", "'0'"],
+        ),
+        ({"reconnect_attempts": "101"}, ["--reconnect-attempts", "from 1 to 100", "'101'"]),
+        ({"reconnect_attempts": "many"}, ["--reconnect-attempts", "whole number", "'many'"]),
+        ({"replay_turns": "-1"}, ["--replay-turns (VOICELIVE_REPLAY_TURNS)", "from 0 to 1000"]),
+        ({"replay_turns": "1001"}, ["--replay-turns", "'1001'"]),
+        (
+            {"replay_chars": "1000001"},
+            ["--replay-chars (VOICELIVE_REPLAY_CHARS)", "from 0 to 1000000", "'1000001'"],
+        ),
+        ({"reconnect": "maybe"}, ["--reconnect (VOICELIVE_RECONNECT)", "true or false"]),
+        (
+            {"stats_json": "/nonexistent/dir/stats.json"},
+            ["--stats-json (VOICELIVE_STATS_JSON)", "existing directory"],
+        ),
+    ],
+)
+def test_new_options_refuse_values_out_of_range(
+    flags: dict[str, Any], fragments: list[str]
+) -> None:
+    message = refused(flags)
+    assert message.endswith("on the command line.") or "--stats-json" in message, message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+
+
+def test_new_option_errors_name_the_variable_and_the_source(tmp_path: Path) -> None:
+    message = refused({}, {"VOICELIVE_REPLAY_TURNS": "5000"})
+    assert message == (
+        "--replay-turns (VOICELIVE_REPLAY_TURNS) must be a whole number from 0 to 1000, "
+        "got '5000' in the environment."
+    )
+    path = tmp_path / ".env"
+    path.write_text("VOICELIVE_RECONNECT_ATTEMPTS=0\n")
+    with pytest.raises(ConfigError) as info:
+        resolve(dotenv=path)
+    assert str(info.value) == (
+        "--reconnect-attempts (VOICELIVE_RECONNECT_ATTEMPTS) must be a whole number from 1 to "
+        "100, got '0' in .env."
+    )
+
+
+def test_stats_json_must_not_be_a_directory(tmp_path: Path) -> None:
+    assert "--stats-json" in refused({"stats_json": str(tmp_path)})

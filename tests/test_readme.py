@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from voicelive.errors import EXIT_CODES
-from voicelive.options import OPTIONS
+from voicelive.options import OPTIONS, options_markdown
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -15,6 +15,11 @@ def test_every_option_and_variable_is_in_the_readme_table() -> None:
         name for spec in OPTIONS for name in (spec.flag, *spec.envvars) if f"`{name}`" not in README
     ]
     assert missing == []
+
+
+def test_the_readme_table_is_the_generated_one() -> None:
+    """The table is generated from src/voicelive/options.py: paste options_markdown() over it."""
+    assert options_markdown() in README
 
 
 def test_every_exit_code_is_documented() -> None:

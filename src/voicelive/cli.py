@@ -1,23 +1,20 @@
 """The ``voicelive`` command line (Typer): ``chat``, ``devices``, ``simulate`` and ``--version``.
 
-Thin by design: it parses flags, hands them to :func:`voicelive.config.resolve_settings`, and
-calls the part that does the work. It is the only place that prints errors and picks exit
-codes: a :class:`~voicelive.errors.VoiceLiveError` becomes ``error: <message>`` on stderr and
-its ``exit_code`` (tracebacks only with ``--debug``); Ctrl+C becomes 130; any other exception is
-a bug, reported as one line (exit 1) without its message, which could hold anything.
+Thin by design: it declares the commands and calls the part that does the work. It is the only
+place that prints errors and picks exit codes: a :class:`~voicelive.errors.VoiceLiveError`
+becomes ``error: <message>`` on stderr and its ``exit_code`` (tracebacks only with ``--debug``);
+Ctrl+C becomes 130; any other exception is a bug, reported as one line (exit 1) without its
+message, which could hold anything.
 
-Every ``chat`` option is declared with default None, and the help text comes from
-:mod:`voicelive.options`; the environment and ``.env`` layers are resolved by
-:mod:`voicelive.config`, not by Typer (whose ``envvar=`` knows nothing about ``.env``).
-Heavy modules (audio, websockets, the simulator) are imported inside the commands so that
-``--help`` stays fast and works without PortAudio.
+``chat`` takes its parameters from the option table (:func:`voicelive.options.parameters`),
+and :class:`voicelive.config.ChatCommand` layers the environment and ``.env`` under the flags.
+Heavy modules (asyncio, audio, websockets, the simulator server, azure-identity) are imported
+inside the commands, so ``--help`` stays fast and works without PortAudio; a test holds this.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import traceback
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,9 +22,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from voicelive import __version__
-from voicelive.config import is_loopback, resolve_settings
+from voicelive.config import ChatCommand, is_loopback, settings_from_context
 from voicelive.errors import EXIT_INTERRUPTED, ConfigError, VoiceLiveError
-from voicelive.options import SPECS, help_text
+from voicelive.options import parameters
 from voicelive.simulator.options import FAULTS
 
 if TYPE_CHECKING:
@@ -45,16 +42,10 @@ app = typer.Typer(
 )
 
 
-def _opt(dest: str) -> Any:
-    """A Typer option for ``dest`` from the option table: default None, help with variables."""
-    spec = SPECS[dest]
-    return typer.Option(
-        spec.decl, help=help_text(dest), metavar=spec.metavar or None, show_default=False
-    )
-
-
 def _run(body: Callable[[], int], debug: Callable[[], bool]) -> None:
     """Run ``body`` and exit with its code, reporting failures as one line on stderr."""
+    import traceback
+
     try:
         code = body()
     except VoiceLiveError as err:
@@ -75,6 +66,18 @@ def _run(body: Callable[[], int], debug: Callable[[], bool]) -> None:
     raise typer.Exit(code)
 
 
+def _help(ctx: typer.Context, value: bool) -> None:
+    """``voicelive --help``, declared here as a flag that defaults to False (Click then adds no
+    help option of its own to the top level).
+
+    Typer's own help option defaults to None, and Typer builds a pydantic validator to check that
+    None: importing pydantic for it took 0.2 s of every ``voicelive chat --help``.
+    """
+    if value:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"voicelive {__version__}")
@@ -83,6 +86,16 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    show_help: Annotated[
+        bool,
+        typer.Option(
+            "--help",
+            callback=_help,
+            is_eager=True,
+            expose_value=False,
+            help="Show this message and exit.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -97,62 +110,20 @@ def _main(
     """
 
 
-@app.command(short_help="Talk with Voice Live (quit with q + Enter or Ctrl+C).")
-def chat(
-    ctx: typer.Context,
-    endpoint: Annotated[str | None, _opt("endpoint")] = None,
-    api_key: Annotated[str | None, _opt("api_key")] = None,
-    model: Annotated[str | None, _opt("model")] = None,
-    api_version: Annotated[str | None, _opt("api_version")] = None,
-    token_scope: Annotated[str | None, _opt("token_scope")] = None,
-    instructions: Annotated[str | None, _opt("instructions")] = None,
-    voice: Annotated[str | None, _opt("voice")] = None,
-    voice_type: Annotated[str | None, _opt("voice_type")] = None,
-    voice_temperature: Annotated[str | None, _opt("voice_temperature")] = None,
-    voice_endpoint_id: Annotated[str | None, _opt("voice_endpoint_id")] = None,
-    voice_model: Annotated[str | None, _opt("voice_model")] = None,
-    modalities: Annotated[str | None, _opt("modalities")] = None,
-    transcription_model: Annotated[str | None, _opt("transcription_model")] = None,
-    language: Annotated[str | None, _opt("language")] = None,
-    vad: Annotated[str | None, _opt("vad")] = None,
-    vad_threshold: Annotated[str | None, _opt("vad_threshold")] = None,
-    vad_eagerness: Annotated[str | None, _opt("vad_eagerness")] = None,
-    prefix_padding_ms: Annotated[str | None, _opt("prefix_padding_ms")] = None,
-    silence_duration_ms: Annotated[str | None, _opt("silence_duration_ms")] = None,
-    remove_filler_words: Annotated[bool | None, _opt("remove_filler_words")] = None,
-    eou_model: Annotated[str | None, _opt("eou_model")] = None,
-    eou_threshold: Annotated[str | None, _opt("eou_threshold")] = None,
-    eou_timeout_ms: Annotated[str | None, _opt("eou_timeout_ms")] = None,
-    interrupt: Annotated[bool | None, _opt("interrupt")] = None,
-    auto_truncate: Annotated[bool | None, _opt("auto_truncate")] = None,
-    noise_reduction: Annotated[str | None, _opt("noise_reduction")] = None,
-    echo_cancellation: Annotated[bool | None, _opt("echo_cancellation")] = None,
-    input_device: Annotated[str | None, _opt("input_device")] = None,
-    output_device: Annotated[str | None, _opt("output_device")] = None,
-    prebuffer_ms: Annotated[str | None, _opt("prebuffer_ms")] = None,
-    chunk_ms: Annotated[str | None, _opt("chunk_ms")] = None,
-    output_latency_ms: Annotated[str | None, _opt("output_latency_ms")] = None,
-    device_rate: Annotated[str | None, _opt("device_rate")] = None,
-    input_file: Annotated[str | None, _opt("input_file")] = None,
-    output_file: Annotated[str | None, _opt("output_file")] = None,
-    log_file: Annotated[str | None, _opt("log_file")] = None,
-    log_level: Annotated[str | None, _opt("log_level")] = None,
-    debug: Annotated[bool | None, _opt("debug")] = None,
-    simulate: Annotated[bool | None, _opt("simulate")] = None,
-) -> None:
+def chat(ctx: typer.Context, **values: Any) -> None:
     """Talk with Voice Live: speak, listen, interrupt; quit with q + Enter or Ctrl+C.
 
     Every option can also be set by its environment variable or in a .env file in the current
     directory (flag > environment > .env > default). Values are checked before connecting.
     """
-    # The parameters above only declare the options; ctx.params holds the same values by name.
-    params = dict(ctx.params)
-    show_traceback = params.get("debug") is True
+    show_traceback = values.get("debug") is True
 
     def body() -> int:
         nonlocal show_traceback
-        settings = resolve_settings(params, environ=os.environ, dotenv_path=Path.cwd() / ".env")
+        settings = settings_from_context(ctx)
         show_traceback = settings.log.debug
+        import asyncio
+
         from voicelive.chat import run_chat
         from voicelive.logs import configure, native_stderr_to_log, shutdown
 
@@ -170,6 +141,19 @@ def chat(
             shutdown()
 
     _run(body, lambda: show_traceback)
+
+
+# The options are the table's rows; Typer reads them from the signature.
+chat.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
+        *parameters(),
+    ]
+)
+app.command(
+    cls=ChatCommand,
+    short_help="Talk with Voice Live (quit with q + Enter or Ctrl+C).",
+)(chat)
 
 
 def format_devices(devices: list[DeviceInfo]) -> str:
@@ -257,6 +241,8 @@ def simulate(
     """Serve the offline Voice Live simulator on loopback (a parrot that speaks your words back)."""
 
     def body() -> int:
+        import asyncio
+
         from voicelive.simulator import serve
         from voicelive.simulator.options import SimulatorOptions
 

@@ -1,43 +1,47 @@
-"""Turn raw option values into one validated :class:`~voicelive.settings.Settings`.
+"""From flags, the environment and ``.env`` to one validated :class:`~voicelive.settings.Settings`.
 
-Precedence, per option: command-line flag > process environment > ``.env`` in the working
-directory > default. ``.env`` is read with ``dotenv_values`` (literally, no ``${VAR}``
-interpolation) and never copied into ``os.environ``; the environment is passed in as a mapping,
-so this module reads no global state except the ``.env`` file and the existence of
-``--input-file``. The option table (flags, variables, defaults, ranges) is :mod:`voicelive.options`;
-``options.options_markdown()`` renders it for the README; :mod:`voicelive.layers` does the
-layered lookup and the typed, messaging accessors.
+Typer parses the flags and converts each value to its kind from the table in
+:mod:`voicelive.options`, refusing numbers out of range and words not among the choices;
+python-dotenv reads ``.env`` literally (no ``${VAR}``); Click's ``default_map`` is the layer
+between the flags and the defaults, and ``ctx.get_parameter_source`` tells the two apart.
 
-Every refusal is a :class:`~voicelive.errors.ConfigError` (exit 2) raised before any connection,
-whose message is one sentence naming the flag, the variable, the value and what is accepted, e.g.
-``--vad-threshold (VOICELIVE_VAD_THRESHOLD) must be a number from 0 to 1, got '1.5' in .env.``
-The API key is never quoted in a message.
+Written here because no library does it:
 
-Cross-option rules, beyond each value's own range:
-
-* VAD knobs apply only to VAD types that have them (``--vad-eagerness``: semantic_vad;
-  ``--remove-filler-words``: azure semantic VADs; EOU options: server_vad and azure semantic VADs;
-  threshold/padding/silence: all but semantic_vad; nothing but ``--vad`` with ``--vad none``).
-* ``--eou-threshold`` is ``low|medium|high|default`` except on 2025-05-01-preview (a number);
-  EOU threshold/timeout need ``--eou-model``; ``--auto-truncate`` needs 2025-10-01 or later.
-* ``--voice-type``/``--voice-temperature`` need ``--voice``; the temperature is for Azure voices;
-  azure-custom needs ``--voice-endpoint-id``, azure-personal needs ``--voice-model``.
-* ``--language`` needs a transcription model; a device and a file for the same direction exclude
-  each other.
-* The endpoint is ``https``/``wss``; ``http``/``ws`` only for loopback hosts. With ``--simulate``
-  the endpoint is ignored and left as the placeholder ``"simulator"`` for the orchestrator.
+* :func:`layered`: per option, the first of its variables set in the environment, else the first
+  set in ``.env`` (blank = unset), so the environment wins whichever of an option's two names
+  each uses. Typer's ``envvar`` lists with ``load_dotenv(override=False)`` would let ``.env``'s
+  ``AZURE_VOICELIVE_API_VERSION`` beat the environment's ``AZURE_VOICE_LIVE_API_VERSION`` (the
+  names are scanned in order), and could not tell ``.env`` from the environment in a message.
+* One sentence per refusal (exit 2, before connecting) naming the flag, the variable that
+  supplied the value, the value (never the API key; an endpoint without user info or query)
+  and where it came from: ``--vad-threshold (VOICELIVE_VAD_THRESHOLD) must be a number from 0
+  to 1, got '1.5' in .env.`` :class:`ChatCommand` retells Typer's refusals so.
+* The cross-option rules of :func:`settings_from_context`: VAD knobs only for the VAD types
+  that have them (and nothing with ``--vad none``); EOU threshold/timeout need ``--eou-model``,
+  the threshold is a level except on 2025-05-01-preview (a number); ``--auto-truncate`` needs
+  2025-10-01 or later; voice options need ``--voice`` and the voice type they belong to;
+  ``--language`` needs a transcription model; a device and a file for the same direction
+  exclude each other; the endpoint is https/wss (http/ws only for loopback hosts), and under
+  ``--simulate`` it is the placeholder :data:`SIMULATOR_ENDPOINT`.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn, cast
 from urllib.parse import urlsplit
 
+import typer
+import typer.core
+
 from voicelive.errors import ConfigError
-from voicelive.layers import Resolver, Sources, read_dotenv
+from voicelive.options import SPECS, OptionSpec
 from voicelive.protocol.session import (
     AZURE_SEMANTIC_VADS,
     EOU_VADS,
@@ -49,12 +53,10 @@ from voicelive.protocol.session import (
 )
 from voicelive.settings import (
     DEFAULT_API_VERSION,
-    DEFAULT_MODEL,
-    DEFAULT_TOKEN_SCOPE,
-    KNOWN_API_VERSIONS,
     AudioSettings,
     ConnectionSettings,
     LogSettings,
+    ReplaySettings,
     Secret,
     SessionSettings,
     Settings,
@@ -65,63 +67,212 @@ from voicelive.settings import (
 SIMULATOR_ENDPOINT = "simulator"
 """Placeholder endpoint under ``--simulate``; ``run_chat`` replaces it with the simulator's URL."""
 
-EAGERNESS = ("low", "medium", "high", "auto")
-EOU_MODELS = ("semantic_detection_v1", "semantic_detection_v1_multilingual", "none")
+COMMAND_LINE, ENVIRONMENT, DOTENV = "on the command line", "in the environment", "in .env"
 EOU_LEVELS = ("low", "medium", "high", "default")
-NOISE_REDUCTION = ("azure_deep_noise_suppression", "near_field", "far_field", "none")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*(,[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)*$")
+_NO_SPACES = {
+    "model": "a model name without spaces, such as gpt-4o",
+    "transcription_model": "a model name such as azure-speech or whisper-1, or none",
+}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value came from (one of the three phrases above), the variable that supplied it
+    (None for a flag) and the value as given."""
+
+    where: str
+    variable: str | None
+    raw: object
+
+
+def read_dotenv(path: Path | None) -> dict[str, str]:
+    """The ``KEY=value`` pairs of ``path``, ``{}`` if there is none; ConfigError if unreadable."""
+    if path is None or not path.is_file():
+        return {}
+    from dotenv import dotenv_values  # only when there is a .env: keeps --help quick
+
+    try:
+        values = dotenv_values(path, interpolate=False, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"Cannot read {path}: {err.__class__.__name__}.") from None
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def layered(environ: Mapping[str, str], dotenv: Mapping[str, str]) -> dict[str, Origin]:
+    """Per option, the first of its variables set in ``environ``, else in ``dotenv``."""
+    found: dict[str, Origin] = {}
+    for spec in SPECS.values():
+        for where, layer in ((ENVIRONMENT, environ), (DOTENV, dotenv)):
+            variable = next((name for name in spec.envvars if layer.get(name, "").strip()), None)
+            if variable is not None:
+                found[spec.dest] = Origin(where, variable, layer[variable].strip())
+                break
+    return found
+
+
+class BadValue(typer.BadParameter):
+    """A refused value as one sentence; Typer shows it as ``error: <sentence>`` and exits 2."""
+
+    exit_code = ConfigError.exit_code
+
+    def show(self, file: Any = None) -> None:
+        typer.echo(f"error: {self.message}", err=True)
+
+
+class ChatCommand(typer.core.TyperCommand):
+    """``voicelive chat``: puts :func:`layered` values under the flags as Click's ``default_map``
+    (those of the process environment and ``./.env``, or the ``dict[str, Origin]`` given as
+    ``ctx.obj``), and retells Typer's refusals as :class:`BadValue` sentences."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        if not isinstance(ctx.obj, dict):
+            try:
+                ctx.obj = layered(os.environ, read_dotenv(Path.cwd() / ".env"))
+            except ConfigError as err:
+                raise BadValue(str(err)) from None
+        ctx.default_map = {dest: origin.raw for dest, origin in ctx.obj.items()}
+        given = list(args)  # the parser consumes args
+        try:
+            return super().parse_args(ctx, args)
+        except typer.BadParameter as err:
+            spec = SPECS.get(getattr(err.param, "name", None) or "")
+            if spec is None:
+                raise
+            origin = _Values(ctx).origins.get(spec.dest)
+            if origin is None or origin.raw is None:  # a flag: find what was typed
+                typed = [a.partition("=")[2] for a in given if a.startswith(spec.flag + "=")]
+                typed += [v for f, v in itertools.pairwise(given) if f == spec.flag]
+                origin = Origin(COMMAND_LINE, None, typed[-1] if typed else None)
+            raise BadValue(_refusal(spec, origin, f"must be {spec.expected()}")) from None
 
 
 def resolve_settings(
-    flags: Mapping[str, object],
-    *,
-    environ: Mapping[str, str],
-    dotenv_path: Path | None = None,
+    flags: Mapping[str, object], *, environ: Mapping[str, str], dotenv_path: Path | None = None
 ) -> Settings:
-    """Resolve and validate every option; return the frozen :class:`Settings`.
+    """As ``voicelive chat`` resolves, for tests and tools: ``flags`` (text or bool by option
+    name, None for not given) over ``environ`` over ``dotenv_path``. Raises ConfigError."""
+    from voicelive.cli import app  # the chat command itself, so that both parse alike
 
-    ``flags`` maps option ``dest`` names (see :data:`voicelive.options.OPTIONS`) to the values
-    given on the command line, None for "not given"; unknown keys are ignored. ``environ`` is the
-    process environment; ``dotenv_path`` the ``.env`` file to read (None: no ``.env`` layer).
-    Raises :class:`ConfigError` for anything missing, out of range or inconsistent.
-    """
-    dotenv = read_dotenv(dotenv_path) if dotenv_path is not None else {}
-    r = Resolver(Sources(flags, environ, dotenv))
-    simulate = bool(r.boolean("simulate"))
-    api_version = r.choice("api_version", KNOWN_API_VERSIONS) or DEFAULT_API_VERSION
-    connection = _connection(r, api_version, simulate)
+    layer = layered(environ, read_dotenv(dotenv_path))
+    for dest, value in flags.items():
+        if dest in SPECS and value is not None and str(value).strip():
+            layer[dest] = Origin(COMMAND_LINE, None, value)
+    command = cast(typer.core.TyperGroup, typer.main.get_command(app)).commands["chat"]
+    try:
+        ctx = command.make_context("chat", [], obj=layer)
+    except BadValue as err:
+        raise ConfigError(err.message) from None
+    return settings_from_context(cast(typer.Context, ctx))
+
+
+class _Values:
+    """The parsed values of ``ctx`` with their origins, and the two ways to refuse one."""
+
+    def __init__(self, ctx: typer.Context) -> None:
+        self._params = ctx.params
+        self.origins: dict[str, Origin] = {}
+        for dest in SPECS:
+            source = getattr(ctx.get_parameter_source(dest), "name", None)
+            if source == "COMMANDLINE":
+                self.origins[dest] = Origin(COMMAND_LINE, None, ctx.params.get(dest))
+            elif source == "DEFAULT_MAP":
+                self.origins[dest] = ctx.obj[dest]
+
+    def __getitem__(self, dest: str) -> Any:
+        """The typed value, None when not given (text stripped, blank counts as not given)."""
+        value = self._params.get(dest)
+        return (value.strip() or None) if isinstance(value, str) else value
+
+    def given(self, dest: str) -> bool:
+        return self[dest] is not None
+
+    def path(self, dest: str) -> Path | None:
+        return None if self[dest] is None else Path(self[dest]).expanduser()
+
+    def fail(self, dest: str, expected: str) -> NoReturn:
+        raise ConfigError(_refusal(SPECS[dest], self.origins.get(dest), f"must be {expected}"))
+
+    def refuse(self, dest: str, reason: str) -> NoReturn:
+        """Refuse an option that was set although it does not apply."""
+        origin = self.origins.get(dest)
+        where = f", set {origin.where}," if origin is not None else ""
+        raise ConfigError(f"{_name(SPECS[dest], origin)}{where} {reason}.")
+
+
+def _name(spec: OptionSpec, origin: Origin | None) -> str:
+    """``--flag (VARIABLE)``: the flag as typed (``--no-…`` for False), and the variable that
+    supplied the value, else the preferred one."""
+    variable = origin.variable if origin is not None and origin.variable else spec.variable
+    negated = origin is not None and origin.raw is False and spec.negative
+    return f"{spec.negative if negated else spec.flag} ({variable})"
+
+
+def _refusal(spec: OptionSpec, origin: Origin | None, predicate: str) -> str:
+    if origin is None or origin.raw is None:
+        return f"{_name(spec, origin)} {predicate}."
+    if spec.dest == "api_key":
+        shown = "a value (hidden)"
+    elif spec.dest == "endpoint":  # without user info and query, which may carry a key
+        scheme, sep, rest = str(origin.raw).partition("?")[0].rpartition("://")
+        authority, slash, path = rest.partition("/")
+        shown = repr(f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}")
+    elif isinstance(origin.raw, bool):
+        shown = spec.flag if origin.raw else (spec.negative or spec.flag)
+    else:
+        shown = repr(str(origin.raw))
+    return f"{_name(spec, origin)} {predicate}, got {shown} {origin.where}."
+
+
+def settings_from_context(ctx: typer.Context) -> Settings:
+    """Apply the cross-option rules to the parsed ``chat`` values; raises ConfigError."""
+    v = _Values(ctx)
+    simulate = bool(v["simulate"])
+    api_version = v["api_version"] or DEFAULT_API_VERSION
+    connection = _connection(v, api_version, simulate)
+    log_file = _log_file(v)
     return Settings(
         connection=connection,
-        session=_session(r, api_version, connection.model),
-        audio=_audio(r),
-        log=_log(r),
+        session=_session(v, api_version, connection.model),
+        audio=_audio(v),
+        log=LogSettings(log_file, **_present(log_level=v["log_level"], debug=v["debug"])),
+        replay=ReplaySettings(**_present(turns=v["replay_turns"], chars=v["replay_chars"])),
+        stats_json=_writable_file(v, "stats_json"),
         simulate=simulate,
     )
 
 
-def _connection(r: Resolver, api_version: str, simulate: bool) -> ConnectionSettings:
-    api_key = r.text("api_key")
+def _present(**values: Any) -> dict[str, Any]:
+    """The values that were given; the settings' own defaults stand for the others."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _none(word: str | None) -> str | None:
+    """The word ``none`` means None (no VAD, no EOU model, no noise reduction...)."""
+    return None if word == "none" else word
+
+
+def _connection(v: _Values, api_version: str, simulate: bool) -> ConnectionSettings:
+    api_key = v["api_key"]
     if api_key is not None and any(ch.isspace() or not ch.isprintable() for ch in api_key):
-        r.fail("api_key", "a key without spaces or control characters")
-    model = r.text("model") or DEFAULT_MODEL
-    if any(ch.isspace() for ch in model):
-        r.fail("model", "a model name without spaces, such as gpt-4o")
-    scope = r.text("token_scope") or DEFAULT_TOKEN_SCOPE
-    if not scope.startswith("https://") or any(ch.isspace() for ch in scope):
-        r.fail("token_scope", "an https:// scope such as https://ai.azure.com/.default")
-    endpoint = SIMULATOR_ENDPOINT if simulate else _endpoint(r)
+        v.fail("api_key", "a key without spaces or control characters")
+    scope = v["token_scope"]
+    if scope is not None and (not scope.startswith("https://") or " " in scope):
+        v.fail("token_scope", "an https:// scope such as https://ai.azure.com/.default")
+    for dest, expected in _NO_SPACES.items():
+        if any(ch.isspace() for ch in v[dest] or ""):
+            v.fail(dest, expected)
     return ConnectionSettings(
-        endpoint=endpoint,
+        endpoint=SIMULATOR_ENDPOINT if simulate else _endpoint(v),
         api_key=Secret(api_key) if api_key is not None else None,
-        model=model,
         api_version=api_version,
-        token_scope=scope,
+        **_present(model=v["model"], token_scope=scope, reconnect=v["reconnect"]),
+        **_present(reconnect_attempts=v["reconnect_attempts"]),
     )
 
 
-def _endpoint(r: Resolver) -> str:
-    endpoint = r.text("endpoint")
+def _endpoint(v: _Values) -> str:
+    endpoint: str | None = v["endpoint"]
     if endpoint is None:
         raise ConfigError(
             "No Voice Live endpoint is configured: set AZURE_VOICELIVE_ENDPOINT (or --endpoint) "
@@ -129,19 +280,17 @@ def _endpoint(r: Resolver) -> str:
             "`az login` for Entra ID, in the environment or in .env; or try the offline simulator "
             "with `voicelive chat --simulate`."
         )
-    expected = "an https:// or wss:// URL such as https://<name>.services.ai.azure.com"
     try:
         parts = urlsplit(endpoint)
-        host = parts.hostname
-        _ = parts.port  # raises ValueError for a bad port
+        scheme, host, _ = parts.scheme.lower(), parts.hostname, parts.port  # port: ValueError
     except ValueError:
-        r.fail("endpoint", expected)
-    if parts.scheme.lower() not in ("https", "wss", "http", "ws") or not host:
-        r.fail("endpoint", expected)
+        scheme, host = "", None
+    if scheme not in ("https", "wss", "http", "ws") or not host:
+        v.fail("endpoint", "an https:// or wss:// URL such as https://<name>.services.ai.azure.com")
     if parts.username is not None or parts.password is not None:
-        r.refuse("endpoint", "must not contain a user name or password; use --api-key")
-    if parts.scheme.lower() in ("http", "ws") and not is_loopback(host):
-        r.refuse(
+        v.refuse("endpoint", "must not contain a user name or password; use --api-key")
+    if scheme in ("http", "ws") and not is_loopback(host):
+        v.refuse(
             "endpoint",
             f"uses unencrypted {parts.scheme}:// for {host}, which is allowed only for loopback "
             "hosts (127.0.0.0/8, ::1, localhost) because credentials are never sent in clear; "
@@ -152,85 +301,67 @@ def _endpoint(r: Resolver) -> str:
 
 def is_loopback(host: str) -> bool:
     """True for ``localhost``, 127.0.0.0/8 and ::1 (``host`` without brackets)."""
-    if host.lower() == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return host.lower() == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
 
-def _session(r: Resolver, api_version: str, model: str) -> SessionSettings:
-    voice = r.text("voice")
-    voice_type = r.choice("voice_type", VOICE_TYPES)
+def _session(v: _Values, api_version: str, model: str) -> SessionSettings:
+    voice, voice_type = v["voice"], v["voice_type"]
     if voice is None:
         for dest in ("voice_type", "voice_temperature", "voice_endpoint_id", "voice_model"):
-            if r.given(dest):
-                r.refuse(dest, "needs --voice (VOICELIVE_VOICE)")
-    elif voice_type is None:
-        voice_type = infer_voice_type(voice)
-        if voice_type is None:
-            r.fail(
-                "voice",
-                "an Azure voice name such as en-US-AvaNeural or an OpenAI voice such as alloy "
-                f"(for other voices set --voice-type to one of {', '.join(VOICE_TYPES)})",
-            )
-    temperature = r.number("voice_temperature")
-    if temperature is not None and voice_type == "openai":
-        r.refuse("voice_temperature", "applies only to Azure voices, not to openai voices")
-    endpoint_id = _required_for(r, "voice_endpoint_id", voice_type, "azure-custom")
-    voice_model = _required_for(r, "voice_model", voice_type, "azure-personal")
+            if v.given(dest):
+                v.refuse(dest, "needs --voice (VOICELIVE_VOICE)")
+    voice_type = voice_type or (voice and infer_voice_type(voice))
+    if voice is not None and voice_type is None:
+        v.fail(
+            "voice",
+            "an Azure voice name such as en-US-AvaNeural or an OpenAI voice such as alloy "
+            f"(for other voices set --voice-type to one of {', '.join(VOICE_TYPES)})",
+        )
+    if v.given("voice_temperature") and voice_type == "openai":
+        v.refuse("voice_temperature", "applies only to Azure voices, not to openai voices")
+    for dest, owner in (("voice_endpoint_id", "azure-custom"), ("voice_model", "azure-personal")):
+        if v.given(dest) and voice_type != owner:
+            v.refuse(dest, f"applies only to --voice-type {owner}")
+        if not v.given(dest) and voice_type == owner:
+            v.fail(dest, f"set for an {owner} voice")
 
-    modalities = r.text("modalities")
-    parsed: tuple[str, ...] = ("text", "audio")
-    if modalities is not None:
-        words = {word.strip().lower() for word in modalities.split(",") if word.strip()}
+    modalities: tuple[str, ...] = ("text", "audio")
+    if v["modalities"] is not None:
+        words = {word.strip().lower() for word in v["modalities"].split(",") if word.strip()}
         if words not in ({"text", "audio"}, {"text"}):
-            r.fail("modalities", "text,audio or text")
-        parsed = ("text", "audio") if "audio" in words else ("text",)
-
+            v.fail("modalities", "text,audio or text")
+        modalities = ("text", "audio") if "audio" in words else ("text",)
     # gpt-realtime models transcribe with OpenAI models; the others with azure-speech.
     default_transcription = "whisper-1" if model.startswith("gpt-realtime") else "azure-speech"
-    transcription = r.text("transcription_model") or default_transcription
-    if any(ch.isspace() for ch in transcription):
-        r.fail("transcription_model", "a model name such as azure-speech or whisper-1, or none")
-    transcription_model = None if transcription.lower() == "none" else transcription
-    language = r.text("language")
-    if language is not None:
-        if not _LANGUAGE.match(language):
-            r.fail("language", "a language tag such as en-US, or a list such as en,fr")
-        if transcription_model is None:
-            r.refuse("language", "needs a transcription model, but --transcription-model is none")
-
-    noise = r.choice("noise_reduction", NOISE_REDUCTION) or "azure_deep_noise_suppression"
-    echo = r.boolean("echo_cancellation")
+    given_transcription: str = v["transcription_model"] or default_transcription
+    transcription = None if given_transcription.lower() == "none" else given_transcription
+    if v["language"] is not None:
+        if not _LANGUAGE.match(v["language"]):
+            v.fail("language", "a language tag such as en-US, or a list such as en,fr")
+        if transcription is None:
+            v.refuse("language", "needs a transcription model, but --transcription-model is none")
+    noise = v["noise_reduction"] or SessionSettings.noise_reduction
     return SessionSettings(
-        instructions=r.text("instructions"),
+        instructions=v["instructions"],
         voice=voice,
         voice_type=voice_type,
-        voice_temperature=temperature,
-        modalities=parsed,
-        transcription_model=transcription_model,
-        language=language,
-        turn_detection=_turn_detection(r, api_version),
-        noise_reduction=None if noise == "none" else noise,
-        echo_cancellation=True if echo is None else echo,
-        voice_endpoint_id=endpoint_id,
-        voice_model=voice_model,
+        voice_temperature=v["voice_temperature"],
+        modalities=modalities,
+        transcription_model=transcription,
+        language=v["language"],
+        turn_detection=_turn_detection(v, api_version),
+        noise_reduction=_none(noise),
+        voice_endpoint_id=v["voice_endpoint_id"],
+        voice_model=v["voice_model"],
+        **_present(echo_cancellation=v["echo_cancellation"]),
     )
 
 
-def _required_for(r: Resolver, dest: str, voice_type: str | None, needed_by: str) -> str | None:
-    value = r.text(dest)
-    if value is not None and voice_type != needed_by:
-        r.refuse(dest, f"applies only to --voice-type {needed_by}")
-    if value is None and voice_type == needed_by:
-        r.fail(dest, f"set for an {needed_by} voice")
-    return value
-
-
-def _turn_detection(r: Resolver, api_version: str) -> TurnDetectionSettings:
-    vad = r.choice("vad", (*VAD_TYPES, "none")) or "server_vad"
+def _turn_detection(v: _Values, api_version: str) -> TurnDetectionSettings:
+    vad = v["vad"] or "server_vad"
     applies = {
         "vad_threshold": THRESHOLD_VADS,
         "prefix_padding_ms": THRESHOLD_VADS,
@@ -244,89 +375,75 @@ def _turn_detection(r: Resolver, api_version: str) -> TurnDetectionSettings:
         "auto_truncate": set(VAD_TYPES),
     }
     for dest, vads in applies.items():
-        if r.given(dest) and vad not in vads:
-            allowed = _or_list([v for v in VAD_TYPES if v in vads])
-            r.refuse(dest, f"applies only to --vad {allowed}, but --vad is {vad}")
-
-    eou_model = r.choice("eou_model", EOU_MODELS)
-    if eou_model in (None, "none"):
-        for dest in ("eou_threshold", "eou_timeout_ms"):
-            if r.given(dest):
-                r.refuse(dest, "needs --eou-model (VOICELIVE_EOU_MODEL)")
-    eou_threshold: str | None
-    if uses_legacy_eou_fields(api_version):
-        number = r.number("eou_threshold")
-        eou_threshold = None if number is None else f"{number:g}"
-    else:
-        eou_threshold = r.choice("eou_threshold", EOU_LEVELS)
-    auto_truncate = r.boolean("auto_truncate")
-    if auto_truncate and not supports_auto_truncate(api_version):
-        r.refuse("auto_truncate", f"needs --api-version 2025-10-01 or later, not {api_version}")
-    interrupt = r.boolean("interrupt")
+        if v.given(dest) and vad not in vads:
+            *most, last = [name for name in VAD_TYPES if name in vads]
+            listed = f"{', '.join(most)} or {last}" if most else last
+            v.refuse(dest, f"applies only to --vad {listed}, but --vad is {vad}")
+    eou_model = _none(v["eou_model"])
+    for dest in ("eou_threshold", "eou_timeout_ms"):
+        if eou_model is None and v.given(dest):
+            v.refuse(dest, "needs --eou-model (VOICELIVE_EOU_MODEL)")
+    if v["auto_truncate"] and not supports_auto_truncate(api_version):
+        v.refuse("auto_truncate", f"needs --api-version 2025-10-01 or later, not {api_version}")
     return TurnDetectionSettings(
-        vad_type=None if vad == "none" else vad,
-        threshold=r.number("vad_threshold"),
-        eagerness=r.choice("vad_eagerness", EAGERNESS),
-        prefix_padding_ms=r.integer("prefix_padding_ms"),
-        silence_duration_ms=r.integer("silence_duration_ms"),
-        remove_filler_words=r.boolean("remove_filler_words"),
-        eou_model=None if eou_model == "none" else eou_model,
-        eou_threshold=eou_threshold,
-        eou_timeout_ms=r.integer("eou_timeout_ms"),
-        interrupt_response=True if interrupt is None else interrupt,
-        auto_truncate=bool(auto_truncate),
+        vad_type=_none(vad),
+        threshold=v["vad_threshold"],
+        eagerness=v["vad_eagerness"],
+        prefix_padding_ms=v["prefix_padding_ms"],
+        silence_duration_ms=v["silence_duration_ms"],
+        remove_filler_words=v["remove_filler_words"],
+        eou_model=eou_model,
+        eou_threshold=_eou_threshold(v, uses_legacy_eou_fields(api_version)),
+        eou_timeout_ms=v["eou_timeout_ms"],
+        **_present(interrupt_response=v["interrupt"], auto_truncate=v["auto_truncate"]),
     )
 
 
-def _or_list(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+def _eou_threshold(v: _Values, legacy: bool) -> str | None:
+    """A level on GA versions; on 2025-05-01-preview a number from 0 to 1 (kept as text)."""
+    value = v["eou_threshold"]
+    if value is None or not legacy:
+        if value is not None and value.lower() not in EOU_LEVELS:
+            v.fail("eou_threshold", "one of " + ", ".join(EOU_LEVELS))
+        return None if value is None else value.lower()
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 <= number <= 1:  # also refuses nan and inf
+        v.fail("eou_threshold", "a number from 0 to 1")
+    return f"{number:g}"
 
 
-def _audio(r: Resolver) -> AudioSettings:
-    defaults = AudioSettings()
-    input_file = _path(r, "input_file")
-    output_file = _path(r, "output_file")
-    if input_file is not None:
-        if not input_file.is_file():
-            r.fail("input_file", "an existing WAV file")
-        if r.given("input_device"):
-            r.refuse("input_device", "cannot be combined with --input-file")
-    if output_file is not None:
-        if not output_file.parent.is_dir():
-            r.fail("output_file", "a WAV file path in an existing directory")
-        if r.given("output_device"):
-            r.refuse("output_device", "cannot be combined with --output-file")
-    prebuffer = r.integer("prebuffer_ms")
-    chunk = r.integer("chunk_ms")
-    device_rate = r.integer("device_rate")
-    output_latency = r.integer("output_latency_ms")
+def _audio(v: _Values) -> AudioSettings:
+    input_file, output_file = v.path("input_file"), _writable_file(v, "output_file")
+    if input_file is not None and not input_file.is_file():
+        v.fail("input_file", "an existing WAV file")
+    for file, device in (("input_file", "input_device"), ("output_file", "output_device")):
+        if v.given(file) and v.given(device):
+            v.refuse(device, f"cannot be combined with --{file.replace('_', '-')}")
     return AudioSettings(
-        input_device=r.text("input_device"),
-        output_device=r.text("output_device"),
-        prebuffer_ms=defaults.prebuffer_ms if prebuffer is None else prebuffer,
-        chunk_ms=defaults.chunk_ms if chunk is None else chunk,
-        device_rate=device_rate,
-        output_latency_ms=defaults.output_latency_ms if output_latency is None else output_latency,
+        input_device=v["input_device"],
+        output_device=v["output_device"],
+        device_rate=v["device_rate"],
         input_file=input_file,
         output_file=output_file,
+        **_present(prebuffer_ms=v["prebuffer_ms"], chunk_ms=v["chunk_ms"]),
+        **_present(output_latency_ms=v["output_latency_ms"]),
     )
 
 
-def _path(r: Resolver, dest: str) -> Path | None:
-    value = r.text(dest)
-    return None if value is None else Path(value).expanduser()
+def _writable_file(v: _Values, dest: str) -> Path | None:
+    path = v.path(dest)
+    if path is not None and (path.is_dir() or not path.parent.is_dir()):
+        v.fail(dest, "a file path in an existing directory")
+    return path
 
 
-def _log(r: Resolver) -> LogSettings:
-    defaults = LogSettings()
-    log_file = r.text("log_file")
-    path: Path | None = defaults.log_file
-    if log_file is not None:
-        path = None if log_file.lower() == "none" else Path(log_file).expanduser()
+def _log_file(v: _Values) -> Path | None:
+    if v["log_file"] is None or v["log_file"].lower() == "none":
+        return LogSettings.log_file if v["log_file"] is None else None
+    path = v.path("log_file")
     if path is not None and path.is_dir():
-        r.fail("log_file", "a file path (not a directory) or none")
-    return LogSettings(
-        log_file=path,
-        log_level=r.choice("log_level", LOG_LEVELS, upper=True) or defaults.log_level,
-        debug=bool(r.boolean("debug")),
-    )
+        v.fail("log_file", "a file path (not a directory) or none")
+    return path

@@ -1,14 +1,11 @@
 """The one table of ``voicelive chat`` options, and what is made from it.
 
-Each row is a flag, its environment variables (the first preferred, a second one being the name
-Microsoft's quickstart uses), the default as the docs state it, what it means, and the kind of
-value with its range or choices. From this table come the Typer parameters of ``voicelive chat``
-(:func:`parameters`: types, ``min``/``max``, choices and ``--help`` text, so Typer converts and
-range-checks every value), the README table (:func:`options_markdown`) and ``.env.example``
-(:func:`env_example`); tests keep the last two equal to the files.
-
-Precedence (flag > environment > ``.env`` > default) and the cross-option rules are in
-:mod:`voicelive.config`.
+A row is a flag, its environment variables (a second one is the name Microsoft's quickstart
+uses), the default as the docs state it, what it means, and the kind of value with its range
+or choices. From the table come the Typer parameters (:func:`parameters`: types, ``min``/``max``,
+choices, ``--help`` text), the README table (:func:`options_markdown`) and ``.env.example``
+(:func:`env_example`); tests keep those two files equal to what is generated. Precedence and the
+cross-option rules are in :mod:`voicelive.config`.
 """
 
 from __future__ import annotations
@@ -38,25 +35,22 @@ _UNITS: Final = {"MS": " of milliseconds", "HZ": " of hertz"}
 
 @dataclass(frozen=True)
 class OptionSpec:
-    """One ``voicelive chat`` option: one row of the table.
-
-    ``dest`` is the Typer parameter name; ``envvars`` the variables, first preferred;
-    ``default`` how the default reads in the docs; ``example`` the value ``.env.example`` shows;
-    ``low``/``high`` the inclusive range of numbers; ``choices`` the accepted words (any case).
-    """
+    """One row: ``dest`` is the Typer parameter name, ``envvars`` the variables (first
+    preferred), ``default`` how the default reads in the docs, ``example`` what ``.env.example``
+    shows, ``low``/``high`` the inclusive range of a number, ``choices`` the words accepted."""
 
     dest: str
     envvars: tuple[str, ...]
     default: str
     meaning: str
     group: str
-    kind: Kind = "text"
-    metavar: str = "TEXT"
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] = ()
-    negative: str | None = None
-    example: str = ""
+    kind: Kind
+    metavar: str
+    low: float | None
+    high: float | None
+    choices: tuple[str, ...]
+    negative: str | None
+    example: str
 
     @property
     def flag(self) -> str:
@@ -69,168 +63,164 @@ class OptionSpec:
 
     def expected(self) -> str:
         """What a value must be, for messages: ``a whole number of milliseconds from 0 to 5000``."""
-        if self.kind == "int":
-            return f"a whole number{_UNITS.get(self.metavar, '')} from {self.low:g} to {self.high:g}"
-        if self.kind == "float":
-            return f"a number from {self.low:g} to {self.high:g}"
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
         if self.kind == "bool":
             return "true or false (1/0, yes/no, on/off)"
-        return "text"
+        unit = _UNITS.get(self.metavar, "") if self.kind == "int" else ""
+        number = "a whole number" if self.kind == "int" else "a number"
+        return f"{number}{unit} from {_number(self.low)} to {_number(self.high)}"
+
+
+def _number(value: float | None) -> str:
+    return f"{value or 0:.15g}"  # 1000000 rather than 1e+06
 
 
 def _opt(
     dest: str,
-    envvars: str | tuple[str, ...],
     default: str,
     meaning: str,
     group: str,
     metavar: str = "TEXT",
     *,
-    kind: Kind = "text",
+    env: tuple[str, ...] = (),
+    kind: Kind | None = None,
     low: float | None = None,
     high: float | None = None,
     choices: tuple[str, ...] = (),
     negative: str | None = None,
     example: str | None = None,
 ) -> OptionSpec:
-    if low is not None and high is not None:
-        meaning = meaning.replace("{range}", f"{low:g} to {high:g}")
-    if example is None:  # a plain default is also the example; "(service default)" is not
+    """A row. The variable is ``VOICELIVE_<DEST>`` unless ``env`` names them; the kind follows
+    from ``choices`` or the range (``low`` an int: whole numbers); ``{range}`` in ``meaning``
+    becomes "low to high"; a plain default ("40", "on") is also the example."""
+    number: Kind = "float" if isinstance(low, float) else "int"
+    kind = kind or ("choice" if choices else "text" if low is None else number)
+    if kind == "bool":
+        negative = negative or "--no-" + dest.replace("_", "-")
+        metavar = ""
+    if example is None:
         example = {"on": "true", "off": "false"}.get(default, default)
         example = "" if example.startswith("(") else example
-    names = (envvars,) if isinstance(envvars, str) else envvars
+    if low is not None:
+        meaning = meaning.replace("{range}", f"{_number(low)} to {_number(high)}")
+    envvars = env or ("VOICELIVE_" + dest.upper(),)
     return OptionSpec(
-        dest, names, default, meaning, group, kind, metavar, low, high, choices, negative, example
+        dest, envvars, default, meaning, group, kind, metavar, low, high, choices, negative, example
     )
 
 
-def _int(dest: str, default: str, meaning: str, group: str, metavar: str, low: int, high: int,
-         example: str | None = None) -> OptionSpec:  # fmt: skip
-    variable = "VOICELIVE_" + dest.upper()
-    return _opt(dest, variable, default, meaning, group, metavar, kind="int", low=low, high=high,
-                example=example)  # fmt: skip
-
-
-def _bool(dest: str, default: str, meaning: str, group: str, negative: str = "") -> OptionSpec:
-    negative = negative or "--no-" + dest.replace("_", "-")
-    variable = "VOICELIVE_" + dest.upper()
-    return _opt(dest, variable, default, meaning, group, "", kind="bool", negative=negative)
-
-
 _C, _V, _T, _A, _L = "Connection", "Conversation", "Turn detection", "Audio", "Logging and mode"
+_AZ = "AZURE_VOICELIVE_"
 
 OPTIONS: Final[tuple[OptionSpec, ...]] = (
     # --- connection
-    _opt("endpoint", ("AZURE_VOICELIVE_ENDPOINT", "AZURE_VOICE_LIVE_ENDPOINT"), "(none)",
+    _opt("endpoint", "(none)",
          "Voice Live resource URL, https://<name>.services.ai.azure.com (wss:// also; ws:// and "
          "http:// only for loopback hosts).", _C, "URL",
+         env=(_AZ + "ENDPOINT", "AZURE_VOICE_LIVE_ENDPOINT"),
          example="https://<your-resource>.services.ai.azure.com"),
-    _opt("api_key", ("AZURE_VOICELIVE_API_KEY", "AZURE_VOICE_LIVE_API_KEY"), "(none: Entra ID)",
+    _opt("api_key", "(none: Entra ID)",
          "Resource API key; when absent, Entra ID is used (az login, managed identity, ...).",
-         _C, "KEY", example="<your-api-key>"),
-    _opt("model", ("VOICELIVE_MODEL", "VOICE_LIVE_MODEL"), DEFAULT_MODEL,
-         "Model name, e.g. gpt-4o, gpt-realtime, gpt-4.1-mini.", _C, "NAME"),
-    _opt("api_version", ("AZURE_VOICELIVE_API_VERSION", "AZURE_VOICE_LIVE_API_VERSION"),
-         DEFAULT_API_VERSION, "Voice Live API version.", _C, "VERSION", kind="choice",
-         choices=KNOWN_API_VERSIONS),
-    _opt("token_scope", "AZURE_VOICELIVE_TOKEN_SCOPE", DEFAULT_TOKEN_SCOPE,
-         "Entra ID token scope.", _C, "SCOPE"),
-    _bool("reconnect", "on",
-          "Reconnect automatically when the connection drops, with the conversation replayed.", _C),
-    _int("reconnect_attempts", "8", "Reconnection attempts per outage before giving up, {range}.",
-         _C, "N", 1, 100),
-    _int("replay_turns", "20",
+         _C, "KEY", env=(_AZ + "API_KEY", "AZURE_VOICE_LIVE_API_KEY"), example="<your-api-key>"),
+    _opt("model", DEFAULT_MODEL, "Model name, e.g. gpt-4o, gpt-realtime, gpt-4.1-mini.", _C,
+         "NAME", env=("VOICELIVE_MODEL", "VOICE_LIVE_MODEL")),
+    _opt("api_version", DEFAULT_API_VERSION, "Voice Live API version.", _C, "VERSION",
+         env=(_AZ + "API_VERSION", "AZURE_VOICE_LIVE_API_VERSION"), choices=KNOWN_API_VERSIONS),
+    _opt("token_scope", DEFAULT_TOKEN_SCOPE, "Entra ID token scope.", _C, "SCOPE",
+         env=(_AZ + "TOKEN_SCOPE",)),
+    _opt("reconnect", "on",
+         "Reconnect automatically when the connection drops, with the conversation replayed.",
+         _C, kind="bool"),
+    _opt("reconnect_attempts", "8", "Reconnection attempts per outage before giving up, {range}.",
+         _C, "N", low=1, high=100),
+    _opt("replay_turns", "20",
          "Turns of the conversation replayed to a new connection, {range} (0: no replay).", _C,
-         "N", 0, 1000),
-    _int("replay_chars", "8000", "Characters of the conversation replayed at most, {range}.", _C,
-         "N", 0, 1_000_000),
+         "N", low=0, high=1000),
+    _opt("replay_chars", "8000", "Characters of the conversation replayed at most, {range}.", _C,
+         "N", low=0, high=1_000_000),
     # --- conversation
-    _opt("instructions", "VOICELIVE_INSTRUCTIONS", "(service default)",
-         "System instructions for the assistant.", _V),
-    _opt("voice", "VOICELIVE_VOICE", "(service default)",
+    _opt("instructions", "(service default)", "System instructions for the assistant.", _V),
+    _opt("voice", "(service default)",
          "Voice name, e.g. en-US-Ava:DragonHDLatestNeural or alloy.", _V, "NAME"),
-    _opt("voice_type", "VOICELIVE_VOICE_TYPE", "(inferred from --voice)",
-         "azure-standard, azure-custom, azure-personal or openai.", _V, "TYPE", kind="choice",
+    _opt("voice_type", "(inferred from --voice)",
+         "azure-standard, azure-custom, azure-personal or openai.", _V, "TYPE",
          choices=VOICE_TYPES),
-    _opt("voice_temperature", "VOICELIVE_VOICE_TEMPERATURE", "(service default)",
-         "Azure HD voice temperature, {range}.", _V, "FLOAT", kind="float", low=0, high=1),
-    _opt("voice_endpoint_id", "VOICELIVE_VOICE_ENDPOINT_ID", "(none)",
+    _opt("voice_temperature", "(service default)", "Azure HD voice temperature, {range}.", _V,
+         "FLOAT", low=0.0, high=1.0),
+    _opt("voice_endpoint_id", "(none)",
          "Deployment id of an azure-custom voice (required for that type).", _V, "ID"),
-    _opt("voice_model", "VOICELIVE_VOICE_MODEL", "(none)",
+    _opt("voice_model", "(none)",
          "Base model of an azure-personal voice, e.g. DragonLatestNeural (required for that "
          "type).", _V, "NAME"),
-    _opt("modalities", "VOICELIVE_MODALITIES", "text,audio",
-         "Response modalities: text,audio or text.", _V, "LIST"),
-    _opt("transcription_model", "VOICELIVE_TRANSCRIPTION_MODEL",
-         "azure-speech (whisper-1 for gpt-realtime models)",
+    _opt("modalities", "text,audio", "Response modalities: text,audio or text.", _V, "LIST"),
+    _opt("transcription_model", "azure-speech (whisper-1 for gpt-realtime models)",
          "Model transcribing your speech, or none.", _V, "NAME", example="azure-speech"),
-    _opt("language", "VOICELIVE_LANGUAGE", "(auto)",
+    _opt("language", "(auto)",
          "Transcription language hint: BCP-47 such as en-US, or a list such as en,fr.", _V,
          "LANG"),
     # --- turn detection
-    _opt("vad", "VOICELIVE_VAD", "server_vad",
+    _opt("vad", "server_vad",
          "Turn detection: server_vad, azure_semantic_vad, azure_semantic_vad_multilingual, "
-         "semantic_vad, or none (no automatic turns).", _T, "TYPE", kind="choice",
-         choices=(*VAD_TYPES, "none")),
-    _opt("vad_threshold", "VOICELIVE_VAD_THRESHOLD", "(service default, 0.5)",
-         "Speech activation threshold, {range} (not semantic_vad).", _T, "FLOAT", kind="float",
-         low=0, high=1),
-    _opt("vad_eagerness", "VOICELIVE_VAD_EAGERNESS", "(service default, auto)",
+         "semantic_vad, or none (no automatic turns).", _T, "TYPE", choices=(*VAD_TYPES, "none")),
+    _opt("vad_threshold", "(service default, 0.5)",
+         "Speech activation threshold, {range} (not semantic_vad).", _T, "FLOAT", low=0.0,
+         high=1.0),
+    _opt("vad_eagerness", "(service default, auto)",
          "How soon semantic_vad ends a turn: low, medium, high or auto (semantic_vad only).",
-         _T, "LEVEL", kind="choice", choices=EAGERNESS),
-    _int("prefix_padding_ms", "(service default)", "Audio kept before detected speech, {range} ms.",
-         _T, "MS", 0, 5000),
-    _int("silence_duration_ms", "(service default, 500)", "Silence that ends a turn, {range} ms.",
-         _T, "MS", 50, 5000),
-    _bool("remove_filler_words", "(service default, off)",
-          "Ignore filler words (um, ah) as turn starts; azure semantic VADs only.", _T,
-          negative="--keep-filler-words"),
-    _opt("eou_model", "VOICELIVE_EOU_MODEL", "none",
+         _T, "LEVEL", choices=EAGERNESS),
+    _opt("prefix_padding_ms", "(service default)",
+         "Audio kept before detected speech, {range} ms.", _T, "MS", low=0, high=5000),
+    _opt("silence_duration_ms", "(service default, 500)", "Silence that ends a turn, {range} ms.",
+         _T, "MS", low=50, high=5000),
+    _opt("remove_filler_words", "(service default, off)",
+         "Ignore filler words (um, ah) as turn starts; azure semantic VADs only.", _T,
+         kind="bool", negative="--keep-filler-words"),
+    _opt("eou_model", "none",
          "End-of-utterance model: semantic_detection_v1, semantic_detection_v1_multilingual or "
-         "none (server_vad and azure semantic VADs).", _T, "MODEL", kind="choice",
-         choices=EOU_MODELS),
-    _opt("eou_threshold", "VOICELIVE_EOU_THRESHOLD", "(service default)",
+         "none (server_vad and azure semantic VADs).", _T, "MODEL", choices=EOU_MODELS),
+    _opt("eou_threshold", "(service default)",
          "End-of-utterance threshold: low, medium, high or default; on 2025-05-01-preview a "
          "number 0 to 1.", _T, "LEVEL"),
-    _int("eou_timeout_ms", "(service default, 1000)", "End-of-utterance timeout, {range} ms.", _T,
-         "MS", 1, 60_000),
-    _bool("interrupt", "on", "Let speech interrupt the assistant (barge-in).", _T),
-    _bool("auto_truncate", "off",
-          "Let the service truncate interrupted replies instead of the client.", _T),
+    _opt("eou_timeout_ms", "(service default, 1000)", "End-of-utterance timeout, {range} ms.", _T,
+         "MS", low=1, high=60_000),
+    _opt("interrupt", "on", "Let speech interrupt the assistant (barge-in).", _T, kind="bool"),
+    _opt("auto_truncate", "off",
+         "Let the service truncate interrupted replies instead of the client.", _T, kind="bool"),
     # --- audio
-    _opt("noise_reduction", "VOICELIVE_NOISE_REDUCTION", "azure_deep_noise_suppression",
+    _opt("noise_reduction", "azure_deep_noise_suppression",
          "azure_deep_noise_suppression, near_field, far_field (gpt-realtime models) or none.",
-         _A, "TYPE", kind="choice", choices=NOISE_REDUCTION),
-    _bool("echo_cancellation", "on", "Server-side echo cancellation (for open speakers).", _A),
-    _opt("input_device", "VOICELIVE_INPUT_DEVICE", "(system default)",
+         _A, "TYPE", choices=NOISE_REDUCTION),
+    _opt("echo_cancellation", "on", "Server-side echo cancellation (for open speakers).", _A,
+         kind="bool"),
+    _opt("input_device", "(system default)",
          "Microphone: index or name substring (see voicelive devices).", _A, "DEVICE"),
-    _opt("output_device", "VOICELIVE_OUTPUT_DEVICE", "(system default)",
+    _opt("output_device", "(system default)",
          "Speaker: index or name substring (see voicelive devices).", _A, "DEVICE"),
-    _int("prebuffer_ms", "40", "Audio buffered before a reply starts playing, {range} ms.", _A,
-         "MS", 0, 2000),
-    _int("chunk_ms", "20", "Microphone audio per message, {range} ms.", _A, "MS", 10, 100),
-    _int("output_latency_ms", "20", "Speaker buffer PortAudio keeps, {range} ms: lower is "
-         "snappier, higher survives a busy machine.", _A, "MS", 1, 1000),
-    _int("device_rate", "(24000 if the device takes it, else its own)",
-         "Open the audio devices at this rate (Hz, {range}) and resample.", _A, "HZ", 8000,
-         192_000, example="48000"),
-    _opt("input_file", "VOICELIVE_INPUT_FILE", "(microphone)",
+    _opt("prebuffer_ms", "40", "Audio buffered before a reply starts playing, {range} ms.", _A,
+         "MS", low=0, high=2000),
+    _opt("chunk_ms", "20", "Microphone audio per message, {range} ms.", _A, "MS", low=10,
+         high=100),
+    _opt("output_latency_ms", "20", "Speaker buffer PortAudio keeps, {range} ms: lower is "
+         "snappier, higher survives a busy machine.", _A, "MS", low=1, high=1000),
+    _opt("device_rate", "(24000 if the device takes it, else its own)",
+         "Open the audio devices at this rate (Hz, {range}) and resample.", _A, "HZ", low=8000,
+         high=192_000, example="48000"),
+    _opt("input_file", "(microphone)",
          "Read the user's audio from this WAV file instead of the microphone.", _A, "WAV"),
-    _opt("output_file", "VOICELIVE_OUTPUT_FILE", "(speaker)",
+    _opt("output_file", "(speaker)",
          "Write the assistant's audio to this WAV file instead of the speaker.", _A, "WAV"),
     # --- logging and mode
-    _opt("log_file", "VOICELIVE_LOG_FILE", "voicelive.log",
-         "Debug log file (mode 0600, secrets redacted), or none.", _L, "PATH"),
-    _opt("log_level", "VOICELIVE_LOG_LEVEL", "DEBUG",
-         "Log file level: DEBUG, INFO, WARNING, ERROR or CRITICAL.", _L, "LEVEL", kind="choice",
-         choices=LOG_LEVELS),
-    _opt("stats_json", "VOICELIVE_STATS_JSON", "(none)",
+    _opt("log_file", "voicelive.log", "Debug log file (mode 0600, secrets redacted), or none.",
+         _L, "PATH"),
+    _opt("log_level", "DEBUG", "Log file level: DEBUG, INFO, WARNING, ERROR or CRITICAL.", _L,
+         "LEVEL", choices=LOG_LEVELS),
+    _opt("stats_json", "(none)",
          "Write per-turn latency and session statistics as JSON to this file at exit.", _L,
          "FILE"),
-    _bool("debug", "off", "Show tracebacks on errors.", _L),
-    _bool("simulate", "off", "Talk to the bundled offline simulator instead of Azure.", _L),
+    _opt("debug", "off", "Show tracebacks on errors.", _L, kind="bool"),
+    _opt("simulate", "off", "Talk to the bundled offline simulator instead of Azure.", _L,
+         kind="bool"),
 )  # fmt: skip
 
 SPECS: Final[dict[str, OptionSpec]] = {spec.dest: spec for spec in OPTIONS}
@@ -265,8 +255,9 @@ def parameters() -> list[inspect.Parameter]:
         )
         annotation = Annotated[kind | None, option]  # type: ignore[valid-type]
         params.append(
-            inspect.Parameter(spec.dest, inspect.Parameter.KEYWORD_ONLY, default=None,
-                              annotation=annotation)  # fmt: skip
+            inspect.Parameter(
+                spec.dest, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+            )
         )
     return params
 
@@ -303,10 +294,11 @@ def env_example() -> str:
             group = spec.group
             out.append(f"\n# ===== {group} =====\n")
         flag = f"{spec.flag} / {spec.negative}" if spec.negative else spec.flag
-        text = f"{flag}: {spec.meaning} Default: {spec.default}."
+        comment = textwrap.wrap(
+            f"{flag}: {spec.meaning} Default: {spec.default}.", 98, break_on_hyphens=False
+        )
         if len(spec.envvars) > 1:
-            text += f" Also read as {', '.join(spec.envvars[1:])} (the quickstart's name)."
-        comment = textwrap.wrap(text, 98, break_on_hyphens=False)
+            comment.append(f"Also read as {', '.join(spec.envvars[1:])} (the quickstart's name).")
         out.append("\n" + "".join(f"# {line}\n" for line in comment))
         out.append(f"# {spec.variable}={spec.example}\n")
     return "".join(out)
