@@ -8,6 +8,7 @@ conversation, jitter buffer, pacing). Faults come from the simulator's fault sce
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from tests.fakes import RecordingView
 from tests.simulator_helpers import best_correlation, silence, speech_like, utterance
 from voicelive.chat import run_chat
 from voicelive.errors import ConnectionLost
+from voicelive.quit import Quit
 from voicelive.settings import AudioSettings, ConnectionSettings, LogSettings, Secret, Settings
 from voicelive.simulator import Simulator, SimulatorOptions
 
@@ -140,16 +142,16 @@ async def test_barge_in_truncates_at_the_audio_that_was_played(tmp_path: Path) -
     ("fault", "words"),
     [("drop-mid-reply", "dropped"), ("close-1011", "1011"), ("expire", "session expired")],
 )
-async def test_connection_faults_end_with_connection_lost(
+async def test_without_reconnect_connection_faults_end_with_connection_lost(
     tmp_path: Path, fault: str, words: str
 ) -> None:
     wav = write_wav(tmp_path / "in.wav", utterance(1.0, tail_s=4.0))
     options = SimulatorOptions(fault=fault, fault_after_s=0.8)
     async with Simulator(options) as sim:
+        s = settings(sim, tmp_path, wav)
+        s = dataclasses.replace(s, connection=dataclasses.replace(s.connection, reconnect=False))
         with pytest.raises(ConnectionLost, match=words):
-            await asyncio.wait_for(
-                run_chat(settings(sim, tmp_path, wav), view=RecordingView(), stdin_fd=None), 30
-            )
+            await asyncio.wait_for(run_chat(s, view=RecordingView(), stdin_fd=None), 30)
     assert (tmp_path / "out.wav").exists()  # the output file was closed properly
 
 
@@ -188,9 +190,12 @@ async def test_sigint_while_session_created_is_late(tmp_path: Path) -> None:
     wav = write_wav(tmp_path / "in.wav", utterance(0.5))
     view = RecordingView()
     async with Simulator(SimulatorOptions(fault="slow-session-created", fault_after_s=30)) as sim:
-        task = asyncio.create_task(run_chat(settings(sim, tmp_path, wav), view=view, stdin_fd=None))
+        quit = Quit()
+        task = asyncio.create_task(
+            run_chat(settings(sim, tmp_path, wav), view=view, stdin_fd=None, quit=quit)
+        )
         await view.wait_for("status", "starting session")
-        os.kill(os.getpid(), signal.SIGINT)
+        quit.signal(130, "Ctrl+C")  # what the SIGINT handler calls; pytest is not signalled
         assert await asyncio.wait_for(task, 5) == 130
 
 

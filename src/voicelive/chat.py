@@ -22,8 +22,7 @@ import contextlib
 import dataclasses
 import logging
 import os
-import signal
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 from voicelive.audio.pipeline import AudioPipeline
@@ -31,12 +30,13 @@ from voicelive.audio.ports import AudioIO
 from voicelive.auth import Auth, make_auth
 from voicelive.commands import QuitCommand, parse_line
 from voicelive.dispatcher import Dispatcher
-from voicelive.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, VoiceLiveError
+from voicelive.errors import EXIT_OK, VoiceLiveError
 from voicelive.keyboard import read_lines
 from voicelive.protocol import actions as act
 from voicelive.protocol import events as ev
 from voicelive.protocol.conversation import Conversation
 from voicelive.quit import Quit
+from voicelive.quit_signals import install_quit_signals
 from voicelive.settings import Secret, Settings
 from voicelive.supervisor import DEFAULT_TIMING, Supervisor, Timing
 from voicelive.view import TerminalView, View
@@ -66,26 +66,6 @@ async def _until_quit(quit: Quit, *steps: Awaitable[Any]) -> Any:
         for task in [*tasks, waiter]:
             task.cancel()
         await asyncio.gather(*tasks, waiter, return_exceptions=True)
-
-
-@contextlib.contextmanager
-def _signals(quit: Quit) -> Iterator[None]:
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig, code, name in (
-        (signal.SIGINT, EXIT_INTERRUPTED, "Ctrl+C"),
-        (signal.SIGTERM, EXIT_TERMINATED, "SIGTERM"),
-    ):
-        try:
-            loop.add_signal_handler(sig, quit.signal, code, name)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-            pass
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
 
 
 @contextlib.asynccontextmanager
@@ -195,7 +175,8 @@ async def run_chat(
     """
     quit = quit if quit is not None else Quit()
     view = view if view is not None else TerminalView()
-    audio = audio if audio is not None else default_audio(settings)
+    if audio is None:  # its imports (numpy, soxr, PortAudio) take a while: not on the loop
+        audio = await asyncio.to_thread(default_audio, settings)
     quit.force = _force_exit(view)
     ids = ev.EventIds()
     td = settings.session.turn_detection
@@ -206,13 +187,16 @@ async def run_chat(
         auto_truncate=td.auto_truncate,
         manual_turns=manual_turns,
     )
-    pipeline = AudioPipeline(audio, settings.audio)
+    pipeline = AudioPipeline(
+        audio, settings.audio, on_warning=lambda text: view.notice("warning", text)
+    )
     dispatcher = Dispatcher(core, pipeline, view, quit)
     supervisor: Supervisor | None = None
     outcome = "an unexpected error"
     try:
-        with _signals(quit):
-            audio.check()  # device choices and PortAudio, before any network
+        with install_quit_signals(quit.signal):
+            # device choices and PortAudio, before any network; enumeration blocks: a thread
+            await asyncio.to_thread(audio.check)
             async with contextlib.AsyncExitStack() as stack:
                 settings = await stack.enter_async_context(_endpoint(settings, view))
                 if auth is None:

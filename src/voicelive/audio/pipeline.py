@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.ports import AudioIO, AudioStream, PlaybackSink
+from voicelive.audio.silent_input import SilentInputDetector
 from voicelive.errors import AudioDeviceError
 from voicelive.protocol.pcm import bytes_of
 from voicelive.settings import AudioSettings
@@ -38,10 +39,22 @@ class CaptureStats:
 
 
 class AudioPipeline:
-    """See the module docstring. Open with :meth:`running`; capture starts paused."""
+    """See the module docstring. Open with :meth:`running`; capture starts paused.
 
-    def __init__(self, audio: AudioIO, settings: AudioSettings) -> None:
+    ``on_warning`` (loop thread) gets one line when a live microphone delivers only exact
+    zeros at first (muted, or no permission: macOS gives silence, not an error).
+    """
+
+    def __init__(
+        self,
+        audio: AudioIO,
+        settings: AudioSettings,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> None:
         self.audio = audio
+        live_mic = audio.input_finished is None and on_warning is not None
+        self._silence = SilentInputDetector() if live_mic else None
+        self._on_warning = on_warning
         self.jitter = JitterBuffer(
             prefill_bytes=bytes_of(settings.prebuffer_ms),
             max_bytes=bytes_of(settings.max_buffer_ms),
@@ -55,6 +68,13 @@ class AudioPipeline:
     # -------------------------------------------------------------- capture (loop thread)
 
     def on_mic_block(self, block: bytes) -> None:
+        if self._silence is not None:
+            warning = self._silence.feed(block)
+            if self._silence.settled:
+                self._silence = None  # one look at the start is all it takes
+            if warning is not None and self._on_warning is not None:
+                log.warning("%s", warning)
+                self._on_warning(warning)
         if self._paused:
             self.stats.dropped_paused += 1
             return
