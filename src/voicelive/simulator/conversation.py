@@ -2,15 +2,25 @@
 
 Pure state, no I/O: the connection handler mutates it from its single task, so no locking.
 Audio is held as PCM16 mono 24 kHz bytes whatever the session's wire formats are.
+
+Memory stays bounded in long sessions: only the :data:`KEEP_AUDIO_ITEMS` most recent items
+with audio (plus the last user and the last assistant item, which the parrot and auto-truncation
+read) keep their PCM; older items keep their transcript, text and audio length but release the
+samples, so ``conversation.item.retrieve`` shows them without ``audio`` (an approximation: the
+service keeps it) while truncation still checks against their length.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .constants import BYTES_PER_MS
 from .wire import JsonDict, encode_b64
+
+KEEP_AUDIO_ITEMS = 4
+"""How many of the most recent items with audio keep their PCM samples."""
 
 
 def bytes_to_ms(n: int) -> int:
@@ -36,10 +46,25 @@ class Item:
     speech_ms: int | None = None  # user audio: length of the speech itself (parrot source)
     first_delta_at: float | None = None  # assistant audio: loop time of the first delta sent
     truncated: bool = False
+    released_ms: int | None = None  # audio length when its samples were released (memory)
 
     @property
     def audio_ms(self) -> int:
+        if self.released_ms is not None:
+            return self.released_ms
         return bytes_to_ms(len(self.audio))
+
+    def release_audio(self) -> None:
+        """Drop the PCM samples, remembering their length."""
+        if self.audio:
+            self.released_ms = self.audio_ms
+            self.audio.clear()
+
+    def cut_audio(self, end_ms: int) -> None:
+        """Keep only the first ``end_ms`` of the audio (released audio: only its length)."""
+        del self.audio[ms_to_bytes(end_ms) :]
+        if self.released_ms is not None:
+            self.released_ms = min(self.released_ms, end_ms)
 
     def wire(self, include_audio: bool = False) -> JsonDict:
         """The item as a server event shows it; audio parts carry base64 only on request."""
@@ -70,6 +95,9 @@ class Conversation:
     def __len__(self) -> int:
         return len(self._items)
 
+    def __iter__(self) -> Iterator[Item]:
+        return iter(list(self._items))
+
     def get(self, item_id: str) -> Item | None:
         return next((it for it in self._items if it.id == item_id), None)
 
@@ -80,7 +108,31 @@ class Conversation:
         """Add at the end; returns the previous item's id (``previous_item_id``)."""
         previous = self.last_id()
         self._items.append(item)
+        self._release_old_audio()
         return previous
+
+    def _release_old_audio(self) -> None:
+        keep: set[int] = set()
+        for role in ("user", "assistant"):
+            last = next((it for it in reversed(self._items) if it.role == role), None)
+            if last is not None:
+                keep.add(id(last))
+        kept = 0
+        for item in reversed(self._items):
+            if not item.audio and item.status != "in_progress":  # a reply about to get audio
+                continue
+            if kept < KEEP_AUDIO_ITEMS:
+                kept += 1
+            elif id(item) not in keep:
+                item.release_audio()
+
+    def release_all_audio(self) -> None:
+        for item in self._items:
+            item.release_audio()
+
+    def retained_audio_bytes(self) -> int:
+        """PCM bytes currently held by the items (for tests of the memory bound)."""
+        return sum(len(item.audio) for item in self._items)
 
     def insert_after(self, item: Item, previous_item_id: str | None) -> str | None:
         """Insert after ``previous_item_id`` (``"root"`` = first, None = last).
@@ -91,10 +143,12 @@ class Conversation:
             return self.append(item)
         if previous_item_id == "root":
             self._items.insert(0, item)
+            self._release_old_audio()
             return None
         for index, existing in enumerate(self._items):
             if existing.id == previous_item_id:
                 self._items.insert(index + 1, item)
+                self._release_old_audio()
                 return previous_item_id
         raise KeyError(previous_item_id)
 

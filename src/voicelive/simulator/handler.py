@@ -98,6 +98,7 @@ class ConnectionHandler:
         log.session_id = self.session["id"]
         log.expires_at = self._expires_at
         self.conversation = Conversation()
+        log.conversation = self.conversation
         self.turns = TurnController(self)
         self._dispatch: dict[str, Callable[[JsonDict], Awaitable[None]]] = {
             "session.update": self._session_update,

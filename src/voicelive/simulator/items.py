@@ -11,7 +11,7 @@ from typing import Any
 
 from . import audio
 from .context import Context
-from .conversation import Item, ms_to_bytes, transcript_prefix
+from .conversation import Item, transcript_prefix
 from .wire import JsonDict, decode_b64
 
 # Content part types per role on the request side (protocol notes §2.4): assistant history is
@@ -155,7 +155,7 @@ async def delete(ctx: Context, event: JsonDict) -> None:
 def truncate_item(item: Item, audio_end_ms: int) -> None:
     """Cut an assistant item's audio at ``audio_end_ms`` and its transcript proportionally."""
     full = item.audio_ms
-    del item.audio[ms_to_bytes(audio_end_ms) :]
+    item.cut_audio(audio_end_ms)
     for part in item.wire_content:
         if part.get("type") == "audio" and isinstance(part.get("transcript"), str):
             part["transcript"] = transcript_prefix(part["transcript"], audio_end_ms / max(1, full))

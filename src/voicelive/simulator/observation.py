@@ -2,7 +2,7 @@
 
 A :class:`ConnectionLog` is created per accepted WebSocket connection (numbered from 1 in
 acceptance order) and filled by its handler: the client events it received (audio elided), its
-session id, how it ended. Loop-confined like the rest of the simulator.
+session id, its conversation, how it ended. Loop-confined like the rest of the simulator.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from .conversation import Conversation
 from .wire import JsonDict
 
 
@@ -37,6 +38,8 @@ class ConnectionLog:
     close_code: int | None = None
     close_reason: str | None = None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    conversation: Conversation | None = None
+    """The session's conversation (items in order); after the close, without audio samples."""
 
     def of_type(self, type_: str) -> list[JsonDict]:
         """The received client events of ``type_``, in arrival order."""
@@ -48,4 +51,6 @@ class ConnectionLog:
 
     def ended(self, code: int | None, reason: str | None) -> None:
         self.close_code, self.close_reason = code, reason
+        if self.conversation is not None:
+            self.conversation.release_all_audio()  # a closed session's audio is never read
         self.closed.set()

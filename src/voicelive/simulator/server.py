@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import sys
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -38,7 +39,7 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 # transport logger above DEBUG whatever the application configures.
 _transport_logger = logging.getLogger("voicelive.simulator.transport")
 
-MAX_KEPT_EVENTS = 50_000
+MAX_KEPT_EVENTS = 20_000
 """``received_events`` keeps at most this many (the oldest fifth is dropped when full); the
 per-connection lists (:attr:`ConnectionLog.received`) share the same budget, oldest first."""
 
@@ -211,6 +212,8 @@ class Simulator:
 
     def client_event(self, event: JsonDict, log: ConnectionLog | None = None) -> None:
         elided = elide_audio(event)
+        if isinstance(elided.get("type"), str):
+            elided["type"] = sys.intern(elided["type"])  # one copy, not one per kept event
         self.record("in", elided)  # eliding again is a no-op: audio is no longer a string
         if len(self.received_events) >= MAX_KEPT_EVENTS:
             # A long `chat --simulate` appends 50 events a second: keep memory bounded.
