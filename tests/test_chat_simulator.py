@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
-import signal
 import subprocess
 import sys
 import wave
