@@ -203,16 +203,18 @@ class NoReaderLoop(asyncio.SelectorEventLoop):
 
 
 def test_a_loop_without_add_reader_falls_back_to_the_thread() -> None:
+    join_reader_threads()  # a reader of an earlier test may still be on its way out
     read_end, write_end = os.pipe()
     seen: list[str] = []
     threads_while_reading: list[list[threading.Thread]] = []
 
     def on_line(line: str) -> None:
         seen.append(line)
+        # the input is still open, so the reader thread is still there, blocked in read
         threads_while_reading.append(reader_threads())
+        os.close(write_end)  # now end the input
 
     os.write(write_end, b"q\n")
-    os.close(write_end)
     loop = NoReaderLoop()
     try:
         loop.run_until_complete(asyncio.wait_for(read_lines(read_end, on_line), GUARD_S))

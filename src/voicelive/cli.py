@@ -236,6 +236,18 @@ def simulate(
     fault_after: Annotated[
         float, typer.Option(min=0.0, metavar="SECONDS", help="Seconds before a timed fault fires.")
     ] = 1.0,
+    jitter_ms: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=5000.0,
+            metavar="MS",
+            help="Hold each reply delta back a further random 0..MS ms (a jittery network).",
+        ),
+    ] = 0.0,
+    seed: Annotated[
+        int | None, typer.Option(metavar="N", help="Seed the jitter, for reproducible runs.")
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     """Serve the offline Voice Live simulator on loopback (a parrot that speaks your words back)."""
@@ -257,7 +269,13 @@ def simulate(
             known = ", ".join(sorted(FAULTS))
             raise ConfigError(f"--fault must be one of {known}, got {fault!r}.")
         options = SimulatorOptions(
-            api_key=key, speedup=speedup, record_path=record, fault=fault, fault_after_s=fault_after
+            api_key=key,
+            speedup=speedup,
+            record_path=record,
+            fault=fault,
+            fault_after_s=fault_after,
+            jitter_ms=jitter_ms,
+            seed=seed,
         )
         if port:
             url = f"ws://{host}:{port}"

@@ -10,11 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SAMPLE_RATE = 24_000
-"""The session's audio rate: PCM16 mono little-endian at 24 kHz, both ways."""
-
-BYTES_PER_SAMPLE = 2
-
 GA_API_VERSIONS = ("2025-10-01", "2026-04-10", "2026-07-15")
 PREVIEW_API_VERSIONS = ("2025-05-01-preview", "2026-01-01-preview", "2026-06-01-preview")
 KNOWN_API_VERSIONS = (

@@ -26,8 +26,9 @@ from typing import Any, Final, Literal
 from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.resample import PullResampler, Resampler
 from voicelive.errors import AudioDeviceError, ConfigError
+from voicelive.protocol.pcm import SAMPLE_RATE
 from voicelive.protocol.playback import PlaybackNotice
-from voicelive.settings import SAMPLE_RATE, AudioSettings
+from voicelive.settings import AudioSettings
 
 log = logging.getLogger(__name__)
 

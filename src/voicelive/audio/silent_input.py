@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 from typing import Final
 
-from voicelive.settings import SAMPLE_RATE
+from voicelive.protocol.pcm import SAMPLE_RATE
 
 SILENT_INPUT_S: Final = 3.0
 """How long the microphone may deliver only exact zeros before the warning."""

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from voicelive.protocol.pcm import SAMPLE_RATE
 from voicelive.settings import (
-    SAMPLE_RATE,
     SessionSettings,
     TurnDetectionSettings,
     uses_legacy_eou_fields,
