@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -350,3 +351,24 @@ async def test_without_reconnect_the_user_is_warned_before_the_session_expires(
     assert warning.startswith(("The service ends this session in 600 s", "in 599 s"))
     ctrl_c()
     assert await asyncio.wait_for(task, 5) == 130
+
+
+async def test_the_set_up_deadline_covers_the_whole_set_up_not_each_event(
+    server: Scripted,
+) -> None:
+    from voicelive.errors import ConnectError
+
+    server.release_update.clear()  # session.updated never comes
+    s = settings(server.port)
+    s = dataclasses.replace(s, connection=dataclasses.replace(s.connection, open_timeout_s=1.0))
+    task = start(s, FakeAudio(), RecordingView())
+    await server.wait_for("session.update")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    # a chatty service: an event every 0.2 s would reset a per-event timer forever
+    while not task.done() and loop.time() - began < 5:
+        server.send(type="rate_limits.updated", event_id="e9", rate_limits=[])
+        await asyncio.sleep(0.2)  # sleep-ok: paces the stimulus, waits for nothing
+    with pytest.raises(ConnectError, match="did not start a session within 1 s"):
+        await task
+    assert loop.time() - began < 2
