@@ -372,3 +372,4 @@ async def test_the_set_up_deadline_covers_the_whole_set_up_not_each_event(
     with pytest.raises(ConnectError, match="did not start a session within 1 s"):
         await task
     assert loop.time() - began < 2
+    server.release_update.set()  # let the scripted handler finish
