@@ -7,7 +7,7 @@ All objects are immutable and safe to share between threads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 GA_API_VERSIONS = ("2025-10-01", "2026-04-10", "2026-07-15")
@@ -23,6 +23,8 @@ KNOWN_API_VERSIONS = (
 DEFAULT_API_VERSION = "2026-07-15"
 DEFAULT_MODEL = "gpt-4o"
 DEFAULT_TOKEN_SCOPE = "https://ai.azure.com/.default"
+CLIENT_EC_REFERENCE_FEATURE = "client_ec_reference:true"
+"""The handshake's ``features`` flag that a client-supplied echo reference needs (§1.2)."""
 
 
 class Secret(str):
@@ -36,11 +38,28 @@ class Secret(str):
 
 
 @dataclass(frozen=True)
+class AgentSettings:
+    """A Foundry Agent Service agent to talk to instead of a model (protocol.md §1.2).
+
+    ``name`` and ``project`` go to the handshake as ``agent-name`` and ``agent-project-name``;
+    ``version`` (``agent-version``) and ``conversation_id`` (``conversation-id``, a conversation
+    to continue) only when set. Agent sessions authenticate with Entra ID only, and their
+    ``session.update`` carries no ``instructions`` (the agent has its own).
+    """
+
+    name: str
+    project: str
+    version: str | None = None
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True)
 class ConnectionSettings:
     """Where and how to connect.
 
     ``endpoint`` is the resource URL as the user gave it (``https://…``, ``wss://…``, or
     ``ws://`` for loopback hosts only). ``api_key`` is None when Entra ID is used.
+    ``agent``: talk to this Foundry agent; the handshake then names the agent, not ``model``.
     """
 
     endpoint: str
@@ -54,6 +73,10 @@ class ConnectionSettings:
     """Reconnect by itself when the connection drops, and replay the conversation."""
     reconnect_attempts: int = 8
     """Attempts per outage before giving up."""
+    agent: AgentSettings | None = None
+    features: tuple[str, ...] = ()
+    """Preview feature flags for the handshake's ``features`` query parameter. :class:`Settings`
+    keeps :data:`CLIENT_EC_REFERENCE_FEATURE` here exactly when ``session.echo_reference``."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +111,11 @@ class SessionSettings:
     turn_detection: TurnDetectionSettings = field(default_factory=TurnDetectionSettings)
     noise_reduction: str | None = "azure_deep_noise_suppression"
     echo_cancellation: bool = True
+    echo_reference: bool = False
+    """Send the echo reference from the client: ``input_audio_echo_cancellation`` becomes
+    ``{"type": "server_echo_cancellation", "reference_source": "client", "channels": 2}`` and
+    the input audio is stereo, microphone left, what the speaker played right (2026-06-01-preview
+    and later; needs ``echo_cancellation``)."""
     voice_endpoint_id: str | None = None
     """Deployment id of an ``azure-custom`` voice (required by the service for that type)."""
     voice_model: str | None = None
@@ -138,7 +166,15 @@ class ReplaySettings:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything ``run_chat`` needs. ``simulate`` means: start the bundled simulator."""
+    """Everything ``run_chat`` needs. ``simulate`` means: start the bundled simulator.
+
+    ``greet``: the assistant speaks first, with ``greet_instructions`` when set. ``record``: a
+    WAV file of the conversation; ``transcript``: the conversation's text, as Markdown
+    (``.md``) or JSON lines (``.jsonl``), by the file's suffix.
+
+    ``connection.features`` is kept in step with ``session.echo_reference`` here (the flag is
+    added or removed), so the handshake and the ``session.update`` always agree.
+    """
 
     connection: ConnectionSettings
     session: SessionSettings = field(default_factory=SessionSettings)
@@ -147,6 +183,17 @@ class Settings:
     replay: ReplaySettings = field(default_factory=ReplaySettings)
     stats_json: Path | None = None
     simulate: bool = False
+    greet: bool = False
+    greet_instructions: str | None = None
+    record: Path | None = None
+    transcript: Path | None = None
+
+    def __post_init__(self) -> None:
+        others = tuple(f for f in self.connection.features if f != CLIENT_EC_REFERENCE_FEATURE)
+        features = (*others, CLIENT_EC_REFERENCE_FEATURE) if self.session.echo_reference else others
+        if features != self.connection.features:
+            # frozen: the one place that sets a field after construction
+            object.__setattr__(self, "connection", replace(self.connection, features=features))
 
 
 def is_preview(api_version: str) -> bool:
