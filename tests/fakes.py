@@ -10,6 +10,7 @@ from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.ports import AudioIO, AudioStream
 from voicelive.protocol.pcm import bytes_of
 from voicelive.protocol.playback import PlaybackNotice
+from voicelive.view import View
 
 
 class FakeMic:
@@ -74,10 +75,6 @@ class FakeAudio:
         return self.speaker_
 
 
-if TYPE_CHECKING:  # mypy checks the fake against the real seam
-    _checked: AudioIO = FakeAudio()
-
-
 class RecordingView:
     """A view that keeps what it was told, and lets tests wait for a line or a status."""
 
@@ -94,8 +91,8 @@ class RecordingView:
     def status(self, state: str) -> None:
         self._add("status", state)
 
-    def user(self, text: str) -> None:
-        self._add("user", text)
+    def user(self, text: str, *, typed: bool = False) -> None:
+        self._add("typed" if typed else "user", text)
 
     def assistant_delta(self, item_id: str, delta: str) -> None:
         self._add("assistant", delta)
@@ -105,6 +102,9 @@ class RecordingView:
 
     def notice(self, level: str, text: str) -> None:
         self._add(level, text)
+
+    def set_muted(self, muted: bool) -> None:
+        self._add("muted", "on" if muted else "off")
 
     def close(self) -> None:
         self.closed = True
@@ -123,3 +123,8 @@ class RecordingView:
                 await self.changed.wait()
 
         return await asyncio.wait_for(look(), timeout)
+
+
+if TYPE_CHECKING:  # mypy checks the fakes against the real seams
+    _checked_audio: AudioIO = FakeAudio()
+    _checked_view: View = RecordingView()

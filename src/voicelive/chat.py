@@ -20,15 +20,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from voicelive.audio.pipeline import AudioPipeline
 from voicelive.audio.ports import AudioIO
 from voicelive.auth import Auth, make_auth
-from voicelive.commands import QuitCommand, parse_line
+from voicelive.commands import HELP, Help, Mute, QuitCommand, UnknownCommand, parse_line
 from voicelive.dispatcher import Dispatcher
 from voicelive.errors import EXIT_OK, VoiceLiveError
 from voicelive.keyboard import read_lines
@@ -38,7 +41,9 @@ from voicelive.protocol.conversation import Conversation
 from voicelive.quit import Quit
 from voicelive.quit_signals import install_quit_signals
 from voicelive.settings import Secret, Settings
+from voicelive.stats import ChatStats
 from voicelive.supervisor import DEFAULT_TIMING, Supervisor, Timing
+from voicelive.transcript_file import TranscriptFile
 from voicelive.view import TerminalView, View
 
 log = logging.getLogger("voicelive.chat")
@@ -125,15 +130,24 @@ async def _watch_input_end(audio: AudioIO, dispatcher: Dispatcher, patience_s: f
                 ) from None
 
 
-def _keyboard_handler(quit: Quit, dispatcher: Dispatcher, manual_turns: bool) -> Any:
+def _keyboard_handler(
+    quit: Quit, dispatcher: Dispatcher, view: View, manual_turns: bool
+) -> Callable[[str], None]:
     def on_line(line: str) -> None:
         command = parse_line(line, manual_turns=manual_turns)
-        if isinstance(command, QuitCommand):
-            quit.set(EXIT_OK, "q + Enter")
-        elif command is not None:
-            dispatcher.feed(command)
-        else:
-            log.info("ignored a typed line that is not a command (%d chars)", len(line))
+        match command:
+            case QuitCommand():
+                quit.set(EXIT_OK, "q + Enter")
+            case Mute(on):
+                dispatcher.pipeline.muted = on
+                log.info("microphone %s", "muted" if on else "unmuted")
+                view.set_muted(on)
+            case Help():
+                view.notice("info", HELP)
+            case UnknownCommand(name):
+                view.notice("warning", f"{name} is not a command; /help lists them")
+            case _:
+                dispatcher.feed(command)
 
     return on_line
 
@@ -190,14 +204,19 @@ async def run_chat(
     pipeline = AudioPipeline(
         audio, settings.audio, on_warning=lambda text: view.notice("warning", text)
     )
-    dispatcher = Dispatcher(core, pipeline, view, quit)
+    stats = ChatStats(time.monotonic())
+    dispatcher = Dispatcher(core, pipeline, view, quit, stats=stats)
     supervisor: Supervisor | None = None
     outcome = "an unexpected error"
+    live = None
     try:
         with install_quit_signals(quit.signal):
             # device choices and PortAudio, before any network; enumeration blocks: a thread
             await asyncio.to_thread(audio.check)
             async with contextlib.AsyncExitStack() as stack:
+                if settings.transcript is not None:
+                    transcript = TranscriptFile(settings.transcript)
+                    dispatcher.transcript = stack.enter_context(transcript)
                 settings = await stack.enter_async_context(_endpoint(settings, view))
                 if auth is None:
                     auth = make_auth(settings.connection.api_key, settings.connection.token_scope)
@@ -211,13 +230,17 @@ async def run_chat(
                 if live is not None:
                     with pipeline.running(dispatcher.on_playback):
                         view.status(act.State.LISTENING)
+                        if stdin_fd is not None:
+                            view.notice("info", "Speak, or type a message; /help lists commands.")
+                        if settings.greet:
+                            dispatcher.feed(act.Greet(settings.greet_instructions))
                         steps: list[Awaitable[Any]] = [
                             supervisor.run(live),
                             pipeline.watch(),
                             _watch_input_end(audio, dispatcher, headless_patience_s),
                         ]
                         if stdin_fd is not None:
-                            on_line = _keyboard_handler(quit, dispatcher, manual_turns)
+                            on_line = _keyboard_handler(quit, dispatcher, view, manual_turns)
                             steps.append(_keyboard(stdin_fd, on_line))
                         await _until_quit(quit, *steps)
         outcome = f"exit {quit.code} ({quit.reason})"
@@ -227,10 +250,26 @@ async def run_chat(
         raise
     finally:
         if supervisor is not None:
-            log.info(
-                "connections: %d reconnect(s), %d rollover(s)",
-                supervisor.reconnects,
-                supervisor.rollovers,
-            )
+            stats.reconnects, stats.rollovers = supervisor.reconnects, supervisor.rollovers
+        stats.underruns = pipeline.jitter.stats().underruns
+        stats.mic_blocks_dropped = pipeline.stats.dropped_late
+        if live is not None:
+            for line in stats.lines(time.monotonic()):
+                log.info("summary: %s", line)
+                view.notice("info", line)
         view.close()
+        if settings.stats_json is not None:
+            _write_stats(settings.stats_json, stats.summary(time.monotonic()))
         log.info("voicelive exiting: %s", outcome)
+
+
+def _write_stats(path: Path, summary: dict[str, Any]) -> None:
+    """Write ``--stats-json`` whole or not at all (a temporary file, then a rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("could not write --stats-json %s: %s", path, exc)
+    else:
+        log.info("statistics written to %s", path)

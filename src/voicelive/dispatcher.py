@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from voicelive.audio.pipeline import AudioPipeline
@@ -23,8 +25,10 @@ from voicelive.protocol import actions as act
 from voicelive.protocol import events as ev
 from voicelive.protocol.conversation import Conversation
 from voicelive.protocol.pcm import ms_of
-from voicelive.protocol.playback import PlaybackNotice
+from voicelive.protocol.playback import PlaybackEvent, PlaybackNotice
 from voicelive.quit import Quit
+from voicelive.stats import ChatStats
+from voicelive.transcript_file import TranscriptFile
 from voicelive.view import View
 
 log = logging.getLogger("voicelive.chat")
@@ -33,13 +37,33 @@ Input = ev.ServerEvent | act.LocalInput
 
 
 class Dispatcher:
-    """See the module docstring. ``outbox`` holds client events for the current connection."""
+    """See the module docstring. ``outbox`` holds client events for the current connection.
 
-    def __init__(self, core: Conversation, pipeline: AudioPipeline, view: View, quit: Quit) -> None:
+    ``stats`` gets the turn milestones with the time they happened (``clock``);
+    ``transcript``, when given, gets each utterance once it is complete.
+    """
+
+    def __init__(
+        self,
+        core: Conversation,
+        pipeline: AudioPipeline,
+        view: View,
+        quit: Quit,
+        *,
+        stats: ChatStats | None = None,
+        transcript: TranscriptFile | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.core = core
         self.pipeline = pipeline
         self.view = view
         self.quit = quit
+        self._clock = clock
+        self.stats = stats if stats is not None else ChatStats(clock())
+        self.transcript = transcript
+        self._texts: dict[str, list[str]] = {}  # assistant words per item, for the transcript
+        self._ended: list[tuple[str, bool]] = []  # written once the inputs have settled
+        self._latency_ms: int | None = None
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._pending: deque[Input] = deque()
         self._draining = False
@@ -55,11 +79,49 @@ class Dispatcher:
         self._draining = True
         try:
             while self._pending:
-                self._perform(self.core.handle(self._pending.popleft()))
+                item = self._pending.popleft()
+                self._observe(item)
+                self._perform(self.core.handle(item))
         finally:
             self._draining = False
             self._pending.clear()
+            if self._ended:
+                self._write_ended()
             self.changed.set()
+
+    def _observe(self, item: Input) -> None:
+        """Turn milestones for the statistics, stamped with the time they happened."""
+        match item:
+            case ev.SpeechStopped():
+                self.stats.speech_stopped(self._clock())
+            case act.SendText():
+                self.stats.typed()
+            case act.PlaybackChanged(notice) if notice.event is PlaybackEvent.STARTED:
+                self._latency_ms = self.stats.first_heard(notice.item_id, self._clock())
+            case act.PlaybackChanged(notice):
+                self.stats.finished(notice.item_id)
+            case act.PlaybackFlushed(cut):
+                for c in cut:
+                    was_cut = c.received_bytes and (c.open or c.played_bytes < c.received_bytes)
+                    heard = min(c.played_bytes, c.received_bytes)
+                    self.stats.finished(c.item_id, heard if was_cut else None)
+            case _:
+                pass
+
+    def _write_ended(self) -> None:
+        ended, self._ended = self._ended, []
+        for item_id, interrupted in ended:
+            text = "".join(self._texts.pop(item_id, [])).strip()
+            if self.transcript is None or not text:
+                continue
+            record = self.stats.record(item_id)
+            self.transcript.assistant(
+                text,
+                interrupted=interrupted,
+                heard_ms=record.heard_ms if record else None,
+                total_ms=record.received_ms if record else None,
+                latency_ms=record.latency_ms if record else None,
+            )
 
     def on_frame(self, raw: str | bytes) -> None:
         """One raw frame from the service: decode, parse, log, feed."""
@@ -88,6 +150,7 @@ class Dispatcher:
         for action in actions:
             match action:
                 case act.Play(item_id, pcm):
+                    self.stats.audio(item_id, len(pcm))
                     if not self.pipeline.jitter.push(item_id, pcm):
                         log.warning("playback buffer full: dropped %d bytes", len(pcm))
                 case act.EndAudio(item_id):
@@ -102,20 +165,30 @@ class Dispatcher:
                     )
                     self._pending.append(act.PlaybackFlushed(cut))
                 case act.Status(state):
-                    self.view.status(state)
-                case act.UserLine(_, text):
-                    self.view.user(text)
+                    if state is act.State.SPEAKING and self._latency_ms is not None:
+                        self.view.status(f"{state} · ⏱ {self._latency_ms} ms")
+                    else:
+                        self.view.status(state)
+                case act.UserLine(_, text, typed):
+                    self.view.user(text, typed=typed)
+                    if self.transcript is not None:
+                        self.transcript.user(text, typed=typed)
                 case act.AssistantText(item_id, delta):
                     self.view.assistant_delta(item_id, delta)
+                    if self.transcript is not None:
+                        self._texts.setdefault(item_id, []).append(delta)
                 case act.AssistantEnd(item_id, interrupted):
                     self.view.assistant_end(item_id, interrupted)
+                    if self.transcript is not None:
+                        self._ended.append((item_id, interrupted))
                 case act.Notice(level, text):
                     if level == "debug":
                         log.debug("%s", text)
                         continue
                     log.log(logging.INFO if level == "info" else logging.WARNING, "%s", text)
                     self.view.notice(level, text)
-                case act.ResponseFinished(response_id, status):
+                case act.ResponseFinished(response_id, status, usage):
                     log.info("response %s finished: %s", response_id, status)
+                    self.stats.usage(usage)
                 case act.Finished():
                     self.quit.set(EXIT_OK, "input file sent and reply finished")

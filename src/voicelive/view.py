@@ -23,10 +23,11 @@ _RESET = "\x1b[0m"
 
 class View(Protocol):
     def status(self, state: str) -> None: ...
-    def user(self, text: str) -> None: ...
+    def user(self, text: str, *, typed: bool = False) -> None: ...
     def assistant_delta(self, item_id: str, delta: str) -> None: ...
     def assistant_end(self, item_id: str, interrupted: bool) -> None: ...
     def notice(self, level: str, text: str) -> None: ...
+    def set_muted(self, muted: bool) -> None: ...
     def close(self) -> None: ...
 
 
@@ -37,6 +38,7 @@ class TerminalView:
         self._out = stream if stream is not None else sys.stdout
         self._tty = self._out.isatty() if tty is None else tty
         self._state = ""
+        self._muted = False
         self._status_drawn = False
         self._open_item: str | None = None  # assistant line being streamed (tty)
         self._texts: dict[str, list[str]] = {}  # assistant words per item (plain mode)
@@ -59,7 +61,10 @@ class TerminalView:
 
     def _draw_status(self) -> None:
         if self._tty and self._open_item is None and self._state:
-            self._write(f"{_CLEAR_LINE}{_DIM}[{self._state}]  q + Enter to quit{_RESET}")
+            muted = " · microphone muted" if self._muted else ""
+            self._write(
+                f"{_CLEAR_LINE}{_DIM}[{self._state}{muted}]  /help · q + Enter to quit{_RESET}"
+            )
             self._status_drawn = True
 
     def _line(self, text: str) -> None:
@@ -82,8 +87,9 @@ class TerminalView:
         else:
             self._write(f"[{state}]\n")
 
-    def user(self, text: str) -> None:
-        self._line(f"{_BOLD}you:{_RESET} {text}" if self._tty else f"you: {text}")
+    def user(self, text: str, *, typed: bool = False) -> None:
+        who = "you (typed):" if typed else "you:"
+        self._line(f"{_BOLD}{who}{_RESET} {text}" if self._tty else f"{who} {text}")
 
     def assistant_delta(self, item_id: str, delta: str) -> None:
         if not self._tty:
@@ -109,6 +115,14 @@ class TerminalView:
     def notice(self, level: str, text: str) -> None:
         prefix = {"error": "error: ", "warning": "warning: "}.get(level, "")
         self._line(f"{prefix}{text}")
+
+    def set_muted(self, muted: bool) -> None:
+        """Show (or stop showing) that the microphone is muted, in the status line."""
+        self._muted = muted
+        if self._tty:
+            self._draw_status()
+        else:
+            self._write(f"[microphone {'muted' if muted else 'on'}]\n")
 
     def close(self) -> None:
         if self._tty:

@@ -35,7 +35,7 @@ class CaptureStats:
     dropped_late: int = 0
     """Blocks dropped because the queue was full (the connection could not keep up)."""
     dropped_paused: int = 0
-    """Blocks recorded while no session was there to take them (between connections)."""
+    """Blocks not sent on purpose: no session to take them (between connections), or muted."""
 
 
 class AudioPipeline:
@@ -62,6 +62,8 @@ class AudioPipeline:
         self.capture: asyncio.Queue[bytes] = asyncio.Queue(maxsize=CAPTURE_QUEUE_BLOCKS)
         self.stats = CaptureStats()
         self._paused = True
+        self.muted = False
+        """While True no microphone audio reaches the service (``/mute``)."""
         self._mic: AudioStream | None = None
         self._speaker: AudioStream | None = None
 
@@ -75,7 +77,7 @@ class AudioPipeline:
             if warning is not None and self._on_warning is not None:
                 log.warning("%s", warning)
                 self._on_warning(warning)
-        if self._paused:
+        if self._paused or self.muted:
             self.stats.dropped_paused += 1
             return
         if self.capture.full():

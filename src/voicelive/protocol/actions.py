@@ -72,10 +72,11 @@ class Status:
 
 @dataclass(frozen=True)
 class UserLine:
-    """The user's words for one turn (transcribed speech)."""
+    """The user's words for one turn: transcribed speech, or a typed message."""
 
     item_id: str
     text: str
+    typed: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class ResponseFinished:
 
     response_id: str
     status: str
+    usage: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,20 @@ class CommitTurn:
 
 
 @dataclass(frozen=True)
+class SendText:
+    """The user typed a message: interrupt whatever plays, send it, ask for the reply."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Greet:
+    """Ask the assistant to speak first (``--greet``), optionally with instructions."""
+
+    instructions: str | None = None
+
+
+@dataclass(frozen=True)
 class InputEnded:
     """A finite input (a WAV file) has been sent completely."""
 
@@ -168,5 +184,12 @@ class ConnectionDropped:
 
 
 LocalInput = (
-    PlaybackChanged | PlaybackFlushed | LocalInterrupt | CommitTurn | InputEnded | ConnectionDropped
+    PlaybackChanged
+    | PlaybackFlushed
+    | LocalInterrupt
+    | CommitTurn
+    | SendText
+    | Greet
+    | InputEnded
+    | ConnectionDropped
 )

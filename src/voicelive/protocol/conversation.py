@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from voicelive.protocol import events as ev
 from voicelive.protocol.actions import (
@@ -28,6 +28,7 @@ from voicelive.protocol.actions import (
     EndAudio,
     Finished,
     FlushPlayback,
+    Greet,
     InputEnded,
     LocalInput,
     LocalInterrupt,
@@ -37,6 +38,7 @@ from voicelive.protocol.actions import (
     PlaybackFlushed,
     ResponseFinished,
     Send,
+    SendText,
     State,
     Status,
     UserLine,
@@ -92,6 +94,7 @@ class Conversation:
         self._local_interrupt = False
         self._create_after_done = False
         self._input_ended = False
+        self._typed = 0
         self.dropped_deltas = 0
         self.responses_done = 0
         self.user_speaking = False
@@ -160,8 +163,8 @@ class Conversation:
                 self.active_response = response_id
                 self._cancel_sent_for = None
                 return []
-            case ev.ResponseDone(response_id, status, reason, _):
-                return self._response_done(response_id, status, reason)
+            case ev.ResponseDone(response_id, status, reason, usage):
+                return self._response_done(response_id, status, reason, usage)
             case ev.UserTranscript(item_id, text):
                 if not text.strip():
                     return []
@@ -186,6 +189,12 @@ class Conversation:
                 return self._interrupt_locally()
             case CommitTurn():
                 return self._commit_turn()
+            case SendText(text):
+                return self._send_text(text)
+            case Greet(instructions):
+                self.awaiting_reply = True
+                response = {"instructions": instructions} if instructions else None
+                return [Send(ev.response_create(self._ids, response)), Status(State.THINKING)]
             case InputEnded():
                 self._input_ended = True
                 return [*(self._commit_turn() if self._manual else []), *self._finished()]
@@ -228,7 +237,9 @@ class Conversation:
         self._open_text.difference_update(closing)
         return [AssistantEnd(item_id, interrupted=interrupted) for item_id in closing]
 
-    def _response_done(self, response_id: str, status: str, reason: str | None) -> list[Action]:
+    def _response_done(
+        self, response_id: str, status: str, reason: str | None, usage: dict[str, Any] | None
+    ) -> list[Action]:
         # No more audio can come for this response's items, even if a `response.audio.done`
         # went missing: let playback run out instead of waiting for it.
         mine = [i for i, r in self._item_response.items() if r == response_id]
@@ -251,7 +262,7 @@ class Conversation:
             actions.append(Notice("warning", f"the reply was cut short ({reason or 'incomplete'})"))
         if not self._playing and response_id not in self._interrupted:
             actions.append(Status(State.LISTENING))
-        actions.append(ResponseFinished(response_id, status))
+        actions.append(ResponseFinished(response_id, status, usage))
         return [*actions, *self._finished()]
 
     def _forget_old_items(self) -> None:
@@ -321,18 +332,30 @@ class Conversation:
             return []
         return [*self._begin_interrupt(local=True), Status(State.LISTENING)]
 
-    def _commit_turn(self) -> list[Action]:
-        """Manual turns (no VAD): end the user's turn and ask for a reply."""
+    def _send_text(self, text: str) -> list[Action]:
+        """A typed message: interrupted like a spoken barge-in, then sent and answered."""
         actions = self._interrupt_locally()
+        self._typed += 1
+        key = f"typed_{self._typed}"  # the service names the item; the history needs a key
+        self.history.turn(key, "user").text = text
+        actions += [UserLine(key, text, typed=True), Send(ev.item_create_text(self._ids, text))]
+        actions += self._ask_for_reply()
+        return actions
+
+    def _ask_for_reply(self) -> list[Action]:
         self.awaiting_reply = True
-        actions += [Send(ev.audio_commit(self._ids)), Status(State.THINKING)]
         if self.active_response:
             # A response.create while one is still active is refused by the service
             # (conversation_already_has_active_response): ask once the cancel has landed.
             self._create_after_done = True
-        else:
-            actions.append(Send(ev.response_create(self._ids)))
-        return actions
+            return [Status(State.THINKING)]
+        return [Send(ev.response_create(self._ids)), Status(State.THINKING)]
+
+    def _commit_turn(self) -> list[Action]:
+        """Manual turns (no VAD): end the user's turn and ask for a reply."""
+        actions = self._interrupt_locally()
+        actions.append(Send(ev.audio_commit(self._ids)))
+        return actions + self._ask_for_reply()
 
     # ------------------------------------------------------------------ connection changes
 
