@@ -62,7 +62,10 @@ class Dispatcher:
         self.stats = stats if stats is not None else ChatStats(clock())
         self.transcript = transcript
         self._texts: dict[str, list[str]] = {}  # assistant words per item, for the transcript
-        self._ended: list[tuple[str, bool]] = []  # written once the inputs have settled
+        # transcript entries in order, written once the inputs have settled (an interrupted
+        # reply's heard time is known only after the flush result): (item_id, interrupted)
+        # for the assistant, (None, typed, text) for the user
+        self._entries: list[tuple[str, bool] | tuple[None, bool, str]] = []
         self._latency_ms: int | None = None
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._pending: deque[Input] = deque()
@@ -85,8 +88,8 @@ class Dispatcher:
         finally:
             self._draining = False
             self._pending.clear()
-            if self._ended:
-                self._write_ended()
+            if self._entries:
+                self._write_entries()
             self.changed.set()
 
     def _observe(self, item: Input) -> None:
@@ -108,11 +111,17 @@ class Dispatcher:
             case _:
                 pass
 
-    def _write_ended(self) -> None:
-        ended, self._ended = self._ended, []
-        for item_id, interrupted in ended:
+    def _write_entries(self) -> None:
+        entries, self._entries = self._entries, []
+        if self.transcript is None:
+            return
+        for entry in entries:
+            if entry[0] is None:
+                self.transcript.user(entry[2], typed=entry[1])
+                continue
+            item_id, interrupted = entry
             text = "".join(self._texts.pop(item_id, [])).strip()
-            if self.transcript is None or not text:
+            if not text:
                 continue
             record = self.stats.record(item_id)
             self.transcript.assistant(
@@ -172,7 +181,7 @@ class Dispatcher:
                 case act.UserLine(_, text, typed):
                     self.view.user(text, typed=typed)
                     if self.transcript is not None:
-                        self.transcript.user(text, typed=typed)
+                        self._entries.append((None, typed, text))
                 case act.AssistantText(item_id, delta):
                     self.view.assistant_delta(item_id, delta)
                     if self.transcript is not None:
@@ -180,7 +189,7 @@ class Dispatcher:
                 case act.AssistantEnd(item_id, interrupted):
                     self.view.assistant_end(item_id, interrupted)
                     if self.transcript is not None:
-                        self._ended.append((item_id, interrupted))
+                        self._entries.append((item_id, interrupted))
                 case act.Notice(level, text):
                     if level == "debug":
                         log.debug("%s", text)

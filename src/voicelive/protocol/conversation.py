@@ -95,6 +95,7 @@ class Conversation:
         self._create_after_done = False
         self._input_ended = False
         self._typed = 0
+        self._text_after_flush: list[str] = []
         self.dropped_deltas = 0
         self.responses_done = 0
         self.user_speaking = False
@@ -306,6 +307,9 @@ class Conversation:
             actions.append(_cut_notice(heard, item.received_bytes, item.open))
         self._local_interrupt = False
         self._playing = False
+        for text in self._text_after_flush:
+            actions += self._send_message(text)
+        self._text_after_flush.clear()
         return [*actions, *self._finished()]
 
     def _playback_started(self, item_id: str) -> list[Action]:
@@ -333,14 +337,23 @@ class Conversation:
         return [*self._begin_interrupt(local=True), Status(State.LISTENING)]
 
     def _send_text(self, text: str) -> list[Action]:
-        """A typed message: interrupted like a spoken barge-in, then sent and answered."""
+        """A typed message: interrupted like a spoken barge-in, then sent and answered.
+
+        When something was playing, the message goes once the flush result is in, so the
+        service sees cancel and truncate before the new item, as for a spoken barge-in.
+        """
         actions = self._interrupt_locally()
         self._typed += 1
         key = f"typed_{self._typed}"  # the service names the item; the history needs a key
         self.history.turn(key, "user").text = text
-        actions += [UserLine(key, text, typed=True), Send(ev.item_create_text(self._ids, text))]
-        actions += self._ask_for_reply()
-        return actions
+        actions.append(UserLine(key, text, typed=True))
+        if any(isinstance(a, FlushPlayback) for a in actions):
+            self._text_after_flush.append(text)
+            return actions
+        return actions + self._send_message(text)
+
+    def _send_message(self, text: str) -> list[Action]:
+        return [Send(ev.item_create_text(self._ids, text)), *self._ask_for_reply()]
 
     def _ask_for_reply(self) -> list[Action]:
         self.awaiting_reply = True

@@ -1,0 +1,237 @@
+"""Typed messages, /mute, --greet, --transcript, --stats-json and the latency shown.
+
+run_chat against the scripted server on 127.0.0.1:0 (tests/scripted_server.py), with the
+keyboard fed through a real pipe and the audio ends driven by hand (tests/fakes.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import serve
+
+from tests.fakes import FakeAudio, RecordingView
+from tests.scripted_server import Scripted
+from tests.test_chat_scripted import delta, settings
+from voicelive.chat import run_chat
+from voicelive.errors import EXIT_INTERRUPTED
+from voicelive.quit import Quit
+from voicelive.settings import Settings
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Scripted]:
+    s = Scripted()
+    async with serve(s.handler, "127.0.0.1", 0) as ws_server:
+        s.port = ws_server.sockets[0].getsockname()[1]
+        yield s
+
+
+class Chat:
+    """A running chat with a keyboard pipe."""
+
+    def __init__(self, s: Settings) -> None:
+        self.audio, self.view, self.quit = FakeAudio(), RecordingView(), Quit()
+        self.read_fd, self.write_fd = os.pipe()
+        self.task = asyncio.create_task(
+            run_chat(s, view=self.view, audio=self.audio, stdin_fd=self.read_fd, quit=self.quit)
+        )
+
+    def type(self, line: str) -> None:
+        os.write(self.write_fd, line.encode() + b"\n")
+
+    async def stop(self) -> int:
+        self.quit.signal(EXIT_INTERRUPTED, "Ctrl+C")
+        code = await asyncio.wait_for(self.task, 5)
+        os.close(self.write_fd)
+        os.close(self.read_fd)
+        return code
+
+
+def reply_started(server: Scripted, rid: str = "resp_1", iid: str = "item_1") -> None:
+    server.send(type="response.created", event_id="e2", response={"id": rid, "output": []})
+    server.send(
+        type="response.audio_transcript.delta",
+        event_id="e3",
+        response_id=rid,
+        item_id=iid,
+        output_index=0,
+        content_index=0,
+        delta="Let me tell you a long story",
+    )
+    server.send(**delta(rid, iid, b"\x11\x00" * 4800))  # 200 ms
+
+
+async def test_a_typed_message_interrupts_the_reply_then_is_sent_and_answered(
+    server: Scripted,
+) -> None:
+    chat = Chat(settings(server.port))
+    await asyncio.wait_for(chat.audio.opened.wait(), 5)
+    reply_started(server)
+    await chat.view.wait_for("assistant", "long story")
+    assert chat.audio.speaker_ is not None
+    chat.audio.speaker_.play_ms(50)
+    chat.type("what time is it?")
+    assert await chat.view.wait_for("typed", "what time is it?") == "what time is it?"
+    cancel = await server.wait_for("response.cancel")
+    truncate = await server.wait_for("conversation.item.truncate")
+    created = await server.wait_for("conversation.item.create")
+    assert cancel["response_id"] == "resp_1"
+    assert (truncate["item_id"], truncate["audio_end_ms"]) == ("item_1", 50)
+    assert created["item"] == {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "what time is it?"}],
+    }
+    # the reply is asked for only once the cancelled one is done (the service refuses two)
+    assert not [e for e in server.received if e["type"] == "response.create"]
+    server.send(
+        type="response.done", event_id="e5", response={"id": "resp_1", "status": "cancelled"}
+    )
+    await server.wait_for("response.create")
+    kinds = [e["type"] for e in server.received]
+    assert kinds.index("conversation.item.truncate") < kinds.index("conversation.item.create")
+    assert await chat.stop() == 130
+
+
+async def test_muted_audio_never_reaches_the_service(server: Scripted) -> None:
+    chat = Chat(settings(server.port))
+    await asyncio.wait_for(chat.audio.opened.wait(), 5)
+    mic = chat.audio.mic
+    assert mic is not None
+    chat.type("/mute")
+    assert await chat.view.wait_for("muted") == "on"
+    for _ in range(10):
+        mic.sink(b"\x07\x00" * 480)  # spoken while muted
+    chat.type("/unmute")
+    assert await chat.view.wait_for("muted") == "off"
+    mic.sink(b"\x01\x00" * 480)
+    append = await server.wait_for("input_audio_buffer.append")
+    assert base64.b64decode(append["audio"]) == b"\x01\x00" * 480  # the first one sent
+    assert await chat.stop() == 130
+
+
+async def test_help_and_unknown_commands_answer_on_screen(server: Scripted) -> None:
+    chat = Chat(settings(server.port))
+    await asyncio.wait_for(chat.audio.opened.wait(), 5)
+    chat.type("/help")
+    assert "/mute" in await chat.view.wait_for("info", "/unmute")
+    chat.type("/frobnicate")
+    assert await chat.view.wait_for("warning") == "/frobnicate is not a command; /help lists them"
+    assert not [e for e in server.received if e["type"] == "conversation.item.create"]
+    assert await chat.stop() == 130
+
+
+async def test_greet_asks_for_the_first_reply_with_its_instructions(server: Scripted) -> None:
+    s = dataclasses.replace(settings(server.port), greet=True, greet_instructions="Say hi")
+    chat = Chat(s)
+    create = await server.wait_for("response.create")
+    assert create["response"] == {"instructions": "Say hi"}
+    kinds = [e["type"] for e in server.received]
+    assert kinds.index("session.update") < kinds.index("response.create")
+    assert await chat.stop() == 130
+
+
+async def test_transcript_stats_and_latency_of_a_turn(server: Scripted, tmp_path: Path) -> None:
+    s = dataclasses.replace(
+        settings(server.port),
+        transcript=tmp_path / "t.jsonl",
+        stats_json=tmp_path / "stats.json",
+    )
+    chat = Chat(s)
+    await asyncio.wait_for(chat.audio.opened.wait(), 5)
+    speaker = chat.audio.speaker_
+    assert speaker is not None
+    server.send(
+        type="input_audio_buffer.speech_started", event_id="s1", audio_start_ms=0, item_id="u1"
+    )
+    server.send(
+        type="input_audio_buffer.speech_stopped", event_id="s2", audio_end_ms=900, item_id="u1"
+    )
+    server.send(
+        type="conversation.item.input_audio_transcription.completed",
+        event_id="s3",
+        item_id="u1",
+        content_index=0,
+        transcript="tell me a story",
+    )
+    await chat.view.wait_for("status", "thinking")
+    reply_started(server)
+    await chat.view.wait_for("assistant", "long story")
+    speaker.play_ms(80)
+    speaking = await chat.view.wait_for("status", "speaking")
+    assert "⏱" in speaking and speaking.endswith(" ms")
+    chat.type("stop there")  # interrupts: heard 80 of 200 ms
+    await server.wait_for("conversation.item.create")
+    assert await chat.stop() == 130
+    lines = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert [(e["role"], e["text"], e["typed"]) for e in lines] == [
+        ("user", "tell me a story", False),
+        ("assistant", "Let me tell you a long story", False),
+        ("user", "stop there", True),
+    ]
+    cut: dict[str, Any] = lines[1]
+    assert (cut["interrupted"], cut["heard_ms"], cut["total_ms"]) == (True, 80, 200)
+    assert cut["latency_ms"] >= 0
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["turns_count"] == 1 and stats["interrupted"] == 1
+    assert stats["turns"][0]["latency_ms"] == cut["latency_ms"]
+    assert stats["latency_ms_median"] == cut["latency_ms"]
+    summary = [text for kind, text in chat.view.lines if kind == "info" and "replies" in text]
+    assert summary and summary[0].startswith("1 replies (1 interrupted)")
+
+
+@pytest.mark.parametrize("suffix", [".md", ".jsonl"])
+async def test_the_transcript_is_complete_after_ctrl_c(tmp_path: Path, suffix: str) -> None:
+    import signal
+    import sys
+
+    from tests.test_fault_matrix import KEY, two_turns
+    from voicelive.simulator import Simulator, SimulatorOptions
+
+    transcript = tmp_path / f"t{suffix}"
+    async with Simulator(SimulatorOptions(api_key=KEY)) as sim:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "voicelive",
+            "chat",
+            "--endpoint",
+            sim.endpoint,
+            "--input-file",
+            str(two_turns(tmp_path / "in.wav")),
+            "--output-file",
+            str(tmp_path / "out.wav"),
+            "--log-file",
+            "none",
+            "--transcript",
+            str(transcript),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={"AZURE_VOICELIVE_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
+        )
+        assert proc.stdout is not None
+        async with asyncio.timeout(30):  # guard: the first reply comes within a few seconds
+            while not (await proc.stdout.readline()).startswith(b"assistant:"):
+                pass
+        proc.send_signal(signal.SIGINT)  # the child, never pytest
+        _, stderr = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 130, stderr
+    text = transcript.read_text()
+    if suffix == ".jsonl":
+        entries = [json.loads(line) for line in text.splitlines()]
+        assert [e["role"] for e in entries] == ["user", "assistant"]
+        assert entries[1]["text"].startswith("You said something")
+    else:
+        assert text.startswith("# voicelive conversation")
+        assert "**You**:" in text and "**Assistant**: You said something" in text
+    assert KEY not in text
