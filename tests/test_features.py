@@ -235,3 +235,68 @@ async def test_the_transcript_is_complete_after_ctrl_c(tmp_path: Path, suffix: s
         assert text.startswith("# voicelive conversation")
         assert "**You**:" in text and "**Assistant**: You said something" in text
     assert KEY not in text
+
+
+async def test_greet_and_a_typed_message_through_the_simulator(tmp_path: Path) -> None:
+    import sys
+    import wave
+
+    from tests.test_fault_matrix import KEY
+    from voicelive.simulator import Simulator, SimulatorOptions
+
+    quiet = tmp_path / "quiet.wav"
+    with wave.open(str(quiet), "wb") as wav:  # 20 s of silence: the run ends by q + Enter
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(24_000)
+        wav.writeframes(bytes(2 * 24_000 * 20))
+    async with Simulator(SimulatorOptions(api_key=KEY)) as sim:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "voicelive",
+            "chat",
+            "--endpoint",
+            sim.endpoint,
+            "--input-file",
+            str(quiet),
+            "--output-file",
+            str(tmp_path / "out.wav"),
+            "--log-file",
+            "none",
+            "--greet",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={"AZURE_VOICELIVE_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
+        )
+        assert proc.stdout is not None and proc.stdin is not None
+        seen: list[str] = []
+
+        async def until(prefix: str) -> str:
+            assert proc.stdout is not None
+            async with asyncio.timeout(20):
+                while True:
+                    line = (await proc.stdout.readline()).decode()
+                    seen.append(line)
+                    if line.startswith(prefix):
+                        return line
+
+        greeting = await until("assistant:")
+        proc.stdin.write(b"what is the capital of Norway\n")
+        await proc.stdin.drain()
+        typed = await until("you (typed):")
+        answer = await until("assistant:")
+        await until("[listening]")  # the answer has been played to its end
+        proc.stdin.write(b"q\n")
+        await proc.stdin.drain()
+        _, stderr = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, stderr
+    assert "Hello" in greeting
+    assert typed.strip() == "you (typed): what is the capital of Norway"
+    assert 'You wrote: "what is the capital of Norway"' in answer
+    import numpy as np
+
+    with wave.open(str(tmp_path / "out.wav"), "rb") as wav:  # both replies were played
+        played = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+    assert np.count_nonzero(np.abs(played.astype(np.int32)) > 300) > 24_000  # over 1 s of voice
