@@ -79,8 +79,8 @@ class EntraAuth:
             log.debug("Entra token request failed: %s", exc)
             raise AuthError(
                 "Could not get a Microsoft Entra token: run `az login` (or set up another "
-                "azure-identity credential), or use an API key with --api-key / "
-                "AZURE_VOICELIVE_API_KEY."
+                "azure-identity credential), or, for a model (not an --agent), use an API key "
+                "with --api-key / AZURE_VOICELIVE_API_KEY."
             ) from None
         log.debug(
             "Entra token obtained for scope %s (expires_on=%s)", self._scope, token.expires_on

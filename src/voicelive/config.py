@@ -23,6 +23,13 @@ Written here because no library does it:
   ``--language`` needs a transcription model; a device and a file for the same direction
   exclude each other; the endpoint is https/wss (http/ws only for loopback hosts), and under
   ``--simulate`` it is the placeholder :data:`SIMULATOR_ENDPOINT`.
+* Foundry agents: ``--agent`` and ``--agent-project`` come together, ``--agent-version`` and
+  ``--conversation-id`` need them; an agent session takes neither ``--instructions`` (the agent
+  has its own) nor ``--model`` (the agent's model answers), nor an API key (agent sessions are
+  Entra ID only, per the Voice Live agent quickstart).
+* ``--echo-reference`` needs server echo cancellation and 2026-06-01-preview or later;
+  ``--greet-instructions`` needs ``--greet``; ``--record`` is a ``.wav`` and ``--transcript`` a
+  ``.md`` or ``.jsonl`` file, each in an existing directory.
 """
 
 from __future__ import annotations
@@ -50,9 +57,11 @@ from voicelive.protocol.session import (
     VOICE_TYPES,
     infer_voice_type,
     supports_auto_truncate,
+    supports_echo_reference,
 )
 from voicelive.settings import (
     DEFAULT_API_VERSION,
+    AgentSettings,
     AudioSettings,
     ConnectionSettings,
     LogSettings,
@@ -73,7 +82,12 @@ _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*(,[A-Za-z]{2,3}(-[A-Z
 _NO_SPACES = {
     "model": "a model name without spaces, such as gpt-4o",
     "transcription_model": "a model name such as azure-speech or whisper-1, or none",
+    "agent": "an agent name without spaces",
+    "agent_project": "a project name without spaces",
+    "agent_version": "a version without spaces",
+    "conversation_id": "a conversation id without spaces",
 }
+TRANSCRIPT_SUFFIXES = (".md", ".jsonl")
 
 
 @dataclass(frozen=True)
@@ -231,14 +245,21 @@ def settings_from_context(ctx: typer.Context) -> Settings:
     api_version = v["api_version"] or DEFAULT_API_VERSION
     connection = _connection(v, api_version, simulate)
     log_file = _log_file(v)
+    audio = _audio(v)
+    if v.given("greet_instructions") and not v["greet"]:
+        v.refuse("greet_instructions", "needs --greet (VOICELIVE_GREET)")
     return Settings(
         connection=connection,
         session=_session(v, api_version, connection.model),
-        audio=_audio(v),
+        audio=audio,
         log=LogSettings(log_file, **_present(log_level=v["log_level"], debug=v["debug"])),
         replay=ReplaySettings(**_present(turns=v["replay_turns"], chars=v["replay_chars"])),
         stats_json=_writable_file(v, "stats_json"),
         simulate=simulate,
+        greet=bool(v["greet"]),
+        greet_instructions=v["greet_instructions"],
+        record=_output(v, "record", (".wav",), audio),
+        transcript=_output(v, "transcript", TRANSCRIPT_SUFFIXES, audio),
     )
 
 
@@ -266,9 +287,40 @@ def _connection(v: _Values, api_version: str, simulate: bool) -> ConnectionSetti
         endpoint=SIMULATOR_ENDPOINT if simulate else _endpoint(v),
         api_key=Secret(api_key) if api_key is not None else None,
         api_version=api_version,
+        agent=_agent(v),
         **_present(model=v["model"], token_scope=scope, reconnect=v["reconnect"]),
         **_present(reconnect_attempts=v["reconnect_attempts"]),
     )
+
+
+def _agent(v: _Values) -> AgentSettings | None:
+    """The Foundry agent, or None; refuses what an agent session cannot take."""
+    name, project = v["agent"], v["agent_project"]
+    if name is None:
+        for dest in ("agent_project", "agent_version", "conversation_id"):
+            if v.given(dest):
+                v.refuse(dest, "needs --agent (VOICELIVE_AGENT), the agent to talk to")
+        return None
+    if project is None:
+        v.refuse(
+            "agent",
+            "needs --agent-project (VOICELIVE_AGENT_PROJECT), the Foundry project that holds it",
+        )
+    if v.given("api_key"):
+        v.refuse(
+            "api_key",
+            "cannot be used with --agent: agent sessions accept only Microsoft Entra ID, so "
+            "remove the key and use `az login` (Entra ID) instead",
+        )
+    if v.given("model"):
+        v.refuse("model", "does not apply with --agent: the agent's own model answers")
+    if v.given("instructions"):
+        v.refuse(
+            "instructions",
+            "cannot be combined with --agent: the agent has its own instructions (edit them on "
+            "the agent in Foundry)",
+        )
+    return AgentSettings(name, project, v["agent_version"], v["conversation_id"])
 
 
 def _endpoint(v: _Values) -> str:
@@ -344,6 +396,18 @@ def _session(v: _Values, api_version: str, model: str) -> SessionSettings:
         if transcription is None:
             v.refuse("language", "needs a transcription model, but --transcription-model is none")
     noise = v["noise_reduction"] or SessionSettings.noise_reduction
+    if v["echo_reference"]:
+        if v["echo_cancellation"] is False:
+            v.refuse(
+                "echo_reference",
+                "is the reference for server echo cancellation, which --no-echo-cancellation "
+                f"({_set_by(v, 'echo_cancellation')}) turns off",
+            )
+        if not supports_echo_reference(api_version):
+            v.refuse(
+                "echo_reference",
+                f"needs --api-version 2026-06-01-preview or later, not {api_version}",
+            )
     return SessionSettings(
         instructions=v["instructions"],
         voice=voice,
@@ -356,8 +420,18 @@ def _session(v: _Values, api_version: str, model: str) -> SessionSettings:
         noise_reduction=_none(noise),
         voice_endpoint_id=v["voice_endpoint_id"],
         voice_model=v["voice_model"],
+        echo_reference=bool(v["echo_reference"]),
         **_present(echo_cancellation=v["echo_cancellation"]),
     )
+
+
+def _set_by(v: _Values, dest: str) -> str:
+    """``VARIABLE, set in .env``: the variable that supplied ``dest`` (else its preferred one)
+    and where the value came from."""
+    origin = v.origins.get(dest)
+    if origin is None:
+        return SPECS[dest].variable
+    return f"{origin.variable or SPECS[dest].variable}, set {origin.where}"
 
 
 def _turn_detection(v: _Values, api_version: str) -> TurnDetectionSettings:
@@ -431,6 +505,22 @@ def _audio(v: _Values) -> AudioSettings:
         **_present(prebuffer_ms=v["prebuffer_ms"], chunk_ms=v["chunk_ms"]),
         **_present(output_latency_ms=v["output_latency_ms"]),
     )
+
+
+def _output(v: _Values, dest: str, suffixes: tuple[str, ...], audio: AudioSettings) -> Path | None:
+    """A file to write, with one of ``suffixes``, in an existing directory, and not one of the
+    audio files (the input would be overwritten, the output written twice)."""
+    path = v.path(dest)
+    if path is None:
+        return None
+    if path.suffix.lower() not in suffixes or path.is_dir() or not path.parent.is_dir():
+        kind = " or ".join(suffixes)
+        v.fail(dest, f"a {kind} file path in an existing directory")
+    for other in ("input_file", "output_file"):
+        given = getattr(audio, other)
+        if given is not None and given.resolve() == path.resolve():
+            v.refuse(dest, f"is the same file as --{other.replace('_', '-')}")
+    return path
 
 
 def _writable_file(v: _Values, dest: str) -> Path | None:

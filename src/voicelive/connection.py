@@ -16,6 +16,7 @@ import json
 import logging
 import socket
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -33,7 +34,7 @@ from voicelive import __version__
 from voicelive.auth import Auth
 from voicelive.errors import AuthError, ConfigError, ConnectError, ConnectionLost
 from voicelive.protocol.events import describe
-from voicelive.settings import ConnectionSettings
+from voicelive.settings import AgentSettings, ConnectionSettings
 
 log = logging.getLogger(__name__)
 REALTIME_PATH = "/voice-live/realtime"
@@ -49,12 +50,23 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def build_url(endpoint: str, api_version: str, model: str | None) -> str:
+def build_url(
+    endpoint: str,
+    api_version: str,
+    model: str | None,
+    *,
+    agent: AgentSettings | None = None,
+    features: Sequence[str] = (),
+) -> str:
     """Endpoint → ``wss://host/…/voice-live/realtime?api-version=…&model=…``.
 
     https→wss, http→ws; a trailing slash is dropped; query parameters already on the endpoint
-    are kept after ours. Raises ConfigError for other schemes and for clear-text (ws/http) to
-    a host that is not loopback, because the credential would travel unencrypted.
+    are kept after ours. With ``agent`` the query names the agent (``agent-name``,
+    ``agent-project-name``, then ``agent-version`` and ``conversation-id`` when set) and leaves
+    ``model`` out, as the SDK does (protocol.md §1.1-1.2). ``features`` become one ``features``
+    parameter, comma-separated (e.g. ``features=client_ec_reference:true``). Raises ConfigError
+    for other schemes and for clear-text (ws/http) to a host that is not loopback, because the
+    credential would travel unencrypted.
     """
     parts = urlsplit(endpoint.strip())
     scheme = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}.get(parts.scheme.lower())
@@ -72,9 +84,19 @@ def build_url(endpoint: str, api_version: str, model: str | None) -> str:
     if not path.endswith(REALTIME_PATH):
         path += REALTIME_PATH
     query: list[tuple[str, str]] = [("api-version", api_version)]
-    if model:
+    if agent is not None:
+        query += [("agent-name", agent.name), ("agent-project-name", agent.project)]
+        if agent.version:
+            query.append(("agent-version", agent.version))
+        if agent.conversation_id:
+            query.append(("conversation-id", agent.conversation_id))
+    elif model:
         query.append(("model", model))
+    if features:
+        query.append(("features", ",".join(features)))
     ours = {k for k, _ in query}
+    if agent is not None:
+        ours.add("model")  # an agent session names no model, not even one on the endpoint
     query += [(k, v) for k, v in parse_qsl(parts.query) if k not in ours]
     return urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
 
@@ -124,7 +146,13 @@ class VoiceLiveConnection:
     @classmethod
     async def open(cls, settings: ConnectionSettings, auth: Auth) -> VoiceLiveConnection:
         """Connect and complete the handshake. Raises ConfigError, AuthError, ConnectError."""
-        url = build_url(settings.endpoint, settings.api_version, settings.model)
+        url = build_url(
+            settings.endpoint,
+            settings.api_version,
+            settings.model,
+            agent=settings.agent,
+            features=settings.features,
+        )
         host = urlsplit(url).hostname or "?"
         request_id = str(uuid.uuid4())
         headers = await auth.headers()

@@ -111,6 +111,7 @@ def _opt(
 
 
 _C, _V, _T, _A, _L = "Connection", "Conversation", "Turn detection", "Audio", "Logging and mode"
+_G = "Foundry agent"
 _AZ = "AZURE_VOICELIVE_"
 
 OPTIONS: Final[tuple[OptionSpec, ...]] = (
@@ -139,8 +140,24 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
          "N", low=0, high=1000),
     _opt("replay_chars", "8000", "Characters of the conversation replayed at most, {range}.", _C,
          "N", low=0, high=1_000_000),
+    # --- Foundry agent
+    _opt("agent", "(none: a model)",
+         "Talk to this Foundry Agent Service agent instead of a model; needs --agent-project and "
+         "Entra ID (az login), not an API key.", _G, "NAME", example="<your-agent-name>"),
+    _opt("agent_project", "(none)", "Foundry project that holds the agent (with --agent).", _G,
+         "NAME", example="<your-project-name>"),
+    _opt("agent_version", "(the agent's latest)", "Agent version to use (with --agent).", _G,
+         "VERSION"),
+    _opt("conversation_id", "(a new conversation)",
+         "Continue this agent conversation (with --agent).", _G, "ID"),
     # --- conversation
-    _opt("instructions", "(service default)", "System instructions for the assistant.", _V),
+    _opt("instructions", "(service default)",
+         "System instructions for the assistant (not with --agent: the agent has its own).", _V),
+    _opt("greet", "off", "The assistant speaks first, before you say anything.", _V,
+         kind="bool"),
+    _opt("greet_instructions", "(none)",
+         "What the assistant's first words should do, e.g. 'Welcome the user briefly' (needs "
+         "--greet).", _V),
     _opt("voice", "(service default)",
          "Voice name, e.g. en-US-Ava:DragonHDLatestNeural or alloy.", _V, "NAME"),
     _opt("voice_type", "(inferred from --voice)",
@@ -193,6 +210,9 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
          _A, "TYPE", choices=NOISE_REDUCTION),
     _opt("echo_cancellation", "on", "Server-side echo cancellation (for open speakers).", _A,
          kind="bool"),
+    _opt("echo_reference", "off",
+         "Send what the speaker plays as the echo reference (stereo input) for server echo "
+         "cancellation; API 2026-06-01-preview or later.", _A, kind="bool"),
     _opt("input_device", "(system default)",
          "Microphone: index or name substring (see voicelive devices).", _A, "DEVICE"),
     _opt("output_device", "(system default)",
@@ -218,6 +238,11 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     _opt("stats_json", "(none)",
          "Write per-turn latency and session statistics as JSON to this file at exit.", _L,
          "FILE"),
+    _opt("record", "(none)", "Record the conversation's audio to this .wav file.", _L,
+         "FILE.wav", example="conversation.wav"),
+    _opt("transcript", "(none)",
+         "Write the conversation's text to this file: Markdown (.md) or JSON lines (.jsonl).",
+         _L, "FILE", example="conversation.md"),
     _opt("debug", "off", "Show tracebacks on errors.", _L, kind="bool"),
     _opt("simulate", "off", "Talk to the bundled offline simulator instead of Azure.", _L,
          kind="bool"),

@@ -16,6 +16,12 @@ Rules the payload follows (protocol.md §4):
 * End-of-utterance detection is spelled per API version (§4.4): ``threshold_level`` and
   ``timeout_ms`` on GA and later previews; ``threshold`` (float) and ``timeout`` (seconds) on
   2025-05-01-preview.
+* Echo cancellation with a client-supplied reference (§4.1, 2026-06-01-preview and later) is
+  ``{"type": "server_echo_cancellation", "reference_source": "client", "channels": 2}``: the
+  input audio is then stereo (microphone, reference). The handshake must also carry
+  ``features=client_ec_reference:true`` (``ConnectionSettings.features``).
+* Agent sessions (Foundry Agent Service) take no ``instructions`` (§4.1); the configuration
+  refuses them, so the payload is the same builder's.
 
 Settings are expected to be validated already (``voicelive.config`` does that); the builder
 raises ``ValueError`` only for combinations it cannot express at all.
@@ -61,6 +67,15 @@ def supports_auto_truncate(api_version: str) -> bool:
     return api_version not in _NO_AUTO_TRUNCATE_VERSIONS
 
 
+ECHO_REFERENCE_FROM: Final = "2026-06-01-preview"
+"""The first API version with a client-supplied echo reference (protocol.md §1.3, §4.1)."""
+
+
+def supports_echo_reference(api_version: str) -> bool:
+    """True when ``api_version`` takes ``reference_source: client`` with ``channels: 2``."""
+    return api_version.removesuffix("-preview") >= ECHO_REFERENCE_FROM.removesuffix("-preview")
+
+
 def infer_voice_type(name: str) -> str | None:
     """Guess the voice ``type`` from its name, or None when the name is ambiguous.
 
@@ -78,8 +93,9 @@ def infer_voice_type(name: str) -> str | None:
 def build_session(session: SessionSettings, api_version: str) -> dict[str, Any]:
     """Return the ``session`` object for ``session.update``.
 
-    Raises ``ValueError`` when a voice is set without a type that can be inferred, or when
-    a legacy (2025-05-01-preview) EOU threshold is not a number.
+    Raises ``ValueError`` when a voice is set without a type that can be inferred, when
+    a legacy (2025-05-01-preview) EOU threshold is not a number, or when an echo reference is
+    asked for without echo cancellation or on an API version that lacks it.
     """
     payload: dict[str, Any] = {
         "modalities": list(session.modalities),
@@ -95,11 +111,23 @@ def build_session(session: SessionSettings, api_version: str) -> dict[str, Any]:
     payload["input_audio_noise_reduction"] = (
         {"type": session.noise_reduction} if session.noise_reduction else None
     )
-    payload["input_audio_echo_cancellation"] = (
-        {"type": "server_echo_cancellation"} if session.echo_cancellation else None
-    )
+    payload["input_audio_echo_cancellation"] = _echo_cancellation(session, api_version)
     payload["input_audio_transcription"] = _transcription(session)
     return payload
+
+
+def _echo_cancellation(session: SessionSettings, api_version: str) -> dict[str, Any] | None:
+    if not session.echo_cancellation:
+        if session.echo_reference:
+            raise ValueError("an echo reference needs echo cancellation")
+        return None
+    result: dict[str, Any] = {"type": "server_echo_cancellation"}
+    if session.echo_reference:
+        if not supports_echo_reference(api_version):
+            raise ValueError(f"no client echo reference on {api_version}")
+        result["reference_source"] = "client"
+        result["channels"] = 2  # interleaved: channel 0 the microphone, 1 the reference
+    return result
 
 
 def _voice(session: SessionSettings) -> dict[str, Any]:
