@@ -11,7 +11,6 @@ items it replayed, that the second reply was heard, the exit code, and that noth
 from __future__ import annotations
 
 import asyncio
-import sys
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.chat_process import spawn_chat
 from tests.simulator_helpers import silence, speech_like
 from voicelive.simulator import Simulator, SimulatorOptions
 
@@ -74,12 +74,7 @@ async def run_client(
     options = SimulatorOptions(api_key=KEY, fault=fault, fault_after_s=fault_after_s)
     async with Simulator(options) as sim:
         log = tmp_path / "voicelive.log"
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "voicelive",
-            "chat",
-            "--endpoint",
+        proc = await spawn_chat(
             sim.endpoint,
             "--input-file",
             str(two_turns(tmp_path / "in.wav")),
@@ -88,10 +83,7 @@ async def run_client(
             "--log-file",
             str(log),
             *extra,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={"AZURE_VOICELIVE_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
+            api_key=KEY,
         )
         stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode is not None

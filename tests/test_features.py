@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import serve
 
+from tests.chat_process import spawn_chat
 from tests.fakes import FakeAudio, RecordingView
 from tests.scripted_server import Scripted
 from tests.test_chat_scripted import delta, settings
@@ -192,19 +193,13 @@ async def test_transcript_stats_and_latency_of_a_turn(server: Scripted, tmp_path
 @pytest.mark.parametrize("suffix", [".md", ".jsonl"])
 async def test_the_transcript_is_complete_after_ctrl_c(tmp_path: Path, suffix: str) -> None:
     import signal
-    import sys
 
     from tests.test_fault_matrix import KEY, two_turns
     from voicelive.simulator import Simulator, SimulatorOptions
 
     transcript = tmp_path / f"t{suffix}"
     async with Simulator(SimulatorOptions(api_key=KEY)) as sim:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "voicelive",
-            "chat",
-            "--endpoint",
+        proc = await spawn_chat(
             sim.endpoint,
             "--input-file",
             str(two_turns(tmp_path / "in.wav")),
@@ -214,10 +209,7 @@ async def test_the_transcript_is_complete_after_ctrl_c(tmp_path: Path, suffix: s
             "none",
             "--transcript",
             str(transcript),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={"AZURE_VOICELIVE_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
+            api_key=KEY,
         )
         assert proc.stdout is not None
         async with asyncio.timeout(30):  # guard: the first reply comes within a few seconds
@@ -238,7 +230,6 @@ async def test_the_transcript_is_complete_after_ctrl_c(tmp_path: Path, suffix: s
 
 
 async def test_greet_and_a_typed_message_through_the_simulator(tmp_path: Path) -> None:
-    import sys
     import wave
 
     from tests.test_fault_matrix import KEY
@@ -251,12 +242,7 @@ async def test_greet_and_a_typed_message_through_the_simulator(tmp_path: Path) -
         wav.setframerate(24_000)
         wav.writeframes(bytes(2 * 24_000 * 20))
     async with Simulator(SimulatorOptions(api_key=KEY)) as sim:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "voicelive",
-            "chat",
-            "--endpoint",
+        proc = await spawn_chat(
             sim.endpoint,
             "--input-file",
             str(quiet),
@@ -265,10 +251,8 @@ async def test_greet_and_a_typed_message_through_the_simulator(tmp_path: Path) -
             "--log-file",
             "none",
             "--greet",
+            api_key=KEY,
             stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={"AZURE_VOICELIVE_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
         )
         assert proc.stdout is not None and proc.stdin is not None
         seen: list[str] = []

@@ -1,0 +1,34 @@
+"""Start ``voicelive chat`` as its own process, the way a user's shell would."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+
+async def spawn_chat(
+    endpoint: str,
+    *args: str,
+    api_key: str,
+    stdin: int = asyncio.subprocess.DEVNULL,
+    cwd: Path | None = None,
+) -> asyncio.subprocess.Process:
+    """``python -m voicelive chat --endpoint ENDPOINT ARGS``; the key travels in the environment.
+
+    stdout and stderr are pipes; the environment holds nothing but the key and a PATH.
+    """
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voicelive",
+        "chat",
+        "--endpoint",
+        endpoint,
+        *args,
+        stdin=stdin,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env={"AZURE_VOICELIVE_API_KEY": api_key, "PATH": "/usr/bin:/bin"},
+    )
