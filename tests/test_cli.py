@@ -24,7 +24,7 @@ from voicelive.audio.devices import DeviceInfo
 from voicelive.cli import app
 from voicelive.errors import AudioDeviceError, AuthError
 from voicelive.options import OPTIONS
-from voicelive.settings import LogSettings, Settings
+from voicelive.settings import AgentSettings, LogSettings, Settings
 
 ENDPOINT = "https://res.services.ai.azure.com"
 SECRET = "sk-VERY-SECRET-0123456789abcdef"
@@ -517,3 +517,77 @@ def test_simulate_port_in_use_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr(voicelive.simulator, "serve", busy, raising=False)
     assert_one_error_line(invoke("simulate"), 1, "127.0.0.1:8765", "Address already in use")
+
+
+# --- greeting, recording, transcript, echo reference, Foundry agent ----------------------------
+
+
+def test_chat_passes_the_greeting_recording_echo_reference_and_agent_options(
+    calls: Calls, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text(
+        f"AZURE_VOICELIVE_ENDPOINT={ENDPOINT}\nVOICELIVE_AGENT_PROJECT=contoso\n"
+        "VOICELIVE_TRANSCRIPT=talk.jsonl\n"
+    )
+    args = ["chat", "--greet", "--greet-instructions", "Welcome the user."]
+    args += ["--record", "talk.wav", "--echo-reference", "--agent", "planner"]
+    result = invoke(*args, env={"VOICELIVE_CONVERSATION_ID": "conv_9"})
+    assert result.exit_code == 0, result.output
+    (settings,) = calls.settings
+    assert (settings.greet, settings.greet_instructions) == (True, "Welcome the user.")
+    assert (settings.record, settings.transcript) == (Path("talk.wav"), Path("talk.jsonl"))
+    assert settings.session.echo_reference is True
+    assert settings.connection.features == ("client_ec_reference:true",)
+    assert settings.connection.agent == AgentSettings("planner", "contoso", None, "conv_9")
+
+
+def test_chat_help_shows_the_new_options() -> None:
+    text = " ".join(invoke("chat", "--help").stdout.split())
+    for fragment in (
+        "--greet / --no-greet",
+        "[env var: VOICELIVE_GREET] [default: off]",
+        "--greet-instructions TEXT",
+        "--record FILE.wav",
+        "--transcript FILE",
+        "--echo-reference / --no-echo-reference",
+        "--agent NAME",
+        "--agent-project NAME",
+        "--agent-version VERSION",
+        "--conversation-id ID",
+    ):
+        assert fragment in text, fragment
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--agent", "planner"], ["--agent (VOICELIVE_AGENT)", "--agent-project"]),
+        (["--conversation-id", "c1"], ["--conversation-id (VOICELIVE_CONVERSATION_ID)", "--agent"]),
+        (
+            ["--agent", "planner", "--agent-project", "p", "--api-key", SECRET],
+            ["--api-key (AZURE_VOICELIVE_API_KEY)", "--agent", "`az login` (Entra ID)"],
+        ),
+        (
+            ["--agent", "planner", "--agent-project", "p", "--instructions", "Be brief."],
+            ["--instructions (VOICELIVE_INSTRUCTIONS)", "cannot be combined with --agent"],
+        ),
+        (
+            ["--echo-reference", "--api-version", "2026-04-10"],
+            ["--echo-reference (VOICELIVE_ECHO_REFERENCE)", "2026-06-01-preview or later"],
+        ),
+        (
+            ["--echo-reference", "--no-echo-cancellation"],
+            ["--echo-reference (VOICELIVE_ECHO_REFERENCE)", "--no-echo-cancellation"],
+        ),
+        (["--greet-instructions", "Hi"], ["--greet-instructions", "needs --greet"]),
+        (["--record", "talk.ogg"], ["--record (VOICELIVE_RECORD)", ".wav", "'talk.ogg'"]),
+        (["--transcript", "talk.txt"], ["--transcript (VOICELIVE_TRANSCRIPT)", ".md or .jsonl"]),
+    ],
+)
+def test_new_option_refusals_are_one_line_exit_2(
+    calls: Calls, args: list[str], fragments: list[str]
+) -> None:
+    result = invoke("chat", "--endpoint", ENDPOINT, *args)
+    assert_one_error_line(result, 2, *fragments)
+    assert SECRET not in result.output
+    assert calls.settings == []

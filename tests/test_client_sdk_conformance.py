@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 from voicelive.config import resolve_settings
+from voicelive.connection import build_url
 from voicelive.errors import ConfigError
 from voicelive.protocol import events as ev
 from voicelive.protocol.session import build_session
-from voicelive.settings import KNOWN_API_VERSIONS
+from voicelive.settings import KNOWN_API_VERSIONS, AgentSettings
 
 models = pytest.importorskip(
     "azure.ai.voicelive.models", reason="azure-ai-voicelive (test-only dependency) is not installed"
@@ -152,6 +153,8 @@ FLAG_SETS: list[dict[str, str]] = [
         "voice_model": "DragonLatestNeural",
     },
     {"transcription_model": "none", "noise_reduction": "none", "echo_cancellation": "false"},
+    {"echo_reference": "true"},
+    {"agent": "trip-planner", "agent_project": "contoso", "voice": "en-US-AvaNeural"},
 ]
 
 
@@ -170,10 +173,18 @@ def test_session_update_for_each_version_and_flag_set(
         )
     except ConfigError as exc:
         # only combinations the client itself refuses may be skipped, and only these
-        assert "auto-truncate" in str(exc) and api_version == "2025-05-01-preview", exc
+        refused_here = ("--auto-truncate" in str(exc) and api_version == "2025-05-01-preview") or (
+            "--echo-reference" in str(exc) and api_version < "2026-06-01"
+        )
+        assert refused_here, exc
         return
     payload = build_session(settings.session, api_version)
     check_session_update(ev.session_update(ev.EventIds(), payload))
+    if flags.get("echo_reference"):
+        ec = models.AudioEchoCancellation._deserialize(payload["input_audio_echo_cancellation"], [])
+        assert (ec.reference_source, ec.channels) == ("client", 2)
+    if flags.get("agent"):
+        assert "instructions" not in payload
     eou = (payload.get("turn_detection") or {}).get("end_of_utterance_detection")
     if eou:
         legacy = api_version == "2025-05-01-preview"
@@ -201,3 +212,36 @@ def test_parser_tables_cover_every_server_event_the_sdk_knows() -> None:
     known = ev.HANDLED_TYPES | ev.IGNORED_TYPES
     missing = sorted(t.value for t in models.ServerEventType if t.value not in known)
     assert missing == [], f"server events the client neither handles nor ignores: {missing}"
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        AgentSettings("trip-planner", "contoso"),
+        AgentSettings("trip-planner", "contoso", version="3", conversation_id="conv_1"),
+    ],
+)
+def test_the_agent_url_has_the_sdks_query(agent: AgentSettings) -> None:
+    """The query of voicelive's agent URL is the SDK's, less its telemetry parameter."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from azure.ai.voicelive.aio._patch import _VoiceLiveConnectionManager
+    from azure.core.credentials import AzureKeyCredential
+
+    config = {"agent_name": agent.name, "project_name": agent.project}
+    if agent.version:
+        config["agent_version"] = agent.version
+    if agent.conversation_id:
+        config["conversation_id"] = agent.conversation_id
+    manager = _VoiceLiveConnectionManager(
+        credential=AzureKeyCredential("unused"),
+        endpoint="https://res.services.ai.azure.com",
+        agent_config=config,
+        extra_query={},
+        extra_headers={},
+    )
+    sdk_url = manager._prepare_url()
+    ours = build_url("https://res.services.ai.azure.com", "2026-07-15", "gpt-4o", agent=agent)
+    sdk_query = [kv for kv in parse_qsl(urlsplit(sdk_url).query) if kv[0] != "x-ms-client-sdk"]
+    assert parse_qsl(urlsplit(ours).query) == sdk_query
+    assert urlsplit(ours)._replace(query="") == urlsplit(sdk_url)._replace(query="")

@@ -10,7 +10,14 @@ import pytest
 from voicelive.config import SIMULATOR_ENDPOINT, is_loopback, read_dotenv, resolve_settings
 from voicelive.errors import ConfigError
 from voicelive.options import OPTIONS, SPECS, env_example, options_markdown
-from voicelive.settings import DEFAULT_API_VERSION, DEFAULT_MODEL, ReplaySettings, Settings
+from voicelive.settings import (
+    DEFAULT_API_VERSION,
+    DEFAULT_MODEL,
+    KNOWN_API_VERSIONS,
+    AgentSettings,
+    ReplaySettings,
+    Settings,
+)
 
 ENDPOINT = "https://res.services.ai.azure.com"
 SECRET = "s3cr3t-KEY-0123456789abcdef"
@@ -611,3 +618,213 @@ def test_new_option_errors_name_the_variable_and_the_source(tmp_path: Path) -> N
 
 def test_stats_json_must_not_be_a_directory(tmp_path: Path) -> None:
     assert "--stats-json" in refused({"stats_json": str(tmp_path)})
+
+
+# --- greeting, recording, transcript, echo reference and Foundry agent options -----------------
+
+
+def test_new_chat_options_default_off() -> None:
+    s = resolve()
+    assert (s.greet, s.greet_instructions, s.record, s.transcript) == (False, None, None, None)
+    assert s.session.echo_reference is False
+    assert (s.connection.agent, s.connection.features) == (None, ())
+
+
+def test_greet_record_and_transcript_follow_the_precedence(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text(
+        "VOICELIVE_GREET=yes\nVOICELIVE_GREET_INSTRUCTIONS=from dotenv\n"
+        f"VOICELIVE_RECORD={tmp_path / 'dotenv.wav'}\nVOICELIVE_TRANSCRIPT={tmp_path / 'd.md'}\n"
+    )
+    env = {
+        "VOICELIVE_GREET_INSTRUCTIONS": "from env",
+        "VOICELIVE_TRANSCRIPT": str(tmp_path / "e.JSONL"),
+    }
+    s = resolve({"record": str(tmp_path / "flag.wav")}, env, path)
+    assert (s.greet, s.greet_instructions) == (True, "from env")
+    assert (s.record, s.transcript) == (tmp_path / "flag.wav", tmp_path / "e.JSONL")
+    s = resolve(dotenv=path)
+    assert (s.greet_instructions, s.record, s.transcript) == (
+        "from dotenv",
+        tmp_path / "dotenv.wav",
+        tmp_path / "d.md",
+    )
+    assert resolve({"greet": False}, env={"VOICELIVE_GREET": "1"}).greet is False
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "expected"),
+    [
+        (
+            {"greet_instructions": "Say hello."},
+            {},
+            "--greet-instructions (VOICELIVE_GREET_INSTRUCTIONS), set on the command line, "
+            "needs --greet (VOICELIVE_GREET).",
+        ),
+        (
+            {"greet": False},
+            {"VOICELIVE_GREET_INSTRUCTIONS": "Say hello."},
+            "--greet-instructions (VOICELIVE_GREET_INSTRUCTIONS), set in the environment, "
+            "needs --greet (VOICELIVE_GREET).",
+        ),
+        (
+            {"record": "talk.mp3"},
+            {},
+            "--record (VOICELIVE_RECORD) must be a .wav file path in an existing directory, "
+            "got 'talk.mp3' on the command line.",
+        ),
+        (
+            {},
+            {"VOICELIVE_RECORD": "/nonexistent/dir/talk.wav"},
+            "--record (VOICELIVE_RECORD) must be a .wav file path in an existing directory, "
+            "got '/nonexistent/dir/talk.wav' in the environment.",
+        ),
+        (
+            {"transcript": "talk.txt"},
+            {},
+            "--transcript (VOICELIVE_TRANSCRIPT) must be a .md or .jsonl file path in an "
+            "existing directory, got 'talk.txt' on the command line.",
+        ),
+        (
+            {"transcript": "/nonexistent/dir/talk.md"},
+            {},
+            "--transcript (VOICELIVE_TRANSCRIPT) must be a .md or .jsonl file path in an "
+            "existing directory, got '/nonexistent/dir/talk.md' on the command line.",
+        ),
+    ],
+)
+def test_greet_record_and_transcript_refusals(
+    flags: dict[str, Any], env: dict[str, str], expected: str
+) -> None:
+    assert refused(flags, env) == expected
+
+
+def test_record_and_transcript_must_not_be_directories_or_the_audio_files(tmp_path: Path) -> None:
+    folder = tmp_path / "take.wav"
+    folder.mkdir()
+    assert "--record (VOICELIVE_RECORD) must be a .wav file" in refused({"record": str(folder)})
+    wav = tmp_path / "in.wav"
+    wav.write_bytes(b"")
+    message = refused({"record": str(wav), "input_file": str(wav)})
+    assert message == (
+        "--record (VOICELIVE_RECORD), set on the command line, is the same file as --input-file."
+    )
+    out = tmp_path / "out.wav"
+    assert "same file as --output-file" in refused({"record": str(out), "output_file": str(out)})
+
+
+ECHO_REFERENCE_VERSIONS = ["2026-06-01-preview", "2026-07-15"]
+
+
+@pytest.mark.parametrize("api_version", KNOWN_API_VERSIONS)
+def test_echo_reference_needs_2026_06_01_preview_or_later(api_version: str) -> None:
+    flags = {"echo_reference": True, "api_version": api_version}
+    if api_version in ECHO_REFERENCE_VERSIONS:
+        s = resolve(flags)
+        assert s.session.echo_reference is True
+        assert s.connection.features == ("client_ec_reference:true",)
+    else:
+        assert refused(flags) == (
+            "--echo-reference (VOICELIVE_ECHO_REFERENCE), set on the command line, needs "
+            f"--api-version 2026-06-01-preview or later, not {api_version}."
+        )
+
+
+def test_echo_reference_needs_echo_cancellation(tmp_path: Path) -> None:
+    assert refused({"echo_reference": True, "echo_cancellation": False}) == (
+        "--echo-reference (VOICELIVE_ECHO_REFERENCE), set on the command line, is the reference "
+        "for server echo cancellation, which --no-echo-cancellation "
+        "(VOICELIVE_ECHO_CANCELLATION, set on the command line) turns off."
+    )
+    path = tmp_path / ".env"
+    path.write_text("VOICELIVE_ECHO_REFERENCE=on\nVOICELIVE_ECHO_CANCELLATION=off\n")
+    with pytest.raises(ConfigError) as info:
+        resolve(dotenv=path)
+    assert str(info.value).startswith("--echo-reference (VOICELIVE_ECHO_REFERENCE), set in .env,")
+    assert "(VOICELIVE_ECHO_CANCELLATION, set in .env)" in str(info.value)
+    # turning the reference off explicitly is always fine
+    assert (
+        resolve({"echo_reference": False, "echo_cancellation": False}).session.echo_reference
+        is False
+    )
+
+
+AGENT = {"agent": "trip-planner", "agent_project": "contoso-travel"}
+
+
+def test_agent_options_make_agent_settings(tmp_path: Path) -> None:
+    s = resolve(AGENT)
+    assert s.connection.agent == AgentSettings("trip-planner", "contoso-travel")
+    path = tmp_path / ".env"
+    path.write_text(
+        "VOICELIVE_AGENT=from-dotenv\nVOICELIVE_AGENT_PROJECT=proj\n"
+        "VOICELIVE_AGENT_VERSION=3\nVOICELIVE_CONVERSATION_ID=conv_123\n"
+    )
+    s = resolve({"agent_version": "7"}, {"VOICELIVE_AGENT": "from-env"}, path)
+    assert s.connection.agent == AgentSettings("from-env", "proj", "7", "conv_123")
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "expected"),
+    [
+        (
+            {"agent": "a"},
+            {},
+            "--agent (VOICELIVE_AGENT), set on the command line, needs --agent-project "
+            "(VOICELIVE_AGENT_PROJECT), the Foundry project that holds it.",
+        ),
+        (
+            {},
+            {"VOICELIVE_AGENT_PROJECT": "p"},
+            "--agent-project (VOICELIVE_AGENT_PROJECT), set in the environment, needs --agent "
+            "(VOICELIVE_AGENT), the agent to talk to.",
+        ),
+        (
+            {"agent_version": "2"},
+            {},
+            "--agent-version (VOICELIVE_AGENT_VERSION), set on the command line, needs --agent "
+            "(VOICELIVE_AGENT), the agent to talk to.",
+        ),
+        (
+            {"conversation_id": "conv_1"},
+            {},
+            "--conversation-id (VOICELIVE_CONVERSATION_ID), set on the command line, needs "
+            "--agent (VOICELIVE_AGENT), the agent to talk to.",
+        ),
+        (
+            {**AGENT, "instructions": "Be brief."},
+            {},
+            "--instructions (VOICELIVE_INSTRUCTIONS), set on the command line, cannot be "
+            "combined with --agent: the agent has its own instructions (edit them on the agent "
+            "in Foundry).",
+        ),
+        (
+            AGENT,
+            {"VOICE_LIVE_MODEL": "gpt-4o"},
+            "--model (VOICE_LIVE_MODEL), set in the environment, does not apply with --agent: "
+            "the agent's own model answers.",
+        ),
+        (
+            {**AGENT, "agent": "trip planner"},
+            {},
+            "--agent (VOICELIVE_AGENT) must be an agent name without spaces, got 'trip planner' "
+            "on the command line.",
+        ),
+    ],
+)
+def test_agent_refusals(flags: dict[str, Any], env: dict[str, str], expected: str) -> None:
+    assert refused(flags, env) == expected
+
+
+def test_an_api_key_with_an_agent_is_refused_for_entra_id_without_quoting_it() -> None:
+    expected = (
+        "--api-key (AZURE_VOICELIVE_API_KEY), set {where}, cannot be used with --agent: agent "
+        "sessions accept only Microsoft Entra ID, so remove the key and use `az login` (Entra "
+        "ID) instead."
+    )
+    assert refused({**AGENT, "api_key": SECRET}) == expected.format(where="on the command line")
+    message = refused(AGENT, {"AZURE_VOICE_LIVE_API_KEY": SECRET})
+    assert message == expected.format(where="in the environment").replace(
+        "(AZURE_VOICELIVE_API_KEY)", "(AZURE_VOICE_LIVE_API_KEY)"
+    )
+    assert SECRET not in message

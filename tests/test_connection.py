@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +16,13 @@ from websockets.http11 import Response as HttpResponse
 from voicelive.auth import ApiKeyAuth, EntraAuth
 from voicelive.connection import VoiceLiveConnection, build_url, is_loopback_host
 from voicelive.errors import AuthError, ConfigError, ConnectError, ConnectionLost
-from voicelive.settings import ConnectionSettings, Secret
+from voicelive.settings import (
+    AgentSettings,
+    ConnectionSettings,
+    Secret,
+    SessionSettings,
+    Settings,
+)
 
 KEY = Secret("test-key-0123456789")
 
@@ -233,3 +240,73 @@ def test_azure_identity_async_transport_is_installed() -> None:
     from azure.core.pipeline.transport import AioHttpTransport
 
     assert AioHttpTransport is not None
+
+
+# --- Foundry agents and preview features in the URL --------------------------------------------
+
+AGENT = AgentSettings("trip-planner", "contoso-travel")
+
+
+def test_build_url_names_the_agent_instead_of_the_model() -> None:
+    base = "wss://res.services.ai.azure.com/voice-live/realtime?api-version=2026-07-15"
+    assert build_url("https://res.services.ai.azure.com", "2026-07-15", "gpt-4o", agent=AGENT) == (
+        base + "&agent-name=trip-planner&agent-project-name=contoso-travel"
+    )
+    full = AgentSettings("trip planner", "contoso", version="3", conversation_id="conv_1&x")
+    url = build_url("https://res.services.ai.azure.com/", "2026-07-15", "gpt-4o", agent=full)
+    assert url == (
+        base + "&agent-name=trip+planner&agent-project-name=contoso&agent-version=3"
+        "&conversation-id=conv_1%26x"
+    )
+    # a model on the endpoint's own query does not come back in an agent session
+    url = build_url("https://h/?model=gpt-4o&foo=1", "v", "gpt-4o", agent=AGENT)
+    assert "model=" not in url and url.endswith("&foo=1")
+
+
+def test_build_url_carries_the_feature_flags() -> None:
+    url = build_url(
+        "https://h", "2026-06-01-preview", "gpt-4o", features=["client_ec_reference:true"]
+    )
+    assert url == (
+        "wss://h/voice-live/realtime?api-version=2026-06-01-preview&model=gpt-4o"
+        "&features=client_ec_reference%3Atrue"
+    )
+    assert "features" not in build_url("https://h", "2026-07-15", "gpt-4o")
+
+
+def test_settings_keep_the_feature_flag_in_step_with_the_echo_reference() -> None:
+    on = Settings(
+        ConnectionSettings("https://h", features=("other:1",)),
+        session=SessionSettings(echo_reference=True),
+    )
+    assert on.connection.features == ("other:1", "client_ec_reference:true")
+    off = dataclasses.replace(on, session=SessionSettings())
+    assert off.connection.features == ("other:1",)
+    again = dataclasses.replace(off, session=SessionSettings(echo_reference=True))
+    assert again.connection.features == on.connection.features
+
+
+async def test_agent_handshake_query_and_entra_header(server: Server) -> None:
+    class Bearer:
+        description = "test bearer"
+
+        async def headers(self) -> dict[str, str]:
+            return {"Authorization": "Bearer tok"}
+
+        async def close(self) -> None:
+            return None
+
+    settings = settings_for(
+        server.port,
+        api_key=None,
+        agent=AgentSettings("trip-planner", "contoso", "2"),
+        features=("client_ec_reference:true",),
+    )
+    conn = await VoiceLiveConnection.open(settings, Bearer())
+    await conn.close()
+    req = server.requests[0]
+    assert req.path == (
+        "/voice-live/realtime?api-version=2026-07-15&agent-name=trip-planner"
+        "&agent-project-name=contoso&agent-version=2&features=client_ec_reference%3Atrue"
+    )
+    assert req.headers["Authorization"] == "Bearer tok" and "api-key" not in req.headers

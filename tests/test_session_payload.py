@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from voicelive.config import resolve_settings
-from voicelive.protocol.session import build_session, infer_voice_type, supports_auto_truncate
+from voicelive.protocol.session import (
+    build_session,
+    infer_voice_type,
+    supports_auto_truncate,
+    supports_echo_reference,
+)
 from voicelive.settings import (
     KNOWN_API_VERSIONS,
     SessionSettings,
@@ -313,3 +318,55 @@ def test_flags_to_payload_end_to_end(
     assert payload["input_audio_noise_reduction"] == {"type": "far_field"}
     assert payload["input_audio_echo_cancellation"] is None
     assert payload["input_audio_transcription"] == {"model": "azure-speech", "language": "en-US"}
+
+
+# --- echo reference and agent sessions ---------------------------------------------------------
+
+ECHO_REFERENCE_VERSIONS = ("2026-06-01-preview", "2026-07-15")
+
+
+@pytest.mark.parametrize("api_version", ECHO_REFERENCE_VERSIONS)
+def test_echo_reference_asks_for_the_client_reference_in_stereo(api_version: str) -> None:
+    assert supports_echo_reference(api_version)
+    payload = build_session(SessionSettings(echo_reference=True), api_version)
+    assert payload["input_audio_echo_cancellation"] == {
+        "type": "server_echo_cancellation",
+        "reference_source": "client",
+        "channels": 2,
+    }
+    assert payload["input_audio_format"] == "pcm16"  # channels 2 needs pcm16 (§4.1)
+    without = build_session(SessionSettings(), api_version)["input_audio_echo_cancellation"]
+    assert without == {"type": "server_echo_cancellation"}
+
+
+@pytest.mark.parametrize(
+    "api_version", [v for v in KNOWN_API_VERSIONS if v not in ECHO_REFERENCE_VERSIONS]
+)
+def test_echo_reference_is_not_expressible_before_2026_06_01_preview(api_version: str) -> None:
+    assert not supports_echo_reference(api_version)
+    with pytest.raises(ValueError, match="echo reference"):
+        build_session(SessionSettings(echo_reference=True), api_version)
+
+
+def test_echo_reference_without_echo_cancellation_is_not_expressible() -> None:
+    with pytest.raises(ValueError, match="needs echo cancellation"):
+        build_session(SessionSettings(echo_reference=True, echo_cancellation=False), "2026-07-15")
+
+
+def test_flags_to_payload_with_the_echo_reference() -> None:
+    settings = resolve_settings(
+        {"simulate": True, "echo_reference": True, "api_version": "2026-06-01-preview"},
+        environ={},
+    )
+    payload = build_session(settings.session, settings.connection.api_version)
+    assert payload["input_audio_echo_cancellation"]["reference_source"] == "client"
+    assert settings.connection.features == ("client_ec_reference:true",)
+
+
+def test_an_agent_session_update_carries_no_instructions() -> None:
+    flags = {"simulate": True, "agent": "planner", "agent_project": "contoso", "voice": "alloy"}
+    settings = resolve_settings(flags, environ={"VOICELIVE_GREET": "1"})
+    payload = build_session(settings.session, settings.connection.api_version)
+    assert "instructions" not in payload
+    assert payload["voice"] == {"type": "openai", "name": "alloy"}
+    assert payload["input_audio_transcription"] == {"model": "azure-speech"}  # §4.5 agents
