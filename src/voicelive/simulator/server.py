@@ -5,7 +5,9 @@ is served by a :class:`~voicelive.simulator.handler.ConnectionHandler`. Everythi
 caller's event loop (``voicelive chat --simulate`` shares it with the client), so nothing here
 blocks. Handshake rejections are answered the way the service's gateway would (protocol notes
 §5): 404 wrong path, 401 missing or wrong credential, 400 unknown ``api-version`` or missing
-``model``/agent parameters.
+``model``/agent parameters (``agent-name`` and ``agent-project-name`` come as a pair). Agent
+sessions take the same credentials as model sessions (protocol notes §1.4; ⚠ the Learn agent
+quickstart says Entra ID only, which the client enforces on its side).
 """
 
 from __future__ import annotations
@@ -302,9 +304,14 @@ class Simulator:
             return self._reject(
                 connection, 400, f"Unsupported api-version {version!r}; supported: {known}."
             )
-        if not query.get("model") and not (
-            query.get("agent-name") and query.get("agent-project-name")
-        ):
+        agent, project = query.get("agent-name"), query.get("agent-project-name")
+        if bool(agent) != bool(project):
+            return self._reject(
+                connection,
+                400,
+                "An agent session needs both 'agent-name' and 'agent-project-name'.",
+            )
+        if not query.get("model") and not agent:
             return self._reject(
                 connection, 400, "Missing 'model' (or 'agent-name' and 'agent-project-name')."
             )

@@ -67,6 +67,8 @@ def default_session(
 ) -> JsonDict:
     """The full session object sent in ``session.created``.
 
+    ``agent`` (``{type: "agent", name, agent_id, thread_id}``) marks an agent session: it is
+    shown as ``session.agent``, and such a session refuses ``instructions`` in updates.
     ``expires_at`` (Unix seconds) is shown on the API versions that have it; by default it is
     :data:`SESSION_LIFETIME_S` from now.
     """
@@ -114,6 +116,15 @@ def apply_update(current: JsonDict, update: Any, api_version: str) -> JsonDict:
     """
     if not isinstance(update, dict):
         raise SessionError("invalid_type", "session must be an object", "session")
+    if "instructions" in update and current.get("agent") is not None:
+        # protocol notes §4.1: instructions are not allowed with agent sessions (the agent has
+        # its own). The service's exact code is not documented; this is its usual shape.
+        raise SessionError(
+            "invalid_value",
+            "Invalid value for 'session.instructions': instructions cannot be set in an agent "
+            "session; the agent's own instructions apply.",
+            "session.instructions",
+        )
     legacy_eou = uses_legacy_eou(api_version)
     for key, value in update.items():
         schema.check_session_field(key, value, legacy_eou=legacy_eou, current=current)
