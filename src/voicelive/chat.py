@@ -121,7 +121,10 @@ async def _watch_input_end(audio: AudioIO, dispatcher: Dispatcher, patience_s: f
     while True:
         dispatcher.changed.clear()
         try:
-            await asyncio.wait_for(dispatcher.changed.wait(), patience_s)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # arrives as the event fires, and the quit then waits out the patience again
+            async with asyncio.timeout(patience_s):
+                await dispatcher.changed.wait()
         except TimeoutError:
             if not dispatcher.core.playing:
                 raise VoiceLiveError(
