@@ -3,6 +3,8 @@
 # virtual microphone and a virtual speaker, reachable through PortAudio -> ALSA -> PulseAudio.
 #
 # Usage: scripts/virtual-audio.sh up|down|env|status [DIR]
+#        scripts/virtual-audio.sh loop-on DIR [DELAY_MS] [VOLUME]
+#        scripts/virtual-audio.sh loop-off DIR
 #
 #   up      install the Debian packages when missing (as root, or with password-less sudo),
 #           start the daemon in DIR
@@ -11,6 +13,12 @@
 #   down    stop the daemon this script started in DIR (by the PID in DIR/run/pid, never by name)
 #   env     print the export lines for DIR
 #   status  exit 0 when the daemon in DIR is running and answers, 1 otherwise
+#   loop-on   an acoustic echo path for echo-cancellation tests: a module-loopback from the
+#             speaker's monitor into the microphone feed, DELAY_MS (default 40) of latency and
+#             VOLUME (default 0.3, a pactl volume: linear factor 0.3, 30%, or -10dB) of gain, so
+#             whatever the speaker plays comes back through the microphone, as on open
+#             speakers. Replaces a loop this script loaded before. Off unless asked for.
+#   loop-off  remove that loop (a no-op when there is none)
 #
 # DIR defaults to $VOICELIVE_AUDIO_DIR or /tmp/voicelive-audio.
 # VOICELIVE_AUDIO_INSTALL=0 forbids installing packages (tests use it: they never run apt-get).
@@ -37,11 +45,16 @@ say() {
 
 usage() {
     echo "usage: $0 up|down|env|status [DIR]" >&2
+    echo "       $0 loop-on DIR [DELAY_MS] [VOLUME] | loop-off DIR" >&2
     exit 2
 }
 
-[[ $# -ge 1 && $# -le 2 ]] || usage
+[[ $# -ge 1 ]] || usage
 command_name=$1
+case $command_name in
+    loop-on) [[ $# -ge 2 && $# -le 4 ]] || usage ;;
+    *) [[ $# -le 2 ]] || usage ;;
+esac
 dir=${2:-${VOICELIVE_AUDIO_DIR:-/tmp/voicelive-audio}}
 case $dir in
     /*) ;;
@@ -225,10 +238,61 @@ cmd_status() {
     return 1
 }
 
+# The echo loop. Its module index is kept in DIR/loop.module; only a module-loopback from the
+# speaker's monitor into the microphone feed is ever unloaded through it (the keepalive
+# loopbacks go into virtual_keepalive and are never touched).
+loop_file="$dir/loop.module"
+
+pactl_bed() {
+    PULSE_SERVER="unix:$socket" timeout 10 pactl "$@"
+}
+
+is_echo_loop() {
+    pactl_bed list short modules | awk -v m="$1" -F '\t' \
+        '$1 == m && $2 == "module-loopback" && $3 ~ /source=virtual_speaker.monitor/ && $3 ~ /sink=virtual_mic_feed/ { found = 1 } END { exit !found }'
+}
+
+cmd_loop_off() {
+    answers || die "no daemon answers in $dir (run: $0 up $dir)"
+    [[ -r $loop_file ]] || return 0
+    local module
+    module=$(tr -dc '0-9' <"$loop_file")
+    if [[ -n $module ]] && is_echo_loop "$module"; then
+        pactl_bed unload-module "$module" || die "could not unload the echo loop (module $module)"
+        say "echo loop removed (module $module)"
+    fi
+    rm -f "$loop_file"
+}
+
+cmd_loop_on() {
+    local delay_ms=${1:-40} volume=${2:-0.3}
+    [[ $delay_ms =~ ^[0-9]+$ ]] && ((delay_ms >= 1 && delay_ms <= 2000)) ||
+        die "DELAY_MS must be a whole number of milliseconds, 1-2000 (got '$delay_ms')"
+    cmd_loop_off
+    local module
+    module=$(pactl_bed load-module module-loopback source=virtual_speaker.monitor \
+        sink=virtual_mic_feed latency_msec="$delay_ms" source_dont_move=true sink_dont_move=true \
+        sink_input_properties=media.name=voicelive-echo-loop) ||
+        die "could not load the echo loop (log: $dir/pulse.log)"
+    echo "$module" >"$loop_file"
+    # module-loopback has no gain of its own: set its sink input's volume (flat volumes are
+    # off, so this is the loop's gain relative to the other streams into the feed).
+    local input
+    input=$(pactl_bed list sink-inputs | awk -v m="$module" \
+        '/^Sink Input #/ { id = substr($3, 2) } /Owner Module:/ && $3 == m { print id; exit }')
+    if [[ -z $input ]] || ! pactl_bed set-sink-input-volume "$input" "$volume"; then
+        cmd_loop_off
+        die "could not set the echo loop's volume to '$volume'"
+    fi
+    say "echo loop on: speaker -> microphone, ${delay_ms} ms, volume $volume (module $module)"
+}
+
 case $command_name in
     up) cmd_up ;;
     down) cmd_down ;;
     env) print_env ;;
     status) cmd_status ;;
+    loop-on) cmd_loop_on "${3:-}" "${4:-}" ;;
+    loop-off) cmd_loop_off ;;
     *) usage ;;
 esac

@@ -242,10 +242,11 @@ class PlayedTap(Generic[T]):
         """A device block of ``frames`` starts playing at ``dac_time`` (monotonic seconds)."""
         self.clock.block(dac_time, frames)
 
-    def pull_into(self, view: memoryview) -> T:
-        result = self._pull(view)
-        self._reference.played(view, self.clock.position(self._pulled))
-        self._pulled += len(view) // 2
+    def pull_into(self, out: memoryview) -> T:
+        """Pull ``out`` full (the jitter buffer pads with silence) and note it as played."""
+        result = self._pull(out)
+        self._reference.played(out, self.clock.position(self._pulled))
+        self._pulled += len(out) // 2
         return result
 
 

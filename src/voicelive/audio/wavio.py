@@ -9,6 +9,13 @@ real time, silences included, so it lines up with the input (24 kHz mono PCM16).
 
 Pacing uses the event loop clock with absolute deadlines (no drift). Everything runs on the
 event loop thread; the file is written in small blocks as it plays, and closed on every exit.
+
+With an :class:`~voicelive.audio.echo_reference.EchoLink` (``--echo-reference``, ``--record``)
+the file ends place their audio on the echo reference's time line by their ideal deadlines
+(the loop clock is ``time.monotonic()``, the same as a PortAudio end's): a speaker block
+pulled at deadline ``t`` plays over ``[t, t + 10 ms)`` — the output file's time line — and a
+microphone block sent at deadline ``t`` was captured over the ``chunk_ms`` before ``t``, as a
+device delivers it after the fact (so the speaker blocks of its span exist when it is paired).
 """
 
 from __future__ import annotations
@@ -25,12 +32,13 @@ import numpy as np
 from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.ports import AudioStream
 from voicelive.errors import AudioDeviceError, ConfigError
-from voicelive.protocol.pcm import BYTES_PER_MS, SAMPLE_RATE
+from voicelive.protocol.pcm import BYTES_PER_MS, BYTES_PER_SAMPLE, SAMPLE_RATE
 from voicelive.protocol.playback import PlaybackNotice
 from voicelive.settings import AudioSettings
 
 if TYPE_CHECKING:
     from voicelive.audio.devices import PortAudioIO
+    from voicelive.audio.echo_reference import EchoLink
 
 log = logging.getLogger(__name__)
 
@@ -76,25 +84,38 @@ def read_wav_pcm16(path: Path) -> bytes:
     return data
 
 
-async def _ticks(period_s: float) -> AsyncIterator[int]:
-    """Yield 0, 1, 2, … at absolute deadlines ``start + k * period`` on the loop clock."""
+async def _ticks(period_s: float) -> AsyncIterator[tuple[int, float]]:
+    """Yield ``(k, start)`` for k = 0, 1, 2, … at absolute deadlines ``start + k * period``
+    on the loop clock."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     k = 0
     while True:
-        yield k
+        yield k, start
         k += 1
         await asyncio.sleep(max(0.0, start + k * period_s - loop.time()))
 
 
+def _grid(seconds: float) -> int:
+    from voicelive.audio.echo_reference import grid_position
+
+    return grid_position(seconds)
+
+
 class _FileMicrophone:
     def __init__(
-        self, pcm: bytes, chunk_bytes: int, sink: Callable[[bytes], None], finished: asyncio.Event
+        self,
+        pcm: bytes,
+        chunk_bytes: int,
+        sink: Callable[[bytes], None],
+        finished: asyncio.Event,
+        echo: EchoLink | None = None,
     ) -> None:
         self._pcm = pcm
         self._chunk = chunk_bytes
         self._sink = sink
         self._finished = finished
+        self._echo = echo
         self._task: asyncio.Task[None] | None = None
         self.failed = asyncio.Event()  # a file never fails mid-run
 
@@ -102,16 +123,19 @@ class _FileMicrophone:
         silence = bytes(self._chunk)
         tail_blocks = TAIL_SILENCE_MS * BYTES_PER_MS // self._chunk
         total = len(self._pcm)
-        async for k in _ticks(self._chunk / BYTES_PER_MS / 1000):
+        frames = self._chunk // BYTES_PER_SAMPLE
+        async for k, start in _ticks(self._chunk / BYTES_PER_MS / 1000):
             offset = k * self._chunk
             if offset < total:
-                block = self._pcm[offset : offset + self._chunk]
-                self._sink(block.ljust(self._chunk, b"\0"))
+                block = self._pcm[offset : offset + self._chunk].ljust(self._chunk, b"\0")
             else:
-                self._sink(silence)  # keep the stream alive: VAD needs trailing silence
-                if offset >= total + tail_blocks * self._chunk and not self._finished.is_set():
-                    log.info("input file sent (%d bytes)", total)
-                    self._finished.set()
+                block = silence  # keep the stream alive: VAD needs trailing silence
+            if self._echo is not None:  # captured over the chunk before this deadline
+                block = self._echo.pair(block, _grid(start) + (k - 1) * frames)
+            self._sink(block)
+            if offset >= total + tail_blocks * self._chunk and not self._finished.is_set():
+                log.info("input file sent (%d bytes)", total)
+                self._finished.set()
 
     def __enter__(self) -> _FileMicrophone:
         self._task = asyncio.ensure_future(self._stream())
@@ -129,8 +153,10 @@ class _FileSpeaker:
         jitter: JitterBuffer,
         notify: Callable[[PlaybackNotice], None],
         block_bytes: int,
+        echo: EchoLink | None = None,
     ) -> None:
         self._path = path
+        self._echo = echo
         self._jitter = jitter
         self._notify = notify
         self._block = block_bytes
@@ -141,10 +167,13 @@ class _FileSpeaker:
     async def _play(self) -> None:
         out = bytearray(self._block)
         view = memoryview(out)
-        async for _ in _ticks(self._block / BYTES_PER_MS / 1000):
+        frames = self._block // BYTES_PER_SAMPLE
+        async for k, start in _ticks(self._block / BYTES_PER_MS / 1000):
             notice = self._jitter.pull_into(view)
             if self._wav is not None:
                 self._wav.writeframesraw(out)
+            if self._echo is not None:  # plays over the block after this deadline
+                self._echo.reference.played(out, _grid(start) + k * frames)
             if notice is not None:
                 self._notify(notice)
 
@@ -174,10 +203,12 @@ class _FileSpeaker:
 
 class WavAudio:
     """``AudioIO`` for headless runs. With only ``--output-file``, the real microphone is used;
-    with only ``--input-file``, replies are played on the real speaker."""
+    with only ``--input-file``, replies are played on the real speaker. ``echo``: see the
+    module docstring."""
 
-    def __init__(self, settings: AudioSettings) -> None:
+    def __init__(self, settings: AudioSettings, echo: EchoLink | None = None) -> None:
         self._settings = settings
+        self._echo = echo
         self._pcm: bytes | None = None
         self.input_finished: asyncio.Event | None = (
             asyncio.Event() if settings.input_file is not None else None
@@ -193,7 +224,7 @@ class WavAudio:
         if self._settings.input_file is None or out is None:
             from voicelive.audio.devices import PortAudioIO
 
-            self._real = PortAudioIO(self._settings)
+            self._real = PortAudioIO(self._settings, self._echo)
             self._real.check()
 
     def microphone(self, sink: Callable[[bytes], None]) -> AudioStream:
@@ -201,7 +232,7 @@ class WavAudio:
             assert self._real is not None, "check() opens the real microphone"
             return self._real.microphone(sink)
         chunk = self._settings.chunk_ms * BYTES_PER_MS
-        return _FileMicrophone(self._pcm, chunk, sink, self.input_finished)
+        return _FileMicrophone(self._pcm, chunk, sink, self.input_finished, self._echo)
 
     def speaker(
         self, jitter: JitterBuffer, notify: Callable[[PlaybackNotice], None]
@@ -210,5 +241,5 @@ class WavAudio:
             assert self._real is not None, "check() opens the real speaker"
             return self._real.speaker(jitter, notify)
         return _FileSpeaker(
-            self._settings.output_file, jitter, notify, block_bytes=10 * BYTES_PER_MS
+            self._settings.output_file, jitter, notify, 10 * BYTES_PER_MS, self._echo
         )
