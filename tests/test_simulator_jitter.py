@@ -75,9 +75,9 @@ async def test_deltas_are_held_back_by_accumulating_jitter(tmp_path: Path) -> No
     # One draw per delta, in order: the simulator's generator is exactly that far along.
     assert sim.jitter.next_delay_s() == expected[len(deltas)]
     # The gaps are uneven, as the drawn delays are.
+    # (A single gap is not checked against its draw: a delta held up by a busy machine is
+    # followed at once by the next one, which is already due on the accumulated schedule.)
     gaps = [b - a for a, b in itertools.pairwise(deltas)]
-    biggest = max(range(1, len(deltas)), key=lambda i: expected[i])
-    assert gaps[biggest - 1] >= expected[biggest] - ROUNDING_S
     assert max(gaps) - min(gaps) > 0.5 * (max(expected) - min(expected)) - 0.01
 
 
