@@ -24,7 +24,7 @@ from .faults import FaultPlan
 from .observation import ConnectionLog
 from .options import SimulatorOptions
 from .responder import DeltaJitter
-from .session import SessionError, apply_update, default_session
+from .session import SessionError, apply_update, default_session, parse_features
 from .turns import TurnController
 from .wire import IdFactory, JsonDict, error_event
 
@@ -77,6 +77,7 @@ class ConnectionHandler:
         assert ws.request is not None  # the handler only runs after a completed handshake
         _, query = handshake_params(ws.request.path)
         self.api_version = query["api-version"]
+        self.features = parse_features(query.get("features"))
         agent: JsonDict | None = None
         if query.get("agent-name"):
             name = query["agent-name"]
@@ -233,7 +234,13 @@ class ConnectionHandler:
         if self._hub.faults.drop_on_session_update(self.log.index):
             raise faults.abort(self._ws)
         try:
-            session = apply_update(self.session, event.get("session"), self.api_version)
+            session = apply_update(
+                self.session,
+                event.get("session"),
+                self.api_version,
+                features=self.features,
+                audio_started=self.turns.audio_started,
+            )
         except SessionError as exc:
             await self.send_error(exc.message, code=exc.code, param=exc.param, client_event=event)
             return

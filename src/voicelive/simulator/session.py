@@ -13,11 +13,18 @@ import time
 from typing import Any
 
 from . import schema
-from .constants import has_expires_at, uses_legacy_eou
+from .constants import API_VERSIONS, has_expires_at, uses_legacy_eou
 from .schema import SessionError
 from .wire import JsonDict
 
-__all__ = ["SessionError", "apply_update", "default_session", "vad_settings"]
+__all__ = [
+    "SessionError",
+    "apply_update",
+    "client_echo_reference",
+    "default_session",
+    "parse_features",
+    "vad_settings",
+]
 
 _NEW_PADDING_FROM = "2026-04-10"  # prefix_padding_ms default rises 300 → 400/420 from here
 SESSION_LIFETIME_S = 30 * 60
@@ -107,12 +114,21 @@ def default_session(
     return session
 
 
-def apply_update(current: JsonDict, update: Any, api_version: str) -> JsonDict:
+def apply_update(
+    current: JsonDict,
+    update: Any,
+    api_version: str,
+    *,
+    features: dict[str, str] | None = None,
+    audio_started: bool = False,
+) -> JsonDict:
     """Validate a ``session.update``'s ``session`` and return the merged effective session.
 
     Top-level fields are replaced; nested objects (``turn_detection``, ``voice``…) are replaced
     whole, then ``turn_detection`` gets the defaults of its type filled in. ``null`` disables
-    the optional features. Raises :class:`SessionError`.
+    the optional features. ``features``: the handshake's ``features`` flags
+    (:func:`parse_features`); ``audio_started``: input audio was appended already (the input
+    channel count is then fixed). Raises :class:`SessionError`.
     """
     if not isinstance(update, dict):
         raise SessionError("invalid_type", "session must be an object", "session")
@@ -144,7 +160,112 @@ def apply_update(current: JsonDict, update: Any, api_version: str) -> JsonDict:
     ):
         # Leaving G.711 without naming a rate: back to the pcm16 default.
         merged["input_audio_sampling_rate"] = 24000
+    _check_echo_cancellation(merged, current, api_version, features or {}, audio_started)
     return merged
+
+
+# --- client echo reference (protocol notes §1.2, §4.1; Microsoft's live-reference-aec sample) ---
+
+CLIENT_EC_FEATURE = "client_ec_reference"
+"""The handshake flag a client reference needs: ``features=client_ec_reference:true``."""
+_FIRST_CLIENT_EC_VERSION = "2026-06-01-preview"
+_EC = "session.input_audio_echo_cancellation"
+
+
+def parse_features(value: str | None) -> dict[str, str]:
+    """The handshake's ``features`` parameter (``name:value,name:value``) as a dict."""
+    found: dict[str, str] = {}
+    for item in (value or "").split(","):
+        name, _, setting = item.strip().partition(":")
+        if name.strip():
+            found[name.strip()] = setting.strip().lower()
+    return found
+
+
+def input_channels(session: JsonDict) -> int:
+    """Channels of the input audio: 2 with a client echo reference, else 1."""
+    ec = session.get("input_audio_echo_cancellation")
+    channels = ec.get("channels", 1) if isinstance(ec, dict) else 1
+    return channels if channels in (1, 2) and not isinstance(channels, bool) else 1
+
+
+def client_echo_reference(session: JsonDict) -> bool:
+    """True when the input is stereo: microphone on channel 0, the client's reference on 1."""
+    ec = session.get("input_audio_echo_cancellation")
+    return (
+        isinstance(ec, dict)
+        and ec.get("reference_source") == "client"
+        and input_channels(session) == 2
+    )
+
+
+def _check_echo_cancellation(
+    merged: JsonDict,
+    current: JsonDict,
+    api_version: str,
+    features: dict[str, str],
+    audio_started: bool,
+) -> None:
+    """The rules of the client reference. Codes from the 2026-07-15 reference and Microsoft's
+    sample; where the service's code is not documented (an old API version, the missing
+    ``features`` flag) the simulator answers ``unknown_parameter``/``invalid_value``."""
+    ec = merged.get("input_audio_echo_cancellation")
+    if isinstance(ec, dict):
+        fields = [name for name in ("reference_source", "channels") if name in ec]
+        if fields and API_VERSIONS.index(api_version) < API_VERSIONS.index(
+            _FIRST_CLIENT_EC_VERSION
+        ):
+            raise SessionError(
+                "unknown_parameter",
+                f"Unknown parameter: '{_EC}.{fields[0]}'.",
+                f"{_EC}.{fields[0]}",
+            )
+        source = ec.get("reference_source", "server")
+        channels = ec.get("channels", 1)
+        if source not in ("server", "client"):
+            raise SessionError(
+                "invalid_value",
+                f"Invalid value for '{_EC}.reference_source': expected 'server' or 'client'.",
+                f"{_EC}.reference_source",
+            )
+        if isinstance(channels, bool) or channels not in (1, 2):
+            raise SessionError(
+                "invalid_ec_reference_channels",
+                f"Invalid value for '{_EC}.channels': {channels!r}; supported: 1, 2.",
+                f"{_EC}.channels",
+            )
+        if channels == 2 and source != "client":
+            raise SessionError(
+                "invalid_ec_channels_requires_client",
+                "Stereo input (channels: 2) is only valid with reference_source 'client'.",
+                f"{_EC}.channels",
+            )
+        if source == "client" and channels != 2:
+            raise SessionError(
+                "invalid_ec_reference_channels",
+                "A client echo reference requires stereo input (channels: 2): the microphone "
+                "on channel 0, the reference on channel 1.",
+                f"{_EC}.channels",
+            )
+        if source == "client" and features.get(CLIENT_EC_FEATURE) != "true":
+            raise SessionError(
+                "invalid_value",
+                "reference_source 'client' needs the preview feature flag: connect with "
+                f"features={CLIENT_EC_FEATURE}:true.",
+                f"{_EC}.reference_source",
+            )
+        if channels == 2 and merged.get("input_audio_format", "pcm16") != "pcm16":
+            raise SessionError(
+                "invalid_ec_channels_format",
+                "Stereo input with a client echo reference supports pcm16 only.",
+                "session.input_audio_format",
+            )
+    if audio_started and input_channels(merged) != input_channels(current):
+        raise SessionError(
+            "change_in_ec_channels_not_allowed",
+            "The input channel count cannot change once audio has been sent.",
+            f"{_EC}.channels",
+        )
 
 
 # eagerness → silence needed to end a turn (approximation of semantic end-of-turn detection)

@@ -15,10 +15,11 @@ import asyncio
 from . import audio
 from .context import Context
 from .conversation import InputBuffer, Item
+from .echo import EchoCanceller, split_stereo
 from .items import lookup_item, truncate_item, truncate_problem
 from .responder import ResponseRun, elapsed_ms, plan_reply
 from .schema import SessionError, check_response_params
-from .session import vad_settings
+from .session import client_echo_reference, vad_settings
 from .vad import EnergyVad, SpeechStarted, SpeechStopped, VadConfig
 from .wire import JsonDict, decode_b64
 
@@ -36,6 +37,9 @@ class TurnController:
         self._task: asyncio.Task[None] | None = None
         self._queued = False  # a VAD turn ended while a response was still running
         self._closed = False
+        self._echo: EchoCanceller | None = None  # with a client echo reference (stereo input)
+        self.audio_started = False
+        """Input audio was appended: the input channel count is fixed from now on."""
         self.configure()
 
     # --- configuration ----------------------------------------------------------------------
@@ -47,6 +51,9 @@ class TurnController:
 
     def configure(self) -> None:
         """(Re)build the detector from the session; call after every effective session change."""
+        # The canceller keeps what it learnt of the echo path across session updates.
+        echo = client_echo_reference(self._ctx.session)
+        self._echo = (self._echo or EchoCanceller()) if echo else None
         td = self._td
         if td is None:
             self._vad = None
@@ -86,17 +93,26 @@ class TurnController:
             )
             return
         fmt = str(ctx.session.get("input_audio_format", "pcm16"))
-        if len(data) % audio.input_frame_bytes(fmt):
+        channels = 1 if self._echo is None else 2
+        if len(data) % (audio.input_frame_bytes(fmt) * channels):
             await ctx.send_error(
-                "'audio' must contain whole samples.",
+                "'audio' must contain whole samples."
+                if channels == 1
+                else "'audio' must contain whole stereo frames (4 bytes each).",
                 code="invalid_value",
                 param="audio",
                 client_event=event,
             )
             return
-        pcm = audio.decode_input(
-            data, fmt, int(ctx.session.get("input_audio_sampling_rate", 24000))
-        )
+        rate = int(ctx.session.get("input_audio_sampling_rate", 24000))
+        if self._echo is None:
+            pcm = audio.decode_input(data, fmt, rate)
+        else:  # microphone on channel 0, the client's reference on 1: cancel before the VAD
+            mic, reference = split_stereo(data)
+            pcm = self._echo.process(
+                audio.decode_input(mic, fmt, rate), audio.decode_input(reference, fmt, rate)
+            )
+        self.audio_started = True
         self.buffer.append(pcm.astype("<i2").tobytes())
         if self._vad is None:
             return
