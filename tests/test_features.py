@@ -186,8 +186,8 @@ async def test_transcript_stats_and_latency_of_a_turn(server: Scripted, tmp_path
     assert stats["turns_count"] == 1 and stats["interrupted"] == 1
     assert stats["turns"][0]["latency_ms"] == cut["latency_ms"]
     assert stats["latency_ms_median"] == cut["latency_ms"]
-    summary = [text for kind, text in chat.view.lines if kind == "info" and "replies" in text]
-    assert summary and summary[0].startswith("1 replies (1 interrupted)")
+    summary = [text for kind, text in chat.view.lines if kind == "info" and "reply" in text]
+    assert summary and summary[0].startswith("1 reply (1 interrupted)")
 
 
 @pytest.mark.parametrize("suffix", [".md", ".jsonl"])

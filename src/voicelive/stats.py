@@ -127,8 +127,9 @@ class ChatStats:
             if s["latency_ms_median"] is not None
             else "no timed replies"
         )
+        replies = "1 reply" if s["turns_count"] == 1 else f"{s['turns_count']} replies"
         return [
-            f"{s['turns_count']} replies ({s['interrupted']} interrupted) in "
+            f"{replies} ({s['interrupted']} interrupted) in "
             f"{_duration(s['session_s'])}; {latency}",
             f"underruns {s['underruns']}, microphone blocks dropped {s['mic_blocks_dropped']}, "
             f"reconnects {s['reconnects']}, rollovers {s['rollovers']}, "
