@@ -106,6 +106,9 @@ class RecordingView:
     def set_muted(self, muted: bool) -> None:
         self._add("muted", "on" if muted else "off")
 
+    def line_typed(self, line: str) -> None:
+        self._add("keyboard", line)
+
     def close(self) -> None:
         self.closed = True
 

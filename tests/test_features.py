@@ -284,3 +284,30 @@ async def test_greet_and_a_typed_message_through_the_simulator(tmp_path: Path) -
     with wave.open(str(tmp_path / "out.wav"), "rb") as wav:  # both replies were played
         played = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
     assert np.count_nonzero(np.abs(played.astype(np.int32)) > 300) > 24_000  # over 1 s of voice
+
+
+async def test_latency_counts_from_where_the_speech_ended_in_the_audio_sent(
+    server: Scripted, tmp_path: Path
+) -> None:
+    s = dataclasses.replace(settings(server.port), stats_json=tmp_path / "stats.json")
+    chat = Chat(s)
+    await asyncio.wait_for(chat.audio.opened.wait(), 5)
+    mic, speaker = chat.audio.mic, chat.audio.speaker_
+    assert mic is not None and speaker is not None
+    for _ in range(50):  # 1 s of audio sent
+        mic.sink(b"\x01\x00" * 480)
+    for _ in range(50):
+        await server.wait_for("input_audio_buffer.append")
+    # the speech ended 600 ms before the end of what was sent (the service's silence wait)
+    server.send(
+        type="input_audio_buffer.speech_stopped", event_id="s2", audio_end_ms=400, item_id="u1"
+    )
+    await chat.view.wait_for("status", "thinking")
+    reply_started(server)
+    await chat.view.wait_for("assistant", "long story")
+    speaker.play_ms(20)
+    speaking = await chat.view.wait_for("status", "speaking")
+    assert await chat.stop() == 130
+    latency = json.loads((tmp_path / "stats.json").read_text())["turns"][0]["latency_ms"]
+    assert 600 <= latency < 2000, latency
+    assert speaking == f"speaking · ⏱ {latency} ms"

@@ -137,6 +137,7 @@ def _keyboard_handler(
     quit: Quit, dispatcher: Dispatcher, view: View, manual_turns: bool
 ) -> Callable[[str], None]:
     def on_line(line: str) -> None:
+        view.line_typed(line)
         command = parse_line(line, manual_turns=manual_turns)
         match command:
             case QuitCommand():
@@ -228,6 +229,7 @@ async def run_chat(
                     settings, auth, ids, dispatcher, pipeline, view, timing=timing
                 )
                 stack.push_async_callback(supervisor.close)
+                dispatcher.input_ms = supervisor.input_ms
                 view.status(act.State.CONNECTING)
                 live = await _until_quit(quit, supervisor.connect_first())
                 if live is not None:

@@ -67,6 +67,8 @@ class Dispatcher:
         # for the assistant, (None, typed, text) for the user
         self._entries: list[tuple[str, bool] | tuple[None, bool, str]] = []
         self._latency_ms: int | None = None
+        self.input_ms: Callable[[], int] | None = None
+        """Audio sent on the current connection, in ms: places ``speech_stopped`` in time."""
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._pending: deque[Input] = deque()
         self._draining = False
@@ -95,8 +97,12 @@ class Dispatcher:
     def _observe(self, item: Input) -> None:
         """Turn milestones for the statistics, stamped with the time they happened."""
         match item:
-            case ev.SpeechStopped():
-                self.stats.speech_stopped(self._clock())
+            case ev.SpeechStopped(audio_end_ms):
+                # The speech ended at audio_end_ms of the audio sent, which is earlier than
+                # this event (the service waits out its silence_duration_ms first).
+                sent_ms = self.input_ms() if self.input_ms is not None else audio_end_ms
+                lag_s = max(0, sent_ms - audio_end_ms) / 1000
+                self.stats.speech_stopped(self._clock() - lag_s)
             case act.SendText():
                 self.stats.typed()
             case act.PlaybackChanged(notice) if notice.event is PlaybackEvent.STARTED:

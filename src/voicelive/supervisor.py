@@ -38,6 +38,7 @@ from voicelive.dispatcher import Dispatcher
 from voicelive.errors import ConnectError, ConnectionLost
 from voicelive.protocol import actions as act
 from voicelive.protocol import events as ev
+from voicelive.protocol.pcm import BYTES_PER_MS
 from voicelive.session_setup import SessionInfo, replay_events, set_up
 from voicelive.settings import Settings
 from voicelive.view import View
@@ -98,6 +99,7 @@ class Supervisor:
         self._closing: set[asyncio.Task[None]] = set()
         self.reconnects = 0
         self.rollovers = 0
+        self._sent_bytes = 0  # microphone audio sent on the current connection
 
     # -------------------------------------------------------------- attempts
 
@@ -146,6 +148,7 @@ class Supervisor:
                 self.dispatcher.outbox.put_nowait(event)
             log.info("replay: %d item(s) queued for the new session", len(events))
         self.current = live
+        self._sent_bytes = 0  # a new session's input audio timeline starts at 0
         self.pipeline.resume_capture()
 
     # -------------------------------------------------------------- the running loop
@@ -199,6 +202,7 @@ class Supervisor:
             block = await capture.get()
             await conn.send(ev.audio_append(block))
             self.pipeline.stats.sent_blocks += 1
+            self._sent_bytes += len(block)
 
     async def _send_control(self, conn: VoiceLiveConnection) -> None:
         outbox = self.dispatcher.outbox
@@ -208,6 +212,10 @@ class Supervisor:
     async def _receive(self, conn: VoiceLiveConnection) -> None:
         while True:
             self.dispatcher.on_frame(await conn.recv())
+
+    def input_ms(self) -> int:
+        """Milliseconds of microphone audio the current session has been sent (its timeline)."""
+        return self._sent_bytes // (BYTES_PER_MS * self.pipeline.input_channels)
 
     # -------------------------------------------------------------- reconnect
 

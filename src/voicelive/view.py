@@ -12,6 +12,7 @@ of a clean line; call it on every exit path.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from typing import Protocol, TextIO
 
@@ -28,6 +29,7 @@ class View(Protocol):
     def assistant_end(self, item_id: str, interrupted: bool) -> None: ...
     def notice(self, level: str, text: str) -> None: ...
     def set_muted(self, muted: bool) -> None: ...
+    def line_typed(self, line: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -40,6 +42,7 @@ class TerminalView:
         self._state = ""
         self._muted = False
         self._status_drawn = False
+        self._status_width = 0
         self._open_item: str | None = None  # assistant line being streamed (tty)
         self._texts: dict[str, list[str]] = {}  # assistant words per item (plain mode)
 
@@ -62,10 +65,10 @@ class TerminalView:
     def _draw_status(self) -> None:
         if self._tty and self._open_item is None and self._state:
             muted = " · microphone muted" if self._muted else ""
-            self._write(
-                f"{_CLEAR_LINE}{_DIM}[{self._state}{muted}]  /help · q + Enter to quit{_RESET}"
-            )
+            text = f"[{self._state}{muted}]  /help · q + Enter to quit"
+            self._write(f"{_CLEAR_LINE}{_DIM}{text}{_RESET}")
             self._status_drawn = True
+            self._status_width = len(text)
 
     def _line(self, text: str) -> None:
         if self._tty:
@@ -123,6 +126,20 @@ class TerminalView:
             self._draw_status()
         else:
             self._write(f"[microphone {'muted' if muted else 'on'}]\n")
+
+    def line_typed(self, line: str) -> None:
+        """The terminal echoed a typed line after the status: take it back off the screen.
+
+        Only when the status line was the last thing drawn (the echo then sits on it); the
+        typed words come back as a ``you (typed):`` line when they are a message.
+        """
+        if not (self._tty and self._status_drawn):
+            return
+        columns = shutil.get_terminal_size().columns
+        rows = max(1, -(-(self._status_width + len(line)) // max(1, columns)))
+        self._write(f"\x1b[{rows}A\r\x1b[J")  # up to where the status began, clear below
+        self._status_drawn = False
+        self._draw_status()
 
     def close(self) -> None:
         if self._tty:

@@ -62,6 +62,8 @@ class AudioPipeline:
         self.capture: asyncio.Queue[bytes] = asyncio.Queue(maxsize=CAPTURE_QUEUE_BLOCKS)
         self.stats = CaptureStats()
         self._paused = True
+        self.input_channels = 1
+        """Channels of the blocks the microphone side delivers (2 with an echo reference)."""
         self.muted = False
         """While True no microphone audio reaches the service (``/mute``)."""
         self._mic: AudioStream | None = None

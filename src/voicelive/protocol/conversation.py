@@ -343,17 +343,20 @@ class Conversation:
         service sees cancel and truncate before the new item, as for a spoken barge-in.
         """
         actions = self._interrupt_locally()
-        self._typed += 1
-        key = f"typed_{self._typed}"  # the service names the item; the history needs a key
-        self.history.turn(key, "user").text = text
-        actions.append(UserLine(key, text, typed=True))
         if any(isinstance(a, FlushPlayback) for a in actions):
             self._text_after_flush.append(text)
             return actions
         return actions + self._send_message(text)
 
     def _send_message(self, text: str) -> list[Action]:
-        return [Send(ev.item_create_text(self._ids, text)), *self._ask_for_reply()]
+        self._typed += 1
+        key = f"typed_{self._typed}"  # the service names the item; the history needs a key
+        self.history.turn(key, "user").text = text
+        return [
+            UserLine(key, text, typed=True),
+            Send(ev.item_create_text(self._ids, text)),
+            *self._ask_for_reply(),
+        ]
 
     def _ask_for_reply(self) -> list[Action]:
         self.awaiting_reply = True
