@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from voicelive.audio.jitter import JitterBuffer
+from voicelive.audio.prefill import AdaptivePrefill
 from voicelive.protocol.playback import PlaybackEvent, PlaybackNotice
 
 
@@ -119,3 +120,72 @@ def test_concurrent_push_and_pull_lose_no_bytes() -> None:
 def test_rejects_bad_sizes() -> None:
     with pytest.raises(ValueError):
         JitterBuffer(prefill_bytes=-1, max_bytes=10)
+
+
+class Clock:
+    """A settable clock for the adaptive prefill's hold."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_adaptive_hold_keeps_a_reply_silent_until_it_has_passed() -> None:
+    clock = Clock()
+    buf = JitterBuffer(prefill_bytes=4, max_bytes=10_000, clock=clock)
+    buf.use_adaptive_prefill(AdaptivePrefill(headroom_ms=0))
+    buf.push("a", b"\x01" * 48)  # 1 ms of audio
+    clock.now += 0.031  # the next 1 ms delta comes 30 ms late: a jittery network
+    buf.push("a", b"\x02" * 48)
+    buf.end_item("a")
+    assert buf.stats().hold_ms == pytest.approx(30)
+    pull(buf, 96)  # plays a (complete), then the buffer is dry
+    clock.now += 1.0
+    buf.push("b", b"\x03" * 8)  # the next reply waits the hold after its first bytes
+    data, notice = pull(buf, 8)
+    assert data == bytes(8) and notice is None
+    clock.now += 0.029
+    assert pull(buf, 8)[0] == bytes(8)
+    clock.now += 0.002
+    data, notice = pull(buf, 8)
+    assert data == b"\x03" * 8 and notice == PlaybackNotice(PlaybackEvent.STARTED, "b")
+
+
+def test_a_complete_reply_plays_at_once_whatever_the_hold() -> None:
+    clock = Clock()
+    buf = JitterBuffer(prefill_bytes=0, max_bytes=10_000, clock=clock)
+    buf.use_adaptive_prefill(AdaptivePrefill())
+    buf.push("a", b"\x01" * 48)
+    clock.now += 0.2
+    buf.push("a", b"\x01" * 48)
+    buf.end_item("a")
+    assert buf.stats().hold_ms > 100
+    pull(buf, 96)
+    buf.push("b", b"\x02" * 4)
+    buf.end_item("b")
+    assert pull(buf, 4)[0] == b"\x02" * 4
+
+
+def test_without_adaptive_prefill_time_plays_no_part() -> None:
+    clock = Clock()
+    buf = JitterBuffer(prefill_bytes=0, max_bytes=10_000, clock=clock)
+    buf.push("a", b"\x01" * 2)
+    clock.now += 5.0
+    buf.push("a", b"\x01" * 2)
+    assert buf.stats().hold_ms == 0
+    assert pull(buf, 4)[0] == b"\x01" * 4
+
+
+def test_listener_hears_each_push_that_queued_audio() -> None:
+    buf = JitterBuffer(prefill_bytes=0, max_bytes=4)
+    calls: list[int] = []
+    buf.set_listener(lambda: calls.append(buf.stats().queued_bytes))
+    buf.push("a", b"")
+    buf.push("a", b"\x01\x01")
+    buf.push("a", b"\x01" * 8)  # dropped: the buffer is full
+    assert calls == [2]  # called after the push, outside the lock (stats() takes it)
+    buf.set_listener(None)
+    buf.push("a", b"\x01")
+    assert calls == [2]

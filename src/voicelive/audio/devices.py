@@ -21,14 +21,17 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.resample import PullResampler, Resampler
+from voicelive.audio.prefill import AdaptivePrefill
 from voicelive.errors import AudioDeviceError, ConfigError
 from voicelive.protocol.pcm import SAMPLE_RATE
-from voicelive.protocol.playback import PlaybackNotice
+from voicelive.protocol.playback import PlaybackEvent, PlaybackNotice
 from voicelive.settings import AudioSettings
+
+if TYPE_CHECKING:
+    from voicelive.audio.echo_reference import EchoLink
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +272,7 @@ class _Stream:
     """What the microphone and the speaker share: open, report, watch for failure, close.
 
     ``failed`` is set (on the loop thread) when PortAudio ends the stream by itself, which is
-    how a removed device or a dead sound server shows; a deliberate close does not set it.
+    how a removed device or a dead sound server shows; a deliberate close or stop does not.
     """
 
     kind: Kind
@@ -281,14 +284,18 @@ class _Stream:
         self._stream: Any = None
         self.failed = asyncio.Event()
         self._closing = False
+        self._stopped = False  # stopped on purpose (the speaker, with nothing to play)
 
-    def _open(self, stream_class: str, callback: Any, block_ms: int, latency: Any) -> None:
-        """Create and start the PortAudio stream; raises AudioDeviceError."""
+    def _open(
+        self, stream_class: str, callback: Any, block_ms: int, latency: Any, start: bool = True
+    ) -> None:
+        """Create the PortAudio stream and start it unless ``start`` is False (then it is
+        :attr:`_stopped`); raises AudioDeviceError."""
         sd = sounddevice()
         loop = asyncio.get_running_loop()
 
         def finished() -> None:
-            if not self._closing:  # a deliberate close is not a failure
+            if not (self._closing or self._stopped):  # a deliberate close/stop: no failure
                 loop.call_soon_threadsafe(self.failed.set)
 
         try:
@@ -302,7 +309,9 @@ class _Stream:
                 callback=callback,
                 finished_callback=finished,
             )
-            self._stream.start()
+            self._stopped = not start
+            if start:
+                self._stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             self._close()
             raise _open_error(self.kind, exc) from None
@@ -336,6 +345,10 @@ class Microphone(_Stream):
 
     ``sink`` is called on the loop thread with each block's bytes (the orchestrator puts it in
     a bounded queue). Use as a context manager from the event loop thread.
+
+    With ``echo`` each block goes through its capture tap, stamped with its ADC time: paired
+    with what the speaker played at that instant (stereo when the session takes the echo
+    reference), recorded for ``--record``.
     """
 
     kind: Kind = "input"
@@ -346,10 +359,12 @@ class Microphone(_Stream):
         chunk_ms: int,
         sink: Callable[[bytes], None],
         device_rate: int | None = None,
+        echo: EchoLink | None = None,
     ) -> None:
         super().__init__(device, device_rate)
         self._chunk_ms = chunk_ms
         self._sink = sink
+        self._echo = echo
         self.overflows = 0
 
     def __enter__(self) -> Microphone:
@@ -357,19 +372,35 @@ class Microphone(_Stream):
         self.rate = choose_rate(self._device, "input", self._device_rate)
         sink = self._sink
         if self.rate != SAMPLE_RATE:
+            from voicelive.audio.resample import Resampler  # numpy + soxr: only when needed
+
             resampler = Resampler(self.rate, SAMPLE_RATE)
             session_sink = self._sink
 
             def sink(block: bytes) -> None:  # runs on the loop thread, not in the callback
                 session_sink(resampler.process(block))
 
+        capture = None
+        if self._echo is not None:  # the tap resamples (on the loop) and pairs each block
+            from voicelive.audio.echo_reference import monotonic_time
+
+            capture, stamp = self._echo.capture_tap(self._sink, self.rate), monotonic_time
+
         def callback(indata: Any, frames: int, time: Any, status: Any) -> None:
             if status.input_overflow:
                 self.overflows += 1
+            if capture is not None:
+                adc = stamp(time.inputBufferAdcTime, time.currentTime)
+                loop.call_soon_threadsafe(capture, bytes(indata), adc)
+                return
             loop.call_soon_threadsafe(sink, bytes(indata))  # copy: PortAudio reuses indata
 
         self._open("RawInputStream", callback, self._chunk_ms, "low")
         return self
+
+
+IDLE_STOP_S: Final = 0.3
+"""The speaker stream stops after 0.3-0.6 s with nothing queued, played or pending."""
 
 
 class Speaker(_Stream):
@@ -378,6 +409,17 @@ class Speaker(_Stream):
     ``notify`` is called on the event loop thread with ``("started"|"drained", item_id)``.
     ``block_ms`` 0 lets PortAudio choose the (smallest, variable) block size; ``latency_ms``
     None means PortAudio's "low" setting.
+
+    The stream runs only while there is something to play (``idle_stop_s`` None: always).
+    Rendering silence costs a PortAudio thread waking every few milliseconds, about 4 % of a
+    core here, the largest part of the client's idle cost. So the stream is opened (and its
+    errors reported) on ``__enter__`` but started by the jitter buffer's arrival listener on
+    the first delta of a reply (measured here: opening and starting costs ~5 ms, starting an
+    open stream ~1 ms, and its first sound is *sooner* than through a running stream, whose
+    buffer is full of silence); :meth:`_check_idle` stops it once nothing was queued, played or
+    pending for ``idle_stop_s`` (by then the device has played the tail; PortAudio drops what
+    is still buffered on a stop). Its jitter buffer gets an adaptive prefill
+    (:mod:`voicelive.audio.prefill`): a device pulls in real time.
     """
 
     kind: Kind = "output"
@@ -390,44 +432,138 @@ class Speaker(_Stream):
         block_ms: int = 0,
         device_rate: int | None = None,
         latency_ms: int | None = None,
+        idle_stop_s: float | None = IDLE_STOP_S,
+        echo: EchoLink | None = None,
     ) -> None:
         super().__init__(device, device_rate)
+        self._echo = echo
         self._jitter = jitter
         self._notify = notify
         self._block_ms = block_ms
         self._latency: float | str = "low" if latency_ms is None else latency_ms / 1000
+        self._idle_stop_s = idle_stop_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._seen = (-1, -1)  # (pushed, played) bytes at the last idle check
+        self._underruns_reported = 0
         self.underflows = 0
+        self.starts = 0
+        """How many times the stream was started (once per reply, roughly)."""
 
     def __enter__(self) -> Speaker:
-        loop = asyncio.get_running_loop()
-        notify = self._notify
+        loop = self._loop = asyncio.get_running_loop()
+        notify = self._on_notice
         self.rate = choose_rate(self._device, "output", self._device_rate)
         fill = self._jitter.pull_into
+        tap = None
+        if self._echo is not None:  # the echo reference: what is pulled, and when it plays
+            from voicelive.audio.echo_reference import monotonic_time
+
+            tap, stamp = self._echo.played_tap(fill, self.rate), monotonic_time
+            fill = tap.pull_into
         if self.rate != SAMPLE_RATE:
-            fill = PullResampler(SAMPLE_RATE, self.rate, self._jitter.pull_into).fill
+            from voicelive.audio.resample import PullResampler  # numpy + soxr: only when needed
+
+            fill = PullResampler(SAMPLE_RATE, self.rate, fill).fill
 
         def callback(outdata: Any, frames: int, time: Any, status: Any) -> None:
             if status.output_underflow:
                 self.underflows += 1
+            if tap is not None:  # before the pull: it places the pulled audio in time
+                tap.block(stamp(time.outputBufferDacTime, time.currentTime), frames)
             notice = fill(memoryview(outdata))
             if notice is not None:
                 loop.call_soon_threadsafe(notify, notice)
 
-        self._open("RawOutputStream", callback, self._block_ms, self._latency)
+        on_demand = self._idle_stop_s is not None
+        self._open("RawOutputStream", callback, self._block_ms, self._latency, start=not on_demand)
+        self._jitter.use_adaptive_prefill(AdaptivePrefill())
+        if on_demand:
+            self._jitter.set_listener(self._on_audio)
+            self._on_audio()
         return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._jitter.set_listener(None)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        super().__exit__(*exc_info)
+
+    # ------------------------------------------------------------------ loop thread
+
+    def _on_audio(self) -> None:
+        """Audio was queued (the jitter buffer's listener): start the stream if it is stopped.
+
+        Never raises (it runs inside the dispatcher's push): a stream that will not start
+        sets :attr:`failed`, which the pipeline reports as a speaker that stopped working.
+        """
+        stream = self._stream
+        if not self._stopped or stream is None or self._closing or not self._jitter.busy:
+            return
+        self._stopped = False
+        try:
+            stream.start()
+        except Exception as exc:  # PortAudioError (the device or sound server is gone)
+            self._stopped = True
+            log.warning("the speaker stream did not start: %s", exc)
+            self.failed.set()
+            return
+        self.starts += 1
+        self._seen = (-1, -1)
+        self._arm_idle_check()
+
+    def _arm_idle_check(self) -> None:
+        assert self._loop is not None and self._idle_stop_s is not None
+        self._idle_timer = self._loop.call_later(self._idle_stop_s, self._check_idle)
+
+    def _check_idle(self) -> None:
+        """Stop the stream when nothing was queued or played since the last check and
+        nothing is pending; otherwise look again in ``idle_stop_s``."""
+        self._idle_timer = None
+        stream = self._stream
+        if self._stopped or stream is None or self._closing:
+            return
+        stats = self._jitter.stats()
+        seen = (stats.pushed_bytes, stats.played_bytes)
+        if seen != self._seen or self._jitter.busy:
+            self._seen = seen
+            self._arm_idle_check()
+            return
+        self._stopped = True  # before abort: its finished callback is not a failure
+        try:
+            stream.abort()
+        except Exception:
+            log.debug("error stopping the speaker stream", exc_info=True)
+
+    def _on_notice(self, notice: PlaybackNotice) -> None:
+        """The callback's notice, on the loop thread: log a finished reply, pass it on."""
+        if notice.event is PlaybackEvent.DRAINED:
+            stats = self._jitter.stats()
+            log.info(
+                "reply %s played out: %d underrun(s), prefill hold %.0f ms, stream starts %d",
+                notice.item_id,
+                stats.underruns - self._underruns_reported,
+                stats.hold_ms,
+                self.starts,
+            )
+            self._underruns_reported = stats.underruns
+        self._notify(notice)
 
 
 class PortAudioIO:
     """The real audio ends for ``run_chat``: the chosen (or default) input and output devices.
 
     ``check()`` imports PortAudio and resolves the device choices, so a bad choice fails
-    before any network traffic. Call everything from the event loop thread.
+    before any network traffic. Call everything from the event loop thread. ``echo`` (for
+    ``--echo-reference``/``--record``) links the microphone to what the speaker played.
     """
 
     input_finished: asyncio.Event | None = None
 
-    def __init__(self, settings: AudioSettings) -> None:
+    def __init__(self, settings: AudioSettings, echo: EchoLink | None = None) -> None:
         self._settings = settings
+        self._echo = echo
         self._input: int | None = None
         self._output: int | None = None
 
@@ -437,10 +573,17 @@ class PortAudioIO:
         self._output = resolve_device(self._settings.output_device, "output", devices)
 
     def microphone(self, sink: Callable[[bytes], None]) -> Microphone:
-        return Microphone(self._input, self._settings.chunk_ms, sink, self._settings.device_rate)
+        s = self._settings
+        return Microphone(self._input, s.chunk_ms, sink, s.device_rate, echo=self._echo)
 
     def speaker(self, jitter: JitterBuffer, notify: Callable[[PlaybackNotice], None]) -> Speaker:
         s = self._settings
         return Speaker(
-            self._output, jitter, notify, s.output_block_ms, s.device_rate, s.output_latency_ms
+            self._output,
+            jitter,
+            notify,
+            s.output_block_ms,
+            s.device_rate,
+            s.output_latency_ms,
+            echo=self._echo,
         )

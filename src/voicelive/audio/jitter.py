@@ -5,7 +5,9 @@ amount every few milliseconds. The buffer keeps the queued PCM as a deque of seg
 with their assistant ``item_id`` and:
 
 - primes: plays silence until ``prefill`` bytes are queued (or the item is known complete),
-  so the first block of a reply does not starve the device;
+  so the first block of a reply does not starve the device; with an adaptive prefill
+  (:mod:`voicelive.audio.prefill`, switched on by the real speaker) it also waits its *hold*
+  after the first of those bytes arrived, so a jittery network does not make a reply run dry;
 - pads with silence and counts an *underrun* when it runs dry mid-item, then primes again;
 - counts, per item, the bytes the callback really handed to the device: that number (not wall
   time) is what ``conversation.item.truncate`` needs after a barge-in;
@@ -15,15 +17,20 @@ with their assistant ``item_id`` and:
 Threads: ``push``, ``end_item``, ``flush``, ``stats`` are called from the event loop;
 ``pull_into`` from the PortAudio callback thread. One lock guards the state; every critical
 section is a few memcpy's long. ``pull_into`` never blocks on anything but that lock, never
-raises for empty/short data and allocates nothing on the steady path.
+raises for empty/short data and allocates nothing on the steady path. The arrival listener
+(:meth:`JitterBuffer.set_listener`) is called on the loop thread after a push, outside the
+lock, so it may start a stream (which waits for the callback thread).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from voicelive.audio.prefill import AdaptivePrefill
 from voicelive.protocol.playback import ItemPlayback, PlaybackEvent, PlaybackNotice
 
 _MAX_TRACKED_ITEMS = 64
@@ -50,15 +57,27 @@ class JitterStats:
     dropped_bytes: int
     underruns: int
     flushes: int
+    hold_ms: float = 0.0
+    """The adaptive prefill's current hold (0 without one, or on a clean network)."""
 
 
 class JitterBuffer:
     """See the module docstring. Sizes are in bytes of PCM16 mono (2 bytes per sample)."""
 
-    def __init__(self, *, prefill_bytes: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        *,
+        prefill_bytes: int,
+        max_bytes: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if prefill_bytes < 0 or max_bytes <= 0:
             raise ValueError("prefill_bytes must be >= 0 and max_bytes > 0")
         self._lock = threading.Lock()
+        self._clock = clock
+        self._adaptive: AdaptivePrefill | None = None
+        self._hold_until = 0.0  # clock time before which a priming buffer stays silent
+        self._listener: Callable[[], None] | None = None
         self._prefill = prefill_bytes
         self._max = max_bytes
         self._segments: deque[_Segment] = deque()
@@ -77,6 +96,20 @@ class JitterBuffer:
 
     # ------------------------------------------------------------------ event-loop side
 
+    def use_adaptive_prefill(self, adaptive: AdaptivePrefill | None) -> None:
+        """Learn a hold from delta arrival times (None: the fixed prefill only).
+
+        For a consumer that pulls in real time (a device): the hold is wall time.
+        """
+        with self._lock:
+            self._adaptive = adaptive
+            self._hold_until = 0.0
+
+    def set_listener(self, listener: Callable[[], None] | None) -> None:
+        """Call ``listener()`` (loop thread, outside the lock) after each push that queued
+        audio: the speaker starts its stream on it."""
+        self._listener = listener
+
     def push(self, item_id: str, pcm: bytes) -> bool:
         """Queue ``pcm`` for ``item_id``. Returns False (and counts it) if the buffer is full."""
         if not pcm:
@@ -85,6 +118,14 @@ class JitterBuffer:
             if self._queued + len(pcm) > self._max:
                 self._dropped += len(pcm)
                 return False
+            adaptive = self._adaptive
+            if adaptive is not None:
+                now = self._clock()
+                adaptive.arrived(item_id, now, len(pcm))
+                if not self._primed and not self._queued:
+                    # The first bytes of a reply, or after running dry: the hold starts now.
+                    hold = adaptive.hold_ms
+                    self._hold_until = now + hold / 1000.0 if hold > 0 else 0.0
             self._segments.append(_Segment(item_id, pcm))
             self._queued += len(pcm)
             self._pushed += len(pcm)
@@ -97,12 +138,17 @@ class JitterBuffer:
                     old, _ = self._received.popitem(last=False)
                     self._played.pop(old, None)
             self._received[item_id] += len(pcm)
-            return True
+        listener = self._listener
+        if listener is not None:
+            listener()
+        return True
 
     def end_item(self, item_id: str) -> None:
         """No more audio will come for ``item_id``: play out what is queued even below prefill."""
         with self._lock:
             self._open.discard(item_id)
+            if self._adaptive is not None:
+                self._adaptive.finish(item_id)
 
     def flush(self) -> list[ItemPlayback]:
         """Drop all queued audio now. Returns received/played bytes of each item that was cut.
@@ -131,6 +177,8 @@ class JitterBuffer:
             self._open.clear()
             self._current = None
             self._flushes += 1
+            if self._adaptive is not None:
+                self._adaptive.finish()
             return records
 
     def playback(self, item_id: str) -> ItemPlayback:
@@ -153,6 +201,7 @@ class JitterBuffer:
                 dropped_bytes=self._dropped,
                 underruns=self._underruns,
                 flushes=self._flushes,
+                hold_ms=self._adaptive.hold_ms if self._adaptive is not None else 0.0,
             )
 
     @property
@@ -176,7 +225,10 @@ class JitterBuffer:
         with self._lock:
             if not self._primed and self._queued:
                 last_item = self._segments[-1].item_id
-                if self._queued >= self._prefill or last_item not in self._open:
+                if last_item not in self._open or (
+                    self._queued >= self._prefill
+                    and (not self._hold_until or self._clock() >= self._hold_until)
+                ):
                     self._primed = True
             if self._primed:
                 segments = self._segments
@@ -203,9 +255,11 @@ class JitterBuffer:
                     if self._current is not None and self._current in self._open:
                         self._underruns += 1
             if not self._queued and self._current is not None and self._current not in self._open:
-                # The last byte of a finished item has been played: the reply is over.
+                # The last byte of a finished item has been played: the reply is over, and
+                # the next one primes afresh (also when this pull happened to end exactly).
                 notice = PlaybackNotice(PlaybackEvent.DRAINED, self._current)
                 self._current = None
+                self._primed = False
         if written < wanted:
             gap = wanted - written
             out[written:wanted] = _ZEROS[:gap] if gap <= len(_ZEROS) else bytes(gap)

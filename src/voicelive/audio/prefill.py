@@ -1,0 +1,107 @@
+"""Adaptive prefill: how long a reply waits after its first delta before it plays. Pure.
+
+The model. A reply's audio is a real-time schedule: if it starts playing at ``a0 + H`` (its
+first delta arrived at ``a0``) and never stops, the delta that carries the audio after the
+first ``before`` ms is needed at ``a0 + H + before``. That delta's *lateness* is
+``(t - a0) - before`` (``t`` its arrival), and the reply plays without an underrun exactly
+when the hold ``H`` is at least its largest lateness. How much audio is queued at the start
+does not enter: it is already counted in ``before``.
+
+- Audio that comes faster than real time (the service's bursts, the simulator at speedup 4
+  on a clean loopback) has lateness <= 0: no hold, a reply plays on its first delta.
+- A network that holds deltas back makes lateness positive, but in a reply that runs ahead
+  of real time only its first deltas show it. So each reply is also scored as if it had
+  started at any of its deltas that arrived close to the real-time edge (lateness above
+  ``-edge_ms``): the score is the largest rise of lateness since such a delta. A jittery
+  network shows in nearly every reply that way; a reply far ahead (seconds queued, then a
+  pause while the service thinks) does not count its pause, which could not starve it.
+
+:class:`AdaptivePrefill` keeps that score for the last ``window`` replies (and the current
+one so far); :attr:`~AdaptivePrefill.hold_ms` is the largest plus ``headroom_ms`` (the
+device's own buffer is pulled about that much ahead), 0 below ``quiet_ms`` (scheduling
+noise), never more than ``max_ms``. After ``window`` clean replies it is back to 0. With the
+jitter buffer's fixed floor of queued audio (``--prebuffer-ms``, 40 ms), the effective prefill
+is ``max(floor, hold)``: the floor on a clean network, at most ``max_ms`` on a bad one.
+
+Threads: loop thread only (the jitter buffer calls it from ``push``/``end_item``/``flush``).
+Times are seconds from any monotonic clock; sizes are bytes of session PCM16.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from voicelive.protocol.pcm import BYTES_PER_MS
+
+MAX_HOLD_MS = 400.0
+"""The hold never exceeds this: a reply that would need more is better heard with a gap."""
+WINDOW_REPLIES = 10
+"""Replies remembered: a jittery reply keeps the hold up for this many."""
+HEADROOM_MS = 20.0
+"""Added to a learned lateness: the device pulls about its buffer (20 ms) ahead of playing."""
+QUIET_MS = 2.0
+"""Lateness below this is the loop's own scheduling noise: no hold."""
+EDGE_MS = 100.0
+"""A reply counts as close to the real-time edge while less than this much ahead of it."""
+
+
+class AdaptivePrefill:
+    """See the module docstring. Feed it every delta; read :attr:`hold_ms` at a reply start."""
+
+    def __init__(
+        self,
+        *,
+        max_ms: float = MAX_HOLD_MS,
+        window: int = WINDOW_REPLIES,
+        headroom_ms: float = HEADROOM_MS,
+        quiet_ms: float = QUIET_MS,
+        edge_ms: float = EDGE_MS,
+    ) -> None:
+        if min(max_ms, headroom_ms, quiet_ms, edge_ms) < 0 or window < 1:
+            raise ValueError("the times must be >= 0 and window >= 1")
+        self._max_ms = max_ms
+        self._headroom_ms = headroom_ms
+        self._quiet_ms = quiet_ms
+        self._edge_ms = edge_ms
+        self._recent: deque[float] = deque(maxlen=window)
+        self._item: str | None = None
+        self._anchor = 0.0  # arrival of the current reply's first delta
+        self._before_ms = 0.0  # audio in the current reply's deltas so far
+        self._lowest_ms = 0.0  # its lowest lateness so far (most ahead of real time)
+        self._score_ms = 0.0  # its largest rise of lateness near the edge so far
+
+    def arrived(self, item_id: str, now: float, n_bytes: int) -> None:
+        """A delta of ``n_bytes`` for ``item_id`` arrived at ``now`` (seconds)."""
+        if item_id != self._item:
+            self.finish()
+            self._item, self._anchor = item_id, now
+            self._before_ms = self._lowest_ms = self._score_ms = 0.0
+        else:
+            late = (now - self._anchor) * 1000.0 - self._before_ms
+            rise = late - max(self._lowest_ms, -self._edge_ms)
+            if rise > self._score_ms:
+                self._score_ms = rise
+            if late < self._lowest_ms:
+                self._lowest_ms = late
+        self._before_ms += n_bytes / BYTES_PER_MS
+
+    def finish(self, item_id: str | None = None) -> None:
+        """The current reply (or ``item_id``, if it is the current one) is complete or was
+        cut: remember its score. Idempotent."""
+        if self._item is not None and item_id in (None, self._item):
+            self._recent.append(self._score_ms)
+            self._item = None
+
+    @property
+    def lateness_ms(self) -> float:
+        """The largest score remembered (the current reply's so far included)."""
+        current = self._score_ms if self._item is not None else 0.0
+        return max(current, max(self._recent, default=0.0))
+
+    @property
+    def hold_ms(self) -> float:
+        """How long a reply (or a reply that ran dry) should wait before it plays, in ms."""
+        late = self.lateness_ms
+        if late < self._quiet_ms:
+            return 0.0
+        return min(self._max_ms, late + self._headroom_ms)
