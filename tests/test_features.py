@@ -289,7 +289,13 @@ async def test_greet_and_a_typed_message_through_the_simulator(tmp_path: Path) -
 async def test_latency_counts_from_where_the_speech_ended_in_the_audio_sent(
     server: Scripted, tmp_path: Path
 ) -> None:
-    s = dataclasses.replace(settings(server.port), stats_json=tmp_path / "stats.json")
+    s = settings(server.port)
+    td = dataclasses.replace(s.session.turn_detection, silence_duration_ms=500)
+    s = dataclasses.replace(
+        s,
+        stats_json=tmp_path / "stats.json",
+        session=dataclasses.replace(s.session, turn_detection=td),
+    )
     chat = Chat(s)
     await asyncio.wait_for(chat.audio.opened.wait(), 5)
     mic, speaker = chat.audio.mic, chat.audio.speaker_
@@ -298,7 +304,8 @@ async def test_latency_counts_from_where_the_speech_ended_in_the_audio_sent(
         mic.sink(b"\x01\x00" * 480)
     for _ in range(50):
         await server.wait_for("input_audio_buffer.append")
-    # the speech ended 600 ms before the end of what was sent (the service's silence wait)
+    # audio_end_ms is 600 ms before the end of what was sent, and the speech itself ended the
+    # confirmed silence_duration_ms (500) before audio_end_ms
     server.send(
         type="input_audio_buffer.speech_stopped", event_id="s2", audio_end_ms=400, item_id="u1"
     )
@@ -309,5 +316,36 @@ async def test_latency_counts_from_where_the_speech_ended_in_the_audio_sent(
     speaking = await chat.view.wait_for("status", "speaking")
     assert await chat.stop() == 130
     latency = json.loads((tmp_path / "stats.json").read_text())["turns"][0]["latency_ms"]
-    assert 600 <= latency < 2000, latency
+    assert 1100 <= latency < 2500, latency
     assert speaking == f"speaking · ⏱ {latency} ms"
+
+
+async def test_a_reply_whose_words_ended_before_its_audio_is_written_once_heard(
+    server: Scripted, tmp_path: Path
+) -> None:
+    s = dataclasses.replace(settings(server.port), transcript=tmp_path / "t.jsonl")
+    chat = Chat(s)
+    await asyncio.wait_for(chat.audio.opened.wait(), 5)
+    speaker = chat.audio.speaker_
+    assert speaker is not None
+    reply_started(server)
+    server.send(
+        type="response.audio_transcript.done",
+        event_id="e4",
+        response_id="resp_1",
+        item_id="item_1",
+        output_index=0,
+        content_index=0,
+        transcript="Let me tell you a long story",
+    )  # all the words are in; the audio has barely started
+    await chat.view.wait_for("assistant_end")
+    speaker.play_ms(60)
+    assert (tmp_path / "t.jsonl").read_text() == ""  # not yet known how much will be heard
+    chat.type("enough")
+    await server.wait_for("conversation.item.create")
+    assert await chat.stop() == 130
+    lines = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert [(e["role"], e.get("interrupted"), e.get("heard_ms")) for e in lines] == [
+        ("assistant", True, 60),
+        ("user", None, None),
+    ]

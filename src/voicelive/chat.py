@@ -221,6 +221,7 @@ async def run_chat(
                 if settings.transcript is not None:
                     transcript = TranscriptFile(settings.transcript)
                     dispatcher.transcript = stack.enter_context(transcript)
+                    stack.callback(dispatcher.flush_transcript)  # runs before the file closes
                 settings = await stack.enter_async_context(_endpoint(settings, view))
                 if auth is None:
                     auth = make_auth(settings.connection.api_key, settings.connection.token_scope)
@@ -229,7 +230,7 @@ async def run_chat(
                     settings, auth, ids, dispatcher, pipeline, view, timing=timing
                 )
                 stack.push_async_callback(supervisor.close)
-                dispatcher.input_ms = supervisor.input_ms
+                dispatcher.speech_ended_ago_ms = supervisor.speech_ended_ago_ms
                 view.status(act.State.CONNECTING)
                 live = await _until_quit(quit, supervisor.connect_first())
                 if live is not None:

@@ -67,8 +67,9 @@ class Dispatcher:
         # for the assistant, (None, typed, text) for the user
         self._entries: list[tuple[str, bool] | tuple[None, bool, str]] = []
         self._latency_ms: int | None = None
-        self.input_ms: Callable[[], int] | None = None
-        """Audio sent on the current connection, in ms: places ``speech_stopped`` in time."""
+        self._sounding: str | None = None  # the item the speaker started last
+        self.speech_ended_ago_ms: Callable[[int], int] | None = None
+        """Places ``speech_stopped`` in time: how long ago the speech ended (the supervisor)."""
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._pending: deque[Input] = deque()
         self._draining = False
@@ -98,14 +99,17 @@ class Dispatcher:
         """Turn milestones for the statistics, stamped with the time they happened."""
         match item:
             case ev.SpeechStopped(audio_end_ms):
-                # The speech ended at audio_end_ms of the audio sent, which is earlier than
-                # this event (the service waits out its silence_duration_ms first).
-                sent_ms = self.input_ms() if self.input_ms is not None else audio_end_ms
-                lag_s = max(0, sent_ms - audio_end_ms) / 1000
-                self.stats.speech_stopped(self._clock() - lag_s)
+                # The speech ended before this event: the service waited out its silence
+                # duration, and the audio sent since audio_end_ms took time too.
+                ago = self.speech_ended_ago_ms
+                lag_ms = ago(audio_end_ms) if ago is not None else 0
+                self.stats.speech_stopped(self._clock() - lag_ms / 1000)
             case act.SendText():
                 self.stats.typed()
             case act.PlaybackChanged(notice) if notice.event is PlaybackEvent.STARTED:
+                if self._sounding is not None and self._sounding != notice.item_id:
+                    self.stats.finished(self._sounding)  # played to its end, straight into this
+                self._sounding = notice.item_id
                 self._latency_ms = self.stats.first_heard(notice.item_id, self._clock())
             case act.PlaybackChanged(notice):
                 self.stats.finished(notice.item_id)
@@ -117,26 +121,40 @@ class Dispatcher:
             case _:
                 pass
 
-    def _write_entries(self) -> None:
-        entries, self._entries = self._entries, []
-        if self.transcript is None:
-            return
-        for entry in entries:
+    def _write_entries(self, *, all_of_them: bool = False) -> None:
+        """Write the transcript entries that are complete, in order.
+
+        An assistant entry waits until its audio has finished playing (drained or cut), since
+        its text usually ends long before its audio and only then is it known how much was
+        heard; the entries after it wait with it, so the file keeps the conversation's order.
+        """
+        transcript = self.transcript
+        while self._entries:
+            entry = self._entries[0]
             if entry[0] is None:
-                self.transcript.user(entry[2], typed=entry[1])
+                if transcript is not None:
+                    transcript.user(entry[2], typed=entry[1])
+                self._entries.pop(0)
                 continue
             item_id, interrupted = entry
-            text = "".join(self._texts.pop(item_id, [])).strip()
-            if not text:
-                continue
             record = self.stats.record(item_id)
-            self.transcript.assistant(
+            if record is not None and record.heard_ms is None and not all_of_them:
+                return  # still playing
+            self._entries.pop(0)
+            text = "".join(self._texts.pop(item_id, [])).strip()
+            if transcript is None or not text:
+                continue
+            transcript.assistant(
                 text,
-                interrupted=interrupted,
+                interrupted=interrupted or (record is not None and record.interrupted),
                 heard_ms=record.heard_ms if record else None,
                 total_ms=record.received_ms if record else None,
                 latency_ms=record.latency_ms if record else None,
             )
+
+    def flush_transcript(self) -> None:
+        """At exit: write what is still waiting, with what is known of it."""
+        self._write_entries(all_of_them=True)
 
     def on_frame(self, raw: str | bytes) -> None:
         """One raw frame from the service: decode, parse, log, feed."""

@@ -28,6 +28,9 @@ class SessionInfo:
     id: str | None
     expires_at: float | None
     """Unix time the service ends the session (2026-07-15 and later), else None."""
+    silence_ms: int = 0
+    """The VAD's ``silence_duration_ms`` as the service confirmed it (0 when it has none):
+    ``speech_stopped.audio_end_ms`` lies this far after the end of the speech."""
 
 
 async def set_up(
@@ -51,7 +54,7 @@ async def set_up(
             )
             payload = build_session(settings.session, settings.connection.api_version)
             await conn.send(ev.session_update(ids, payload))
-            await _next_of(conn, "session.updated")
+            updated = await _next_of(conn, "session.updated")
     except TimeoutError:
         raise ConnectError(
             f"The service accepted the connection but did not start a session within "
@@ -61,7 +64,10 @@ async def set_up(
     log.info("session updated")
     expires_at = session.get("expires_at")
     sid = session.get("id")
+    td = (updated.get("session") or {}).get("turn_detection") or {}
+    silence = td.get("silence_duration_ms") if isinstance(td, dict) else None
     return SessionInfo(
+        silence_ms=silence if isinstance(silence, int) and not isinstance(silence, bool) else 0,
         id=sid if isinstance(sid, str) else None,
         expires_at=(
             float(expires_at)

@@ -83,8 +83,8 @@ class ChatStats:
     def finished(self, item_id: str, heard_bytes: int | None = None) -> None:
         """Playback of the item ended: drained (all heard) or cut at ``heard_bytes``."""
         record = self._by_item.get(item_id)
-        if record is None:
-            return
+        if record is None or record.heard_ms is not None:
+            return  # unknown, or already finished (a cut is not undone by a later drain)
         record.received_ms = ms_of(self._bytes.get(item_id, 0))
         if heard_bytes is None:
             record.heard_ms = record.received_ms
@@ -129,8 +129,7 @@ class ChatStats:
         )
         replies = "1 reply" if s["turns_count"] == 1 else f"{s['turns_count']} replies"
         return [
-            f"{replies} ({s['interrupted']} interrupted) in "
-            f"{_duration(s['session_s'])}; {latency}",
+            f"{replies} ({s['interrupted']} interrupted) in {_duration(s['session_s'])}; {latency}",
             f"underruns {s['underruns']}, microphone blocks dropped {s['mic_blocks_dropped']}, "
             f"reconnects {s['reconnects']}, rollovers {s['rollovers']}, "
             f"tokens {s['input_tokens']} in / {s['output_tokens']} out",

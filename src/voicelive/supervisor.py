@@ -213,9 +213,15 @@ class Supervisor:
         while True:
             self.dispatcher.on_frame(await conn.recv())
 
-    def input_ms(self) -> int:
-        """Milliseconds of microphone audio the current session has been sent (its timeline)."""
-        return self._sent_bytes // (BYTES_PER_MS * self.pipeline.input_channels)
+    def speech_ended_ago_ms(self, audio_end_ms: int) -> int:
+        """How long ago the user stopped speaking, given ``speech_stopped.audio_end_ms``.
+
+        ``audio_end_ms`` is a point on the current session's input timeline (the audio sent
+        to it) and lies the VAD's silence duration after the last voiced audio.
+        """
+        sent_ms = self._sent_bytes // (BYTES_PER_MS * self.pipeline.input_channels)
+        silence_ms = self.current.info.silence_ms if self.current is not None else 0
+        return max(0, sent_ms - audio_end_ms) + silence_ms
 
     # -------------------------------------------------------------- reconnect
 
