@@ -17,8 +17,15 @@ stream, another host API's stream and a WAV file paced by the event loop all sha
 times wander ±2.5 ms around the truth over seconds and the first block's time can be off by
 3-4 ms, while counting samples is steady to 0.4 ms. :class:`StreamClock` therefore counts
 samples and steers towards the *average* reported time (a running mean at first, then an
-exponential mean over :data:`CLOCK_TAU_S`), moving in :data:`CLOCK_STEP_S` steps, and resyncs
-at once when a report jumps by more than :data:`CLOCK_JUMP_S` (an under/overflow, a restart).
+exponential mean over :data:`CLOCK_TAU_S`), and resyncs at once when a report jumps by more
+than :data:`CLOCK_JUMP_S` (an under/overflow, a restart). A correction of a millisecond or
+more is only *proposed*: the taps apply it where the reference is quiet (a pause between
+words, the start of a reply), because a 1 ms skip inside speech breaks an echo canceller for
+a moment (measured: the reference dropped 1 ms twice inside a reply before this rule); only
+one beyond :data:`CLOCK_FORCE_S` (drift under continuous sound) is applied anyway. And the
+first :data:`CLOCK_SETTLE_S` of reports after a (re)start are not averaged: PortAudio fills
+the output buffer with back-to-back callbacks whose DAC times assume the device already runs;
+the reports step by 1-5 ms (a different amount every start) once it does (measured).
 
 Pieces, each with its thread:
 
@@ -57,6 +64,12 @@ CLOCK_TAU_S: Final = 8.0
 (seconds), short enough to follow two devices' clock drift (0.1 ms/s at 100 ppm → ~1 ms)."""
 CLOCK_STEP_S: Final = 0.001
 """The smallest correction applied to a stream's position (hysteresis against jitter)."""
+CLOCK_SETTLE_S: Final = 0.04
+"""Reports of a stream's first 40 ms after a (re)start are not averaged (start-up transient)."""
+CLOCK_FORCE_S: Final = 0.005
+"""A proposed correction this large is applied even where the reference is not quiet."""
+QUIET: Final = 64
+"""Peak sample value (about -54 dBFS) under which a block of reference counts as quiet."""
 CLOCK_JUMP_S: Final = 0.025
 """A report this far from the counted time is a discontinuity: resync at once."""
 
@@ -78,14 +91,20 @@ def grid_position(seconds: float) -> int:
     return round(seconds * SAMPLE_RATE)
 
 
+def is_quiet(samples: Pcm) -> bool:
+    """No sample beyond :data:`QUIET` (two reductions, no allocation)."""
+    return samples.size == 0 or (int(samples.max()) <= QUIET and int(samples.min()) >= -QUIET)
+
+
 class StreamClock:
     """Grid positions of a stream's samples, from its blocks' reported start times.
 
     ``rate`` is the device rate. Feed every device block in order with :meth:`block`; then
     :meth:`position` gives the grid position of session-rate sample ``n`` of the stream (when
     the device runs at another rate, session sample ``n`` lines up with device sample
-    ``n * rate / 24000``: soxr's streaming resampler compensates its own delay). Pure; one
-    thread at a time.
+    ``n * rate / 24000``: soxr's streaming resampler compensates its own delay). A correction
+    of :data:`CLOCK_STEP_S` or more is :attr:`pending` until :meth:`settle` applies it (or it
+    reaches :data:`CLOCK_FORCE_S`). Pure; one thread at a time.
     """
 
     def __init__(
@@ -94,19 +113,26 @@ class StreamClock:
         tau_s: float = CLOCK_TAU_S,
         step_s: float = CLOCK_STEP_S,
         jump_s: float = CLOCK_JUMP_S,
+        force_s: float = CLOCK_FORCE_S,
+        settle_s: float = CLOCK_SETTLE_S,
     ) -> None:
         self.rate = rate
+        self._settle_frames = int(settle_s * rate)
         self._tau = tau_s
         self._step = step_s
         self._jump = jump_s
+        self._force = force_s
         self._base: float | None = None  # reported time of device sample 0 (as last anchored)
         self._count = 0  # device samples before the next block
         self._seen = 0  # device samples averaged since the last anchor
+        self._unsettled = 0  # device samples still to pass before reports are averaged
         self._mean = 0.0  # average deviation of the reports from the counted time (s)
         self._applied = 0.0  # the part of _mean applied to positions
         self._offset = 0  # grid position of session sample 0
         self.resyncs = 0
         """Discontinuities seen (a report more than ``jump_s`` away from the counted time)."""
+        self.corrections = 0
+        """Corrections applied (by :meth:`settle` or forced)."""
 
     def block(self, reported: float, frames: int) -> None:
         """Note a device block of ``frames`` whose first sample is at ``reported`` (seconds)."""
@@ -119,17 +145,33 @@ class StreamClock:
             self.resyncs += 1
             self._anchor(reported)
             deviation = 0.0
+        if self._unsettled > 0:  # the start-up transient: keep the anchor for now
+            self._unsettled -= frames
+            self._count += frames
+            return
         self._seen += frames
         weight = max(frames / (self._tau * self.rate), frames / self._seen)
         self._mean += min(1.0, weight) * (deviation - self._mean)
-        if abs(self._mean - self._applied) >= self._step:
-            self._applied = self._mean
-            self._update_offset()
+        if abs(self._mean - self._applied) >= self._force:
+            self.settle()
         self._count += frames
+
+    @property
+    def pending(self) -> bool:
+        """A correction of at least ``step_s`` waits for :meth:`settle`."""
+        return abs(self._mean - self._applied) >= self._step
+
+    def settle(self) -> None:
+        """Apply the pending correction, if any (call where a jump cannot be heard)."""
+        if self.pending:
+            self._applied = self._mean
+            self.corrections += 1
+            self._update_offset()
 
     def _anchor(self, reported: float) -> None:
         self._base = reported - self._count / self.rate
         self._seen = 0
+        self._unsettled = self._settle_frames
         self._mean = self._applied = 0.0
         self._update_offset()
 
@@ -245,6 +287,8 @@ class PlayedTap(Generic[T]):
     def pull_into(self, out: memoryview) -> T:
         """Pull ``out`` full (the jitter buffer pads with silence) and note it as played."""
         result = self._pull(out)
+        if self.clock.pending and is_quiet(np.frombuffer(out, dtype="<i2")):
+            self.clock.settle()  # a position step inside silence cannot be heard
         self._reference.played(out, self.clock.position(self._pulled))
         self._pulled += len(out) // 2
         return result
@@ -312,6 +356,10 @@ class CaptureTap:
         mono = block if self._resampler is None else self._resampler.process(block)
         if not mono:
             return
+        frames = len(mono) // 2
         position = self.clock.position(self._captured)
-        self._captured += len(mono) // 2
+        if self.clock.pending and is_quiet(self._link.reference.read(position, frames)):
+            self.clock.settle()  # step where the reference is quiet: no skip in what is heard
+            position = self.clock.position(self._captured)
+        self._captured += frames
         self._sink(self._link.pair(mono, position))
