@@ -201,6 +201,20 @@ def test_link_hands_on_stereo_or_mono_and_records_the_pair() -> None:
     assert stereo_link.pair(pcm([1, 2]), 100) == pcm([1, 0, 2, 0]), "silence when nothing played"
 
 
+def test_link_summary_counts_each_sides_corrections_and_the_gaps() -> None:
+    link = EchoLink(stereo=True)
+    tap = link.played_tap(lambda view: None, 24_000)
+    tap.block(T0, 120)
+    tap.pull_into(memoryview(bytearray(240)))
+    tap.block(T0 + 1.0, 120)  # the stream was stopped for a second
+    tap.pull_into(memoryview(bytearray(240)))
+    link.capture_tap(lambda block: None, 24_000)
+    assert link.summary() == (
+        "echo reference: speaker clock 0 correction(s), 1 resync(s); "
+        "microphone clock 0 correction(s), 0 resync(s); 1 gap(s) in playback"
+    )
+
+
 def test_played_tap_writes_what_it_pulls_at_its_dac_time() -> None:
     link = EchoLink(stereo=True)
     source = iter(range(1, 10_000))

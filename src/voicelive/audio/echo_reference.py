@@ -319,14 +319,30 @@ class EchoLink:
         self.stereo = stereo
         self.record = record
         self.reference = EchoReference(history_s)
+        self._clocks: dict[str, list[StreamClock]] = {"speaker": [], "microphone": []}
 
     def played_tap(self, pull: Callable[[memoryview], T], device_rate: int) -> PlayedTap[T]:
-        """A new speaker-side tap (one per output stream start)."""
-        return PlayedTap(self.reference, pull, device_rate)
+        """A new speaker-side tap (one per output stream)."""
+        tap = PlayedTap(self.reference, pull, device_rate)
+        self._clocks["speaker"].append(tap.clock)
+        return tap
 
     def capture_tap(self, sink: Callable[[bytes], None], device_rate: int) -> CaptureTap:
-        """A new microphone-side tap (one per input stream start) delivering to ``sink``."""
-        return CaptureTap(self, sink, device_rate)
+        """A new microphone-side tap (one per input stream) delivering to ``sink``."""
+        tap = CaptureTap(self, sink, device_rate)
+        self._clocks["microphone"].append(tap.clock)
+        return tap
+
+    def summary(self) -> str:
+        """One line for the log at exit: how often each side's time line was corrected
+        (in a pause) or resynced (a stream restart, an under/overflow), and the gaps in what
+        was played (a stopped speaker stream included)."""
+        sides = [
+            f"{side} clock {sum(c.corrections for c in clocks)} correction(s), "
+            f"{sum(c.resyncs for c in clocks)} resync(s)"
+            for side, clocks in self._clocks.items()
+        ]
+        return f"echo reference: {'; '.join(sides)}; {self.reference.gaps} gap(s) in playback"
 
     def pair(self, mic: bytes, position: int) -> bytes:
         """Pair a mono session-rate block starting at grid ``position`` with its reference;
