@@ -13,6 +13,7 @@ from voicelive.audio.echo_reference import (
     StreamClock,
     grid_position,
     interleave,
+    microphone_channel,
     monotonic_time,
 )
 from voicelive.audio.resample import PullResampler
@@ -189,6 +190,11 @@ def test_monotonic_time_moves_stream_time_onto_the_monotonic_clock() -> None:
 def test_interleave_puts_the_microphone_on_channel_0() -> None:
     stereo = np.frombuffer(interleave(pcm([1, 2, 3]), np.array([7, 8, 9], np.int16)), "<i2")
     assert list(stereo) == [1, 7, 2, 8, 3, 9]
+
+
+def test_microphone_channel_takes_channel_0_back() -> None:
+    stereo = interleave(pcm([1, 2, 3]), np.array([7, 8, 9], np.int16))
+    assert microphone_channel(stereo) == pcm([1, 2, 3])
 
 
 def test_link_hands_on_stereo_or_mono_and_records_the_pair() -> None:

@@ -302,6 +302,12 @@ def interleave(mic: bytes, reference: Pcm) -> bytes:
     return stereo.tobytes()
 
 
+def microphone_channel(stereo: bytes) -> bytes:
+    """Channel 0 (the microphone) of interleaved stereo PCM16, e.g. for a silence check."""
+    mic: bytes = np.frombuffer(stereo, dtype="<i2")[0::2].tobytes()
+    return mic
+
+
 class EchoLink:
     """What ``run_chat`` hands to the audio ends when ``--echo-reference`` or ``--record`` is on.
 
