@@ -203,6 +203,12 @@ class EchoReference:
         self.gaps = 0
         """Writes that did not continue the previous one (stream start, underrun, resync)."""
 
+    @property
+    def head(self) -> int | None:
+        """One past the newest grid position written (None before the first write)."""
+        with self._lock:
+            return self._head
+
     def played(self, pcm: bytes | bytearray | memoryview, position: int) -> None:
         """PCM16 mono session-rate samples that play from grid ``position`` on.
 

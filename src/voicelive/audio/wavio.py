@@ -15,7 +15,9 @@ the file ends place their audio on the echo reference's time line by their ideal
 (the loop clock is ``time.monotonic()``, the same as a PortAudio end's): a speaker block
 pulled at deadline ``t`` plays over ``[t, t + 10 ms)`` — the output file's time line — and a
 microphone block sent at deadline ``t`` was captured over the ``chunk_ms`` before ``t``, as a
-device delivers it after the fact (so the speaker blocks of its span exist when it is paired).
+device delivers it after the fact. With a WAV speaker too, a microphone block waits (at most
+:data:`MAX_HELD_BLOCKS`) until the speaker has written past its span: on a busy loop the late
+speaker catches up one block per loop turn and the microphone's tick can come first.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import wave
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TAIL_SILENCE_MS = 1500  # longer than the default silence_duration_ms, so VAD ends the turn
+MAX_HELD_BLOCKS = 5
+"""Microphone blocks held back at most while a WAV speaker catches up (100 ms at 20 ms)."""
 
 
 def read_wav_pcm16(path: Path) -> bytes:
@@ -110,12 +115,14 @@ class _FileMicrophone:
         sink: Callable[[bytes], None],
         finished: asyncio.Event,
         echo: EchoLink | None = None,
+        wait_for_speaker: bool = False,
     ) -> None:
         self._pcm = pcm
         self._chunk = chunk_bytes
         self._sink = sink
         self._finished = finished
         self._echo = echo
+        self._wait = wait_for_speaker
         self._task: asyncio.Task[None] | None = None
         self.failed = asyncio.Event()  # a file never fails mid-run
 
@@ -124,18 +131,34 @@ class _FileMicrophone:
         tail_blocks = TAIL_SILENCE_MS * BYTES_PER_MS // self._chunk
         total = len(self._pcm)
         frames = self._chunk // BYTES_PER_SAMPLE
+        held: deque[tuple[bytes, int]] = deque()
         async for k, start in _ticks(self._chunk / BYTES_PER_MS / 1000):
             offset = k * self._chunk
             if offset < total:
                 block = self._pcm[offset : offset + self._chunk].ljust(self._chunk, b"\0")
             else:
                 block = silence  # keep the stream alive: VAD needs trailing silence
-            if self._echo is not None:  # captured over the chunk before this deadline
-                block = self._echo.pair(block, _grid(start) + (k - 1) * frames)
-            self._sink(block)
+            if self._echo is None:
+                self._sink(block)
+            else:  # captured over the chunk before this deadline
+                held.append((block, _grid(start) + (k - 1) * frames))
+                self._pair_ready(held, frames)
             if offset >= total + tail_blocks * self._chunk and not self._finished.is_set():
                 log.info("input file sent (%d bytes)", total)
                 self._finished.set()
+
+    def _pair_ready(self, held: deque[tuple[bytes, int]], frames: int) -> None:
+        """Pair and hand on the held blocks whose span the speaker has written (all of them
+        without a WAV speaker, the oldest when too many wait)."""
+        assert self._echo is not None
+        while held:
+            block, position = held[0]
+            head = self._echo.reference.head
+            written = head is not None and head >= position + frames
+            if self._wait and not written and len(held) <= MAX_HELD_BLOCKS:
+                return
+            held.popleft()
+            self._sink(self._echo.pair(block, position))
 
     def __enter__(self) -> _FileMicrophone:
         self._task = asyncio.ensure_future(self._stream())
@@ -232,7 +255,10 @@ class WavAudio:
             assert self._real is not None, "check() opens the real microphone"
             return self._real.microphone(sink)
         chunk = self._settings.chunk_ms * BYTES_PER_MS
-        return _FileMicrophone(self._pcm, chunk, sink, self.input_finished, self._echo)
+        file_speaker = self._settings.output_file is not None
+        return _FileMicrophone(
+            self._pcm, chunk, sink, self.input_finished, self._echo, wait_for_speaker=file_speaker
+        )
 
     def speaker(
         self, jitter: JitterBuffer, notify: Callable[[PlaybackNotice], None]
