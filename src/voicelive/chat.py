@@ -26,7 +26,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from voicelive.audio.pipeline import AudioPipeline
 from voicelive.audio.ports import AudioIO
@@ -45,6 +45,9 @@ from voicelive.stats import ChatStats
 from voicelive.supervisor import DEFAULT_TIMING, Supervisor, Timing
 from voicelive.transcript_file import TranscriptFile
 from voicelive.view import TerminalView, View
+
+if TYPE_CHECKING:
+    from voicelive.audio.echo_reference import EchoLink
 
 log = logging.getLogger("voicelive.chat")
 T = TypeVar("T")
@@ -97,15 +100,45 @@ async def _endpoint(settings: Settings, view: View) -> AsyncIterator[Settings]:
         await simulator.close()
 
 
-def default_audio(settings: Settings) -> AudioIO:
-    """WAV files when --input-file/--output-file are given, else PortAudio devices."""
+def default_audio(settings: Settings, echo: EchoLink | None = None) -> AudioIO:
+    """WAV files when --input-file/--output-file are given, else PortAudio devices.
+
+    ``echo`` links the microphone to what the speaker played (``--echo-reference``,
+    ``--record``).
+    """
     if settings.audio.input_file is not None or settings.audio.output_file is not None:
         from voicelive.audio.wavio import WavAudio
 
-        return WavAudio(settings.audio)
+        return WavAudio(settings.audio, echo=echo)
     from voicelive.audio.devices import PortAudioIO
 
-    return PortAudioIO(settings.audio)
+    return PortAudioIO(settings.audio, echo=echo)
+
+
+def _echo_link(settings: Settings) -> EchoLink | None:
+    """The microphone-to-speaker link, when the echo reference or the recording needs it."""
+    if not (settings.session.echo_reference or settings.record is not None):
+        return None
+    from voicelive.audio.echo_reference import EchoLink
+
+    return EchoLink(stereo=settings.session.echo_reference)
+
+
+def _recording(pipeline: AudioPipeline, write: Callable[[bytes], None]) -> Callable[[bytes], None]:
+    """--record's left channel is what the microphone *sent*: silence while muted or between
+    sessions, so the file's time line stays continuous and honest."""
+
+    def record(stereo: bytes) -> None:
+        if pipeline.capturing and not pipeline.muted:
+            write(stereo)
+            return
+        import numpy as np
+
+        frames = np.frombuffer(stereo, "<i2").copy()
+        frames[0::2] = 0
+        write(frames.tobytes())
+
+    return record
 
 
 async def _watch_input_end(audio: AudioIO, dispatcher: Dispatcher, patience_s: float) -> None:
@@ -193,8 +226,10 @@ async def run_chat(
     """
     quit = quit if quit is not None else Quit()
     view = view if view is not None else TerminalView()
+    echo: EchoLink | None = None
     if audio is None:  # its imports (numpy, soxr, PortAudio) take a while: not on the loop
-        audio = await asyncio.to_thread(default_audio, settings)
+        echo = await asyncio.to_thread(_echo_link, settings)
+        audio = await asyncio.to_thread(default_audio, settings, echo)
     quit.force = _force_exit(view)
     ids = ev.EventIds()
     td = settings.session.turn_detection
@@ -206,7 +241,10 @@ async def run_chat(
         manual_turns=manual_turns,
     )
     pipeline = AudioPipeline(
-        audio, settings.audio, on_warning=lambda text: view.notice("warning", text)
+        audio,
+        settings.audio,
+        on_warning=lambda text: view.notice("warning", text),
+        stereo_input=settings.session.echo_reference,
     )
     stats = ChatStats(time.monotonic())
     dispatcher = Dispatcher(core, pipeline, view, quit, stats=stats)
@@ -218,6 +256,12 @@ async def run_chat(
             # device choices and PortAudio, before any network; enumeration blocks: a thread
             await asyncio.to_thread(audio.check)
             async with contextlib.AsyncExitStack() as stack:
+                if settings.record is not None and echo is not None:
+                    # entered first, so it closes after the streams have stopped
+                    from voicelive.audio.recorder import ConversationRecorder
+
+                    recorder = stack.enter_context(ConversationRecorder(settings.record))
+                    echo.record = _recording(pipeline, recorder.write)
                 if settings.transcript is not None:
                     transcript = TranscriptFile(settings.transcript)
                     dispatcher.transcript = stack.enter_context(transcript)
@@ -264,6 +308,8 @@ async def run_chat(
                 log.info("summary: %s", line)
                 view.notice("info", line)
         view.close()
+        if echo is not None:
+            log.info("%s", echo.summary())
         if settings.stats_json is not None:
             _write_stats(settings.stats_json, stats.summary(time.monotonic()))
         log.info("voicelive exiting: %s", outcome)

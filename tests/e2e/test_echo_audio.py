@@ -9,10 +9,7 @@ the simulator cancels the echo, yet a user talking over the reply still stops it
 is checked for its layout, its alignment and its validity after a SIGINT. Measured figures
 are printed (``pytest -s`` or ``-rA`` shows them).
 
-The client is the real CLI (``voicelive chat …``) started through a tiny wrapper: until
-``chat.py`` wires the echo link and the recorder itself, the wrapper does it the way the
-wiring is specified (see :data:`_WRAPPER`); once ``chat.py`` does, the wrapper only calls the
-CLI.
+The client is the real CLI (``python -m voicelive chat …``) in its own process.
 """
 
 from __future__ import annotations
@@ -52,38 +49,6 @@ SILENCE_BOUND_S = 0.6
 BLOCK = RATE * 20 // 1000
 """One microphone block (20 ms)."""
 
-# Runs ``voicelive`` with argv[1:]. While chat.py does not wire the echo reference itself,
-# replace its default_audio with the wiring specified for it: an EchoLink when
-# --echo-reference or --record is on (stereo blocks only with --echo-reference), handed to
-# the audio ends, and a ConversationRecorder fed by the link, closed at exit.
-_WRAPPER = """
-import atexit, sys
-from pathlib import Path
-from voicelive import chat
-if "EchoLink" not in Path(chat.__file__).read_text():
-    from voicelive.audio.echo_reference import EchoLink
-    from voicelive.audio.recorder import ConversationRecorder
-
-    def default_audio(settings):
-        link = None
-        if settings.session.echo_reference or settings.record is not None:
-            link = EchoLink(stereo=settings.session.echo_reference)
-        if settings.record is not None:
-            recorder = ConversationRecorder(settings.record).__enter__()
-            atexit.register(recorder.close)
-            link.record = recorder.write
-        if settings.audio.input_file is not None or settings.audio.output_file is not None:
-            from voicelive.audio.wavio import WavAudio
-            return WavAudio(settings.audio, echo=link)
-        from voicelive.audio.devices import PortAudioIO
-        return PortAudioIO(settings.audio, echo=link)
-
-    chat.default_audio = default_audio
-from voicelive.cli import main
-sys.argv = ["voicelive", *sys.argv[1:]]
-main()
-"""
-
 
 def client_env(bed: AudioBed | None) -> dict[str, str]:
     import os
@@ -94,10 +59,10 @@ def client_env(bed: AudioBed | None) -> dict[str, str]:
 
 
 class Client:
-    """``voicelive chat`` (through :data:`_WRAPPER`) as a subprocess; output to a file."""
+    """``voicelive chat`` as a subprocess; output to a file."""
 
     def __init__(self, args: list[str], env: dict[str, str], out: Path) -> None:
-        self._args = [sys.executable, "-c", _WRAPPER, "chat", *args]
+        self._args = [sys.executable, "-m", "voicelive", "chat", *args]
         self._env = env
         self._out = out
         self.proc: subprocess.Popen[bytes] | None = None

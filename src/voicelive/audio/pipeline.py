@@ -43,6 +43,8 @@ class AudioPipeline:
 
     ``on_warning`` (loop thread) gets one line when a live microphone delivers only exact
     zeros at first (muted, or no permission: macOS gives silence, not an error).
+    ``stereo_input``: blocks are microphone + echo reference, interleaved (the check looks
+    at the microphone only).
     """
 
     def __init__(
@@ -50,8 +52,14 @@ class AudioPipeline:
         audio: AudioIO,
         settings: AudioSettings,
         on_warning: Callable[[str], None] | None = None,
+        stereo_input: bool = False,
     ) -> None:
         self.audio = audio
+        self._mic_only: Callable[[bytes], bytes] | None = None
+        if stereo_input:  # imported only then: it brings numpy and soxr
+            from voicelive.audio.echo_reference import microphone_channel
+
+            self._mic_only = microphone_channel
         live_mic = audio.input_finished is None and on_warning is not None
         self._silence = SilentInputDetector() if live_mic else None
         self._on_warning = on_warning
@@ -62,7 +70,7 @@ class AudioPipeline:
         self.capture: asyncio.Queue[bytes] = asyncio.Queue(maxsize=CAPTURE_QUEUE_BLOCKS)
         self.stats = CaptureStats()
         self._paused = True
-        self.input_channels = 1
+        self.input_channels = 2 if stereo_input else 1
         """Channels of the blocks the microphone side delivers (2 with an echo reference)."""
         self.muted = False
         """While True no microphone audio reaches the service (``/mute``)."""
@@ -73,7 +81,8 @@ class AudioPipeline:
 
     def on_mic_block(self, block: bytes) -> None:
         if self._silence is not None:
-            warning = self._silence.feed(block)
+            mic = self._mic_only(block) if self._mic_only is not None else block
+            warning = self._silence.feed(mic)
             if self._silence.settled:
                 self._silence = None  # one look at the start is all it takes
             if warning is not None and self._on_warning is not None:
