@@ -86,10 +86,15 @@ async def _endpoint(settings: Settings, view: View) -> AsyncIterator[Settings]:
 
     simulator = Simulator()
     await simulator.start()
+    echo = (
+        "It cancels its own voice with the echo reference."
+        if settings.session.echo_reference
+        else "Use headphones, or --echo-reference, or it will hear itself."
+    )
     view.notice(
         "info",
         f"Offline simulator on {simulator.endpoint} (no Azure): it answers by repeating "
-        "what you say. Use headphones, or it will hear itself.",
+        f"what you say. {echo}",
     )
     try:
         connection = dataclasses.replace(
