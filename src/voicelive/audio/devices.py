@@ -286,11 +286,8 @@ class _Stream:
         self._closing = False
         self._stopped = False  # stopped on purpose (the speaker, with nothing to play)
 
-    def _open(
-        self, stream_class: str, callback: Any, block_ms: int, latency: Any, start: bool = True
-    ) -> None:
-        """Create the PortAudio stream and start it unless ``start`` is False (then it is
-        :attr:`_stopped`); raises AudioDeviceError."""
+    def _open(self, stream_class: str, callback: Any, block_ms: int, latency: Any) -> None:
+        """Create and start the PortAudio stream; raises AudioDeviceError."""
         sd = sounddevice()
         loop = asyncio.get_running_loop()
 
@@ -309,9 +306,7 @@ class _Stream:
                 callback=callback,
                 finished_callback=finished,
             )
-            self._stopped = not start
-            if start:
-                self._stream.start()
+            self._stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             self._close()
             raise _open_error(self.kind, exc) from None
@@ -413,9 +408,9 @@ class Speaker(_Stream):
     The stream runs only while there is something to play (``idle_stop_s`` None: always).
     Rendering silence costs a PortAudio thread waking every few milliseconds, about 4 % of a
     core here, the largest part of the client's idle cost. So the stream is opened (and its
-    errors reported) on ``__enter__`` but started by the jitter buffer's arrival listener on
-    the first delta of a reply (measured here: opening and starting costs ~5 ms, starting an
-    open stream ~1 ms, and its first sound is *sooner* than through a running stream, whose
+    errors reported) on ``__enter__`` and stopped at once, then started by the jitter buffer's
+    arrival listener on the first delta of a reply (measured: opening and starting ~5 ms, an
+    open one ~1 ms, and its first sound comes *sooner* than through a running stream, whose
     buffer is full of silence); :meth:`_check_idle` stops it once nothing was queued, played or
     pending for ``idle_stop_s`` (by then the device has played the tail; PortAudio drops what
     is still buffered on a stop). Its jitter buffer gets an adaptive prefill
@@ -475,10 +470,12 @@ class Speaker(_Stream):
             if notice is not None:
                 loop.call_soon_threadsafe(notify, notice)
 
-        on_demand = self._idle_stop_s is not None
-        self._open("RawOutputStream", callback, self._block_ms, self._latency, start=not on_demand)
+        self._open("RawOutputStream", callback, self._block_ms, self._latency)
         self._jitter.use_adaptive_prefill(AdaptivePrefill())
-        if on_demand:
+        if self._idle_stop_s is not None:
+            # Started and stopped at once: PulseAudio then holds the stream corked, while one
+            # opened but never started is an uncorked, starving stream (+0.8 % of its core).
+            self._stop_stream()
             self._jitter.set_listener(self._on_audio)
             self._on_audio()
         return self
@@ -530,9 +527,12 @@ class Speaker(_Stream):
             self._seen = seen
             self._arm_idle_check()
             return
+        self._stop_stream()
+
+    def _stop_stream(self) -> None:
         self._stopped = True  # before abort: its finished callback is not a failure
         try:
-            stream.abort()
+            self._stream.abort()
         except Exception:
             log.debug("error stopping the speaker stream", exc_info=True)
 
