@@ -32,3 +32,14 @@ async def spawn_chat(
         cwd=cwd,
         env={"AZURE_VOICELIVE_API_KEY": api_key, "PATH": "/usr/bin:/bin"},
     )
+
+
+async def finish(proc: asyncio.subprocess.Process, timeout_s: float) -> tuple[bytes, bytes]:
+    """Wait for the process to end and read its output; kill it if it outlives the guard
+    (so a failing test leaves no process and no open pipe behind)."""
+    try:
+        return await asyncio.wait_for(proc.communicate(), timeout_s)
+    except TimeoutError:
+        proc.kill()
+        await proc.communicate()
+        raise

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.chat_process import finish
 from tests.fakes import RecordingView
 from tests.simulator_helpers import best_correlation, silence, speech_like, utterance
 from voicelive.chat import run_chat
@@ -231,7 +232,7 @@ async def test_handshake_refusals_through_the_cli(
             stderr=subprocess.PIPE,
             cwd=tmp_path,
         )
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        out, err = await finish(proc, 30)
     lines = err.decode().strip().splitlines()
     assert proc.returncode == code
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0]

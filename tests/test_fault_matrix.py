@@ -10,7 +10,6 @@ items it replayed, that the second reply was heard, the exit code, and that noth
 
 from __future__ import annotations
 
-import asyncio
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.chat_process import spawn_chat
+from tests.chat_process import finish, spawn_chat
 from tests.simulator_helpers import silence, speech_like
 from voicelive.simulator import Simulator, SimulatorOptions
 
@@ -85,7 +84,7 @@ async def run_client(
             *extra,
             api_key=KEY,
         )
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+        stdout, stderr = await finish(proc, 60)
         assert proc.returncode is not None
         with wave.open(str(tmp_path / "out.wav"), "rb") as wav:  # valid on every exit
             out = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import serve
 
-from tests.chat_process import spawn_chat
+from tests.chat_process import finish, spawn_chat
 from tests.fakes import FakeAudio, RecordingView
 from tests.scripted_server import Scripted
 from tests.test_chat_scripted import delta, settings
@@ -216,7 +216,7 @@ async def test_the_transcript_is_complete_after_ctrl_c(tmp_path: Path, suffix: s
             while not (await proc.stdout.readline()).startswith(b"assistant:"):
                 pass
         proc.send_signal(signal.SIGINT)  # the child, never pytest
-        _, stderr = await asyncio.wait_for(proc.communicate(), 10)
+        _, stderr = await finish(proc, 10)
     assert proc.returncode == 130, stderr
     text = transcript.read_text()
     if suffix == ".jsonl":
@@ -274,7 +274,7 @@ async def test_greet_and_a_typed_message_through_the_simulator(tmp_path: Path) -
         await until("[listening]")  # the answer has been played to its end
         proc.stdin.write(b"q\n")
         await proc.stdin.drain()
-        _, stderr = await asyncio.wait_for(proc.communicate(), 10)
+        _, stderr = await finish(proc, 10)
     assert proc.returncode == 0, stderr
     assert "Hello" in greeting
     assert typed.strip() == "you (typed): what is the capital of Norway"

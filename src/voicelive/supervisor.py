@@ -120,7 +120,8 @@ class Supervisor:
     async def connect_first(self) -> Live:
         """The first connection. Only throttling (429) is retried: any other failure of the
         very first attempt is most likely the configuration, so it ends with its sentence."""
-        backoff = Backoff(self.settings.connection.reconnect_attempts, self._rng)
+        # a few tries only: a service that keeps throttling should not hold a starting user
+        backoff = Backoff(min(3, self.settings.connection.reconnect_attempts), self._rng)
         while True:
             try:
                 live = await self._open(first=True)
