@@ -313,6 +313,7 @@ async def run_chat(
                 log.info("summary: %s", line)
                 view.notice("info", line)
         view.close()
+        log.info("late deltas of interrupted replies dropped: %d", core.dropped_deltas)
         if echo is not None:
             log.info("%s", echo.summary())
         if settings.stats_json is not None:

@@ -37,7 +37,6 @@ from typing import Final, TypeVar
 
 log = logging.getLogger(__name__)
 
-QUIT_WORDS = frozenset({"q", "quit", "exit"})
 
 ALWAYS_THREADED: Final = sys.platform == "win32"
 """True where the threaded reader is used without trying ``add_reader`` first (Windows)."""

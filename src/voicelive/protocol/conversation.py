@@ -97,7 +97,6 @@ class Conversation:
         self._typed = 0
         self._text_after_flush: list[str] = []
         self.dropped_deltas = 0
-        self.responses_done = 0
         self.user_speaking = False
         self.awaiting_reply = False
 
@@ -254,7 +253,6 @@ class Conversation:
                 self._create_after_done = False
                 self.awaiting_reply = True
                 actions.append(Send(ev.response_create(self._ids)))
-        self.responses_done += 1
         if status == "failed":
             actions.append(
                 Notice("error", "the service could not finish its reply (response failed)")
