@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from voicelive import keyboard
-from voicelive.keyboard import QUIT_WORDS, THREAD_NAME, read_lines, read_lines_threaded
+from voicelive.commands import QUIT_WORDS
+from voicelive.keyboard import THREAD_NAME, read_lines, read_lines_threaded
 
 GUARD_S = 5.0
 """Only a guard: every wait below ends on an event, far sooner."""
