@@ -249,13 +249,14 @@ class FloorProcess:
 
 
 def timed_runs(args: Sequence[str], env: Mapping[str, str], n: int) -> list[float]:
-    """Wall seconds of ``n`` runs of ``args`` (output discarded); a failing run raises."""
+    """Wall seconds of ``n`` runs of ``args`` after one warm-up (output discarded); a failing
+    run raises."""
     times = []
-    for _ in range(n):
+    for _ in range(n + 1):
         start = time.monotonic()
         subprocess.run(args, env=dict(env), stdout=subprocess.DEVNULL, check=True, timeout=60)
         times.append(time.monotonic() - start)
-    return times
+    return times[1:]
 
 
 # ------------------------------------------------------------------------------- figures
@@ -275,6 +276,8 @@ class Figure:
     relative: bool = False
     scale: float = 1.0
     """Printed values are ``value * scale`` (seconds shown as ms, say)."""
+    resolution: float = 0.0
+    """No ratio when the floor is below this (printed units): it would divide by noise."""
 
     @staticmethod
     def spread(values: list[float], scale: float) -> str:
@@ -287,7 +290,10 @@ class Figure:
 
     @property
     def ratio(self) -> float | None:
-        if not self.values or not self.floor or statistics.median(self.floor) <= 0:
+        if not self.values or not self.floor:
+            return None
+        floor = statistics.median(self.floor) * self.scale
+        if floor <= 0 or floor < self.resolution:
             return None
         return statistics.median(self.values) / statistics.median(self.floor)
 

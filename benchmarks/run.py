@@ -44,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -128,16 +128,18 @@ async def scripted_section(
     async with serve(server.handler, "127.0.0.1", 0) as ws_server:
         port = ws_server.sockets[0].getsockname()[1]
         url = f"ws://127.0.0.1:{port}"
-        for n in range(opts.launches):
+        for n in range(-1, opts.launches):  # the first of each is a warm-up, not counted
             started = time.monotonic()
             # created on the loop on purpose: the launch is timed from here, as a client's
             floor = subprocess.Popen([sys.executable, str(FLOOR), "connect", url], env=env)  # noqa: ASYNC220
             await server.wait_for("session.update", timeout=30)
-            figures["launch"].floor.append(time.monotonic() - started)
+            if n >= 0:
+                figures["launch"].floor.append(time.monotonic() - started)
             await loop.run_in_executor(None, floor.wait)
-            client = Client(url, env, work / f"launch{n}").start()
+            client = Client(url, env, work / f"launch{n + 1}").start()
             await server.wait_for("session.update", timeout=30)
-            figures["launch"].values.append(time.monotonic() - client.started)
+            if n >= 0:
+                figures["launch"].values.append(time.monotonic() - client.started)
             if n < opts.launches - 1:
                 await loop.run_in_executor(None, client.quit)
         since = len(server.received)
@@ -239,12 +241,13 @@ def wait_listening(client: Client, record: Path, timeout: float = 30.0) -> None:
 
 
 def idle_section(
-    env: dict[str, str], work: Path, opts: argparse.Namespace, figures: Figures
-) -> None:
+    env: dict[str, str], sim_env: dict[str, str], work: Path, opts: argparse.Namespace,
+    figures: Figures,
+) -> None:  # fmt: skip
     from tests.e2e.chat_harness import Simulator
 
     record = work / "idle.jsonl"
-    with Simulator(record, env) as sim:
+    with Simulator(record, sim_env) as sim:
         client = Client(sim.url, env, work / "idle").start()
         try:
             wait_listening(client, record)
@@ -270,6 +273,7 @@ def idle_section(
 def turns_section(
     bed: AudioBed,
     env: dict[str, str],
+    sim_env: dict[str, str],
     work: Path,
     turns: int,
     name: str,
@@ -283,7 +287,7 @@ def turns_section(
     wav = speech_wav("Hello there", work / f"{name}.wav")
     record = work / f"{name}.jsonl"
     rss: list[float] = []
-    with bed.record_speaker() as rec, Simulator(record, env, *sim_args) as sim:
+    with bed.record_speaker() as rec, Simulator(record, sim_env, *sim_args) as sim:
         client = Client(sim.url, env, work / name).start()
         try:
             wait_listening(client, record)
@@ -311,6 +315,16 @@ def turns_section(
 
 
 # ------------------------------------------------------------------------------- output
+
+
+@contextlib.contextmanager
+def section(title: str) -> Iterator[None]:
+    """Announce a section; a failure in it is printed and the others still run."""
+    print(f"{title}...", flush=True)
+    try:
+        yield
+    except Exception as exc:
+        print(f"  {title} failed: {type(exc).__name__}: {exc}", flush=True)
 
 
 def print_figures(figures: Figures) -> None:
@@ -404,23 +418,29 @@ def main() -> None:
         ),
         "first": Figure(
             "first audio delta -> sound", "ms", floor_name="bare stream start", target=30,
-            scale=1000,
+            scale=1000, resolution=1.0,  # the recorder resolves about a millisecond
         ),
         "bargein": Figure(
             "speech_started -> speaker silent", "ms", floor_name="bare stream silenced",
-            target=30, scale=1000,
+            target=30, scale=1000, resolution=1.0,
         ),
         "idle": Figure(
             "CPU while listening", "% of a core", floor_name="20 ms input stream", target=1.5,
             relative=True,
         ),
-        "duplex": Figure("  ref: input + always-on output stream", "% of a core"),
-        "machine": Figure("  whole machine busy meanwhile", "% of all cores"),
+        "duplex": Figure("  ref: in + always-on out stream", "% of a core"),
+        "machine": Figure("  machine busy meanwhile", f"% of {os.cpu_count()} cores"),
     }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="voicelive-bench-") as tmp:
         work = Path(tmp)
         bed = start_bed(work / "audio")
         env = client_env(bed.env, src)
+        sim_env = client_env(bed.env, None)  # the simulator: always this checkout's
+        # As installed (pip compiles to bytecode) or after a first run: with bytecode. Here
+        # PYTHONDONTWRITEBYTECODE may be set, and another checkout may never have run.
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str((src or REPO) / "src")], check=True
+        )
         load_before = loadavg()
         print(f"voicelive benchmarks: {machine()}")
         print(f"client code: {src or REPO}; load average before: {load_before}", flush=True)
@@ -429,24 +449,22 @@ def main() -> None:
         try:
             if "help" in opts.only:
                 figures["help"].values = timed_runs([voicelive(), "--help"], env, 7)
-                figures["help"].floor = timed_runs(
-                    [sys.executable, "-c", "pass"], client_env(bed.env, None), 7
-                )
+                figures["help"].floor = timed_runs([sys.executable, "-c", "pass"], sim_env, 7)
             if "latency" in opts.only:
-                print("launch and latency (scripted server)...", flush=True)
-                asyncio.run(scripted_section(bed, env, work, opts, figures))
+                with section("launch and latency (scripted server)"):
+                    asyncio.run(scripted_section(bed, env, work, opts, figures))
             if "idle" in opts.only:
-                print("idle CPU (simulator)...", flush=True)
-                idle_section(env, work, opts, figures)
+                with section("idle CPU (simulator)"):
+                    idle_section(env, sim_env, work, opts, figures)
             if opts.jitter_turns and "jitter" in opts.only:
-                print("replies through a jittery network (simulator)...", flush=True)
-                sim_args = ["--jitter-ms", "100", "--seed", "1"]
-                jitter_client, _ = turns_section(
-                    bed, env, work, opts.jitter_turns, "jitter", sim_args
-                )
+                with section("replies through a jittery network (simulator)"):
+                    sim_args = ["--jitter-ms", "100", "--seed", "1"]
+                    jitter_client, _ = turns_section(
+                        bed, env, sim_env, work, opts.jitter_turns, "jitter", sim_args
+                    )
             if opts.soak_turns and "soak" in opts.only:
-                print(f"soak: {opts.soak_turns} turns (simulator)...", flush=True)
-                _, rss = turns_section(bed, env, work, opts.soak_turns, "soak", [])
+                with section(f"soak: {opts.soak_turns} turns (simulator)"):
+                    _, rss = turns_section(bed, env, sim_env, work, opts.soak_turns, "soak", [])
         finally:
             with contextlib.suppress(Exception):
                 bed.stop()
