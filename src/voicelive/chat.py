@@ -129,6 +129,12 @@ def _echo_link(settings: Settings) -> EchoLink | None:
     return EchoLink(stereo=settings.session.echo_reference)
 
 
+def _audio_ends(settings: Settings) -> tuple[EchoLink | None, AudioIO]:
+    """The echo link (when needed) and the audio ends it joins; imports numpy, soxr, PortAudio."""
+    echo = _echo_link(settings)
+    return echo, default_audio(settings, echo)
+
+
 def _recording(pipeline: AudioPipeline, write: Callable[[bytes], None]) -> Callable[[bytes], None]:
     """--record's left channel is what the microphone *sent*: silence while muted or between
     sessions, so the file's time line stays continuous and honest."""
@@ -233,8 +239,8 @@ async def run_chat(
     view = view if view is not None else TerminalView()
     echo: EchoLink | None = None
     if audio is None:  # its imports (numpy, soxr, PortAudio) take a while: not on the loop
-        echo = await asyncio.to_thread(_echo_link, settings)
-        audio = await asyncio.to_thread(default_audio, settings, echo)
+        echo, ends = await asyncio.to_thread(_audio_ends, settings)
+        audio = ends
     quit.force = _force_exit(view)
     ids = ev.EventIds()
     td = settings.session.turn_detection

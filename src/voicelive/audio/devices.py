@@ -401,7 +401,7 @@ IDLE_STOP_S: Final = 0.3
 class Speaker(_Stream):
     """Plays from ``jitter`` through a low-latency output stream (PortAudio's thread pulls).
 
-    ``notify`` is called on the event loop thread with ``("started"|"drained", item_id)``.
+    ``notify`` is called on the event loop thread with each :class:`PlaybackNotice`.
     ``block_ms`` 0 lets PortAudio choose the (smallest, variable) block size; ``latency_ms``
     None means PortAudio's "low" setting.
 
