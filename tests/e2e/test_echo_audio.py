@@ -346,7 +346,10 @@ def test_the_reference_lines_up_with_the_echo_in_the_microphone(
     # PulseAudio's loopback holds its latency near, not at, the value asked for (32-44 ms seen
     # for 40 ms, depending on load), and that is part of the acoustic path: what alignment
     # means for the canceller is that the offset stays put while the reply plays.
-    assert max(lags) - min(lags) < 3, "the reference drifts against the echo"
+    # p10-p90: the loopback itself retunes its latency now and then (one 100 ms window at
+    # +4.5 ms has been seen); a reference drifting against the played audio moves them all
+    p10, p90 = np.percentile(lags, [10, 90])
+    assert p90 - p10 < 3, "the reference drifts against the echo"
     assert abs(median - LOOP_DELAY_MS) < 12, "not lined up with what was played"
     assert max(lags) - min(lags) < 4, "the alignment moves during the reply"
 
