@@ -22,9 +22,11 @@ Figures (floors in brackets):
   speaker silent, with the scripted server (tests/scripted_server.py) and the speaker recorded
   with parec; each reply comes after a second of quiet, as after a user's turn [a bare
   PortAudio output stream started / silenced on a line from a pipe];
-- CPU while listening (microphone streaming silence to ``voicelive simulate``, nothing
-  playing), interleaved windows [a do-nothing 20 ms input stream; for reference, the same
-  plus a do-nothing output stream];
+- CPU while listening (nothing playing, the microphone streaming to ``voicelive simulate``),
+  interleaved windows, in a quiet room (-60 dBFS RMS white noise played into the microphone:
+  below the quiet band, so the client batches) and in a noisy one (-40 dBFS: above it, so
+  every 20 ms block is sent) [a do-nothing 20 ms input stream under the same noise; for
+  reference, the same plus a do-nothing output stream];
 - memory (RSS) of the client over a soak of spoken turns against the simulator;
 - replies through a jittery network (``voicelive simulate --jitter-ms 100``): underruns per
   reply and the prefill hold the client learned (from its log).
@@ -240,34 +242,65 @@ def wait_listening(client: Client, record: Path, timeout: float = 30.0) -> None:
         raise RuntimeError(f"the client exited; see {client.workdir}")
 
 
+ROOMS = (("idle", -60.0), ("idle_noisy", -40.0))
+"""Noise played into the microphone while idle CPU is measured (figure, dBFS RMS): a quiet
+room on a laptop microphone, then a noisy one (a fan, a cafe) above the quiet band the client
+batches in (peaks beyond -42 dBFS)."""
+
+
+def room_noise(path: Path, dbfs: float, seconds: float) -> Path:
+    """White noise at ``dbfs`` RMS as a 24 kHz mono 16-bit WAV."""
+    import wave
+
+    import numpy as np
+
+    rms = 32768 * 10 ** (dbfs / 20)
+    noise = np.random.default_rng(1).normal(0, rms, int(24_000 * seconds))
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(24_000)
+        wav.writeframes(np.clip(noise, -32768, 32767).astype("<i2").tobytes())
+    return path
+
+
 def idle_section(
-    env: dict[str, str], sim_env: dict[str, str], work: Path, opts: argparse.Namespace,
-    figures: Figures,
+    bed: AudioBed, env: dict[str, str], sim_env: dict[str, str], work: Path,
+    opts: argparse.Namespace, figures: Figures,
 ) -> None:  # fmt: skip
+    """For each room: the client listening (its noise in the microphone, nothing playing),
+    interleaved with the floors' windows under the same noise."""
     from tests.e2e.chat_harness import Simulator
 
-    record = work / "idle.jsonl"
-    with Simulator(record, sim_env) as sim:
-        client = Client(sim.url, env, work / "idle").start()
+    seconds = 10 + opts.runs * (3 * opts.window + 4)
+    for name, dbfs in ROOMS:
+        noise = bed.play_into_mic(room_noise(work / f"{name}.wav", dbfs, seconds))
+        record = work / f"{name}.jsonl"
         try:
-            wait_listening(client, record)
-            time.sleep(3.0)  # sleep-ok: past start-up and the silent-microphone check
-            for _ in range(opts.runs):
-                window = cpu_window(client.pid, opts.window)
-                figures["idle"].values.append(window.percent)
-                figures["machine"].values.append(window.machine_percent)
-                for mode, samples in (
-                    ("input", figures["idle"].floor),
-                    ("duplex", figures["duplex"].values),
-                ):
-                    floor = FloorProcess(mode, env)
-                    try:
-                        time.sleep(1.0)  # sleep-ok: past the stream's start-up
-                        samples.append(cpu_window(floor.pid, opts.window).percent)
-                    finally:
-                        floor.close()
+            with Simulator(record, sim_env) as sim:
+                client = Client(sim.url, env, work / name).start()
+                try:
+                    wait_listening(client, record)
+                    time.sleep(3.0)  # sleep-ok: past start-up, the silent-mic check, 2 s lively
+                    for _ in range(opts.runs):
+                        window = cpu_window(client.pid, opts.window)
+                        figures[name].values.append(window.percent)
+                        figures["machine"].values.append(window.machine_percent)
+                        floors = [("input", figures[name].floor)]
+                        if name == "idle":
+                            floors.append(("duplex", figures["duplex"].values))
+                        for mode, samples in floors:
+                            floor = FloorProcess(mode, env)
+                            try:
+                                time.sleep(1.0)  # sleep-ok: past the stream's start-up
+                                samples.append(cpu_window(floor.pid, opts.window).percent)
+                            finally:
+                                floor.close()
+                finally:
+                    client.quit()
         finally:
-            client.quit()
+            noise.kill()
+            noise.wait(timeout=5)
 
 
 def turns_section(
@@ -425,10 +458,14 @@ def main() -> None:
             target=30, scale=1000, resolution=1.0,
         ),
         "idle": Figure(
-            "CPU while listening", "% of a core", floor_name="20 ms input stream", target=1.5,
-            relative=True,
+            "CPU listening, quiet room", "% of a core", floor_name="20 ms input stream",
+            target=1.5, relative=True,
         ),
         "duplex": Figure("  ref: in + always-on out stream", "% of a core"),
+        "idle_noisy": Figure(
+            "CPU listening, noisy room", "% of a core", floor_name="20 ms input stream",
+            relative=True,
+        ),
         "machine": Figure("  machine busy meanwhile", f"% of {os.cpu_count()} cores"),
     }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="voicelive-bench-") as tmp:
@@ -455,7 +492,7 @@ def main() -> None:
                     asyncio.run(scripted_section(bed, env, work, opts, figures))
             if "idle" in opts.only:
                 with section("idle CPU (simulator)"):
-                    idle_section(env, sim_env, work, opts, figures)
+                    idle_section(bed, env, sim_env, work, opts, figures)
             if opts.jitter_turns and "jitter" in opts.only:
                 with section("replies through a jittery network (simulator)"):
                     sim_args = ["--jitter-ms", "100", "--seed", "1"]

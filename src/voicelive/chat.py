@@ -40,7 +40,7 @@ from voicelive.protocol import events as ev
 from voicelive.protocol.conversation import Conversation
 from voicelive.quit import Quit
 from voicelive.quit_signals import install_quit_signals
-from voicelive.settings import Secret, Settings
+from voicelive.settings import Secret, Settings, TurnDetectionSettings
 from voicelive.stats import ChatStats
 from voicelive.supervisor import DEFAULT_TIMING, Supervisor, Timing
 from voicelive.transcript_file import TranscriptFile
@@ -117,7 +117,21 @@ def default_audio(settings: Settings, echo: EchoLink | None = None) -> AudioIO:
         return WavAudio(settings.audio, echo=echo)
     from voicelive.audio.devices import PortAudioIO
 
-    return PortAudioIO(settings.audio, echo=echo)
+    return PortAudioIO(settings.audio, echo, quiet_after_ms(settings.session.turn_detection))
+
+
+QUIET_AFTER_MS = 2000
+"""The least time after a sound before quiet microphone blocks may be batched."""
+
+
+def quiet_after_ms(turn_detection: TurnDetectionSettings) -> int:
+    """How long after the last sound the microphone keeps sending block by block: a second
+    past the service's end-of-turn waits, so batching never delays the end of a turn. 0 (no
+    batching) with manual turns: a commit must find every block already sent."""
+    if turn_detection.vad_type is None:
+        return 0
+    waits = (turn_detection.silence_duration_ms or 0, turn_detection.eou_timeout_ms or 0)
+    return max(QUIET_AFTER_MS, max(waits) + 1000)
 
 
 def _echo_link(settings: Settings) -> EchoLink | None:
@@ -313,7 +327,7 @@ async def run_chat(
         if supervisor is not None:
             stats.reconnects, stats.rollovers = supervisor.reconnects, supervisor.rollovers
         stats.underruns = pipeline.jitter.stats().underruns
-        stats.mic_blocks_dropped = pipeline.stats.dropped_late
+        stats.mic_dropped_ms = pipeline.stats.dropped_late_ms
         if live is not None:
             for line in stats.lines(time.monotonic()):
                 log.info("summary: %s", line)

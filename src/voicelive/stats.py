@@ -41,7 +41,8 @@ class ChatStats:
     reconnects: int = 0
     rollovers: int = 0
     underruns: int = 0
-    mic_blocks_dropped: int = 0
+    mic_dropped_ms: int = 0
+    """Microphone audio dropped because the connection could not keep up."""
     _by_item: dict[str, TurnRecord] = field(default_factory=dict, repr=False)
     _speech_stopped: float | None = field(default=None, repr=False)
     _bytes: dict[str, int] = field(default_factory=dict, repr=False)
@@ -111,7 +112,7 @@ class ChatStats:
             "latency_ms_median": round(statistics.median(latencies)) if latencies else None,
             "latency_ms_p90": _p90(latencies),
             "underruns": self.underruns,
-            "mic_blocks_dropped": self.mic_blocks_dropped,
+            "mic_dropped_ms": self.mic_dropped_ms,
             "reconnects": self.reconnects,
             "rollovers": self.rollovers,
             "input_tokens": self.input_tokens,
@@ -130,7 +131,7 @@ class ChatStats:
         replies = "1 reply" if s["turns_count"] == 1 else f"{s['turns_count']} replies"
         return [
             f"{replies} ({s['interrupted']} interrupted) in {_duration(s['session_s'])}; {latency}",
-            f"underruns {s['underruns']}, microphone blocks dropped {s['mic_blocks_dropped']}, "
+            f"underruns {s['underruns']}, microphone audio dropped {s['mic_dropped_ms']} ms, "
             f"reconnects {s['reconnects']}, rollovers {s['rollovers']}, "
             f"tokens {s['input_tokens']} in / {s['output_tokens']} out",
         ]

@@ -198,11 +198,9 @@ class Supervisor:
             await asyncio.gather(*watched, return_exceptions=True)
 
     async def _send_audio(self, conn: VoiceLiveConnection) -> None:
-        capture = self.pipeline.capture
         while True:
-            block = await capture.get()
+            block = await self.pipeline.next_block()
             await conn.send(ev.audio_append(block))
-            self.pipeline.stats.sent_blocks += 1
             self._sent_bytes += len(block)
 
     async def _send_control(self, conn: VoiceLiveConnection) -> None:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -371,3 +371,73 @@ def audio_sent(path: Path) -> dict[str, int]:
         item = str(event.get("item_id"))
         sent[item] = sent.get(item, 0) + int(size)
     return sent
+
+
+def client_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without any voicelive configuration of the person running the tests."""
+    prefixes = ("AZURE_VOICELIVE_", "AZURE_VOICE_LIVE_", "VOICELIVE_", "VOICE_LIVE_")
+    return {k: v for k, v in env.items() if not k.startswith(prefixes)}
+
+
+class ListeningClient:
+    """``voicelive chat`` with default settings, in its own process, listening to a recorded
+    simulator (``record``); its log is ``log``; ``q`` + Enter on its stdin quits it."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], record: Path, log: Path) -> None:
+        self.proc = proc
+        self.record = record
+        self.log = log
+
+    def context(self) -> str:
+        log = self.log.read_text(errors="replace") if self.log.exists() else "(no log)"
+        return f"\n--- client log (tail) ---\n{log[-3000:]}"
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, env: Mapping[str, str], workdir: Path) -> Iterator[ListeningClient]:
+        """Start the simulator and the client; yield once 1 s of microphone audio has reached
+        the simulator (long past the client's set-up); quit both at the end."""
+        env = client_env(env)
+        record = workdir / "record.jsonl"
+        log = workdir / "voicelive.log"
+        with Simulator(record, env) as simulator:
+            proc = subprocess.Popen(
+                [*voicelive_command(), "chat", "--endpoint", simulator.url, "--api-key", "k"],
+                cwd=workdir,  # default settings: the log is ./voicelive.log
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                wait_for(
+                    lambda: proc.poll() is not None or audio_received_ms(record) >= 1000,
+                    30,
+                    interval=0.05,
+                )
+                assert proc.poll() is None, "the client exited"
+                yield cls(proc, record, log)
+            finally:
+                if proc.poll() is None:
+                    assert proc.stdin is not None
+                    proc.stdin.write(b"q\n")
+                    proc.stdin.close()
+                    try:
+                        proc.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait(timeout=5)
+
+
+def appended_bytes(path: Path) -> list[int]:
+    """The audio size of each ``input_audio_buffer.append`` the simulator received, in order."""
+    sizes = []
+    for event in events_of(path, "input_audio_buffer.append"):
+        audio = event.get("audio")
+        sizes.append(int(audio.get("audio_bytes", 0)) if isinstance(audio, dict) else 0)
+    return sizes
+
+
+def audio_received_ms(path: Path) -> int:
+    """Milliseconds of 24 kHz mono PCM16 microphone audio the simulator received."""
+    return sum(appended_bytes(path)) // 48

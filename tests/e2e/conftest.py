@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.audio_bed import AudioBed, AudioBedUnavailable, speech_wav
+from tests.e2e.chat_harness import ListeningClient
 
 
 def audio_required() -> bool:
@@ -69,3 +70,11 @@ def tmux() -> str:
         unavailable("tmux is not installed (scripts/virtual-audio.sh up installs it)")
         raise AssertionError("unreachable")
     return found
+
+
+@pytest.fixture
+def listening_client(audio_bed: AudioBed, tmp_path: Path) -> Iterator[ListeningClient]:
+    """``voicelive chat`` (default settings) listening to a recorded simulator, through the
+    audio bed; see :meth:`ListeningClient.running`."""
+    with ListeningClient.running(audio_bed.env, tmp_path) as client:
+        yield client

@@ -12,23 +12,18 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.audio_bed import AudioBed, SpeakerRecorder
-from tests.e2e.chat_harness import Simulator, events_of, voicelive_command, wait_for
+from tests.e2e.chat_harness import ListeningClient, wait_for
 
 pytestmark = pytest.mark.e2e
 
 STOP_BOUND_S = 3.0
 """From the end of a reply on the speaker to its stream stopped (the client waits 0.3-0.6 s)."""
-
-
-def client_env(bed: AudioBed) -> dict[str, str]:
-    prefixes = ("AZURE_VOICELIVE_", "AZURE_VOICE_LIVE_", "VOICELIVE_", "VOICE_LIVE_")
-    return {k: v for k, v in bed.env.items() if not k.startswith(prefixes)}
 
 
 def playing_streams(bed: AudioBed, pid: int) -> int:
@@ -48,51 +43,8 @@ def playing_streams(bed: AudioBed, pid: int) -> int:
     return running
 
 
-class Client:
-    def __init__(self, proc: subprocess.Popen[bytes], record: Path, log: Path) -> None:
-        self.proc = proc
-        self.record = record
-        self.log = log
-
-    def context(self) -> str:
-        log = self.log.read_text(errors="replace") if self.log.exists() else "(no log)"
-        return f"\n--- client log (tail) ---\n{log[-3000:]}"
-
-
-@pytest.fixture
-def client(audio_bed: AudioBed, tmp_path: Path) -> Iterator[Client]:
-    env = client_env(audio_bed)
-    record = tmp_path / "record.jsonl"
-    log = tmp_path / "voicelive.log"
-    with Simulator(record, env) as simulator:
-        proc = subprocess.Popen(
-            [*voicelive_command(), "chat", "--endpoint", simulator.url, "--api-key", "k"],
-            cwd=tmp_path,  # default settings: the log is ./voicelive.log
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            appends = lambda: len(events_of(record, "input_audio_buffer.append"))  # noqa: E731
-            # 1 s of listening: long past the speaker's set-up
-            wait_for(lambda: proc.poll() is not None or appends() >= 50, 30, interval=0.05)
-            assert proc.poll() is None, "the client exited"
-            yield Client(proc, record, log)
-        finally:
-            if proc.poll() is None:
-                assert proc.stdin is not None
-                proc.stdin.write(b"q\n")
-                proc.stdin.close()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
-
-
 def reply_to(
-    bed: AudioBed, rec: SpeakerRecorder, wav: Path, client: Client, pid: int
+    bed: AudioBed, rec: SpeakerRecorder, wav: Path, client: ListeningClient, pid: int
 ) -> tuple[int, bool]:
     """Speak ``wav``; return where the reply starts on the speaker and whether the client's
     stream was running while it played."""
@@ -103,8 +55,9 @@ def reply_to(
 
 
 def test_speaker_runs_only_while_a_reply_plays(
-    audio_bed: AudioBed, client: Client, speech: Callable[..., Path]
+    audio_bed: AudioBed, listening_client: ListeningClient, speech: Callable[..., Path]
 ) -> None:
+    client = listening_client
     pid = client.proc.pid
     assert playing_streams(audio_bed, pid) == 0, (
         f"the speaker runs while listening{client.context()}"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.prefill import AdaptivePrefill
+from voicelive.audio.quiet_batcher import QuietBatcher
 from voicelive.errors import AudioDeviceError, ConfigError
 from voicelive.protocol.pcm import SAMPLE_RATE
 from voicelive.protocol.playback import PlaybackEvent, PlaybackNotice
@@ -355,11 +356,14 @@ class Microphone(_Stream):
         sink: Callable[[bytes], None],
         device_rate: int | None = None,
         echo: EchoLink | None = None,
+        quiet_hold_ms: int = 0,
+        quiet_after_ms: int = 0,
     ) -> None:
         super().__init__(device, device_rate)
         self._chunk_ms = chunk_ms
         self._sink = sink
         self._echo = echo
+        self._quiet = (quiet_hold_ms, quiet_after_ms)
         self.overflows = 0
 
     def __enter__(self) -> Microphone:
@@ -381,6 +385,12 @@ class Microphone(_Stream):
 
             capture, stamp = self._echo.capture_tap(self._sink, self.rate), monotonic_time
 
+        # Quiet blocks wait in the callback thread: a block held there costs no loop wake-up
+        # and no send. Not with the echo tap, which pairs each block by its own ADC time.
+        batcher = None
+        if capture is None and self._quiet[0] >= 2 * self._chunk_ms:
+            batcher = QuietBatcher(self._chunk_ms, *self._quiet)
+
         def callback(indata: Any, frames: int, time: Any, status: Any) -> None:
             if status.input_overflow:
                 self.overflows += 1
@@ -388,7 +398,13 @@ class Microphone(_Stream):
                 adc = stamp(time.inputBufferAdcTime, time.currentTime)
                 loop.call_soon_threadsafe(capture, bytes(indata), adc)
                 return
-            loop.call_soon_threadsafe(sink, bytes(indata))  # copy: PortAudio reuses indata
+            block = bytes(indata)  # copy: PortAudio reuses indata
+            if batcher is not None:
+                batch = batcher.feed(block)
+                if batch is None:
+                    return  # held: quiet, and no one has spoken for a while
+                block = batch
+            loop.call_soon_threadsafe(sink, block)
 
         self._open("RawInputStream", callback, self._chunk_ms, "low")
         return self
@@ -557,13 +573,18 @@ class PortAudioIO:
     ``check()`` imports PortAudio and resolves the device choices, so a bad choice fails
     before any network traffic. Call everything from the event loop thread. ``echo`` (for
     ``--echo-reference``/``--record``) links the microphone to what the speaker played.
+    ``quiet_after_ms`` > 0 lets the microphone batch quiet blocks (``quiet_hold_ms``) once
+    no one has made a sound for that long; 0 hands on every block as it is read.
     """
 
     input_finished: asyncio.Event | None = None
 
-    def __init__(self, settings: AudioSettings, echo: EchoLink | None = None) -> None:
+    def __init__(
+        self, settings: AudioSettings, echo: EchoLink | None = None, quiet_after_ms: int = 0
+    ) -> None:
         self._settings = settings
         self._echo = echo
+        self._quiet_after_ms = quiet_after_ms
         self._input: int | None = None
         self._output: int | None = None
 
@@ -574,7 +595,15 @@ class PortAudioIO:
 
     def microphone(self, sink: Callable[[bytes], None]) -> Microphone:
         s = self._settings
-        return Microphone(self._input, s.chunk_ms, sink, s.device_rate, echo=self._echo)
+        return Microphone(
+            self._input,
+            s.chunk_ms,
+            sink,
+            s.device_rate,
+            echo=self._echo,
+            quiet_hold_ms=s.quiet_hold_ms if self._quiet_after_ms else 0,
+            quiet_after_ms=self._quiet_after_ms,
+        )
 
     def speaker(self, jitter: JitterBuffer, notify: Callable[[PlaybackNotice], None]) -> Speaker:
         s = self._settings

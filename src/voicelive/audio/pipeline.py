@@ -20,22 +20,23 @@ from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.ports import AudioIO, AudioStream, PlaybackSink
 from voicelive.audio.silent_input import SilentInputDetector
 from voicelive.errors import AudioDeviceError
-from voicelive.protocol.pcm import bytes_of
+from voicelive.protocol.pcm import bytes_of, ms_of
 from voicelive.settings import AudioSettings
 
 log = logging.getLogger("voicelive.chat")
 
-CAPTURE_QUEUE_BLOCKS = 50
-"""1 s of 20 ms blocks: beyond that the network is hopelessly behind; the oldest goes first."""
+CAPTURE_QUEUE_MS = 1000
+"""At most 1 s of microphone audio waits for the connection: beyond that the network is
+hopelessly behind, and the oldest goes first. Counted in audio, not blocks: a block may be
+one 20 ms read or a batch of quiet ones (:mod:`voicelive.audio.quiet_batcher`)."""
 
 
 @dataclass
 class CaptureStats:
-    sent_blocks: int = 0
-    dropped_late: int = 0
-    """Blocks dropped because the queue was full (the connection could not keep up)."""
-    dropped_paused: int = 0
-    """Blocks not sent on purpose: no session to take them (between connections), or muted."""
+    dropped_late_ms: int = 0
+    """Audio dropped because the queue was full (the connection could not keep up)."""
+    dropped_paused_ms: int = 0
+    """Audio not sent on purpose: no session to take it (between connections), or muted."""
 
 
 class AudioPipeline:
@@ -67,11 +68,13 @@ class AudioPipeline:
             prefill_bytes=bytes_of(settings.prebuffer_ms),
             max_bytes=bytes_of(settings.max_buffer_ms),
         )
-        self.capture: asyncio.Queue[bytes] = asyncio.Queue(maxsize=CAPTURE_QUEUE_BLOCKS)
-        self.stats = CaptureStats()
-        self._paused = True
         self.input_channels = 2 if stereo_input else 1
         """Channels of the blocks the microphone side delivers (2 with an echo reference)."""
+        self._capture: asyncio.Queue[bytes] = asyncio.Queue()  # bounded in audio, below
+        self._queued_bytes = 0
+        self._max_queued_bytes = bytes_of(CAPTURE_QUEUE_MS) * self.input_channels
+        self.stats = CaptureStats()
+        self._paused = True
         self.muted = False
         """While True no microphone audio reaches the service (``/mute``)."""
         self._mic: AudioStream | None = None
@@ -89,19 +92,33 @@ class AudioPipeline:
                 log.warning("%s", warning)
                 self._on_warning(warning)
         if self._paused or self.muted:
-            self.stats.dropped_paused += 1
+            self.stats.dropped_paused_ms += self._ms(block)
             return
-        if self.capture.full():
-            self.capture.get_nowait()  # keep the newest audio: drop the oldest, count it
-            self.stats.dropped_late += 1
-        self.capture.put_nowait(block)
+        self._capture.put_nowait(block)
+        self._queued_bytes += len(block)
+        while self._queued_bytes > self._max_queued_bytes and self._capture.qsize() > 1:
+            self.stats.dropped_late_ms += self._ms(self._take())  # keep the newest audio
+
+    async def next_block(self) -> bytes:
+        """The oldest queued microphone audio, waiting for some. Loop thread; cancel-safe
+        (a cancelled wait takes nothing)."""
+        block = await self._capture.get()
+        self._queued_bytes -= len(block)
+        return block
+
+    def _take(self) -> bytes:
+        block = self._capture.get_nowait()
+        self._queued_bytes -= len(block)
+        return block
+
+    def _ms(self, block: bytes) -> int:
+        return ms_of(len(block) // self.input_channels)
 
     def pause_capture(self) -> None:
         """Stop queueing microphone audio and drop what is queued (no session to take it)."""
         self._paused = True
-        while not self.capture.empty():
-            self.capture.get_nowait()
-            self.stats.dropped_paused += 1
+        while not self._capture.empty():
+            self.stats.dropped_paused_ms += self._ms(self._take())
 
     def resume_capture(self) -> None:
         self._paused = False
@@ -146,7 +163,8 @@ class AudioPipeline:
         stats = self.jitter.stats()
         log.info(
             "playback: pushed=%d played=%d dropped=%d underruns=%d flushes=%d max_queued=%d; "
-            "device underflows=%s overflows=%s; capture dropped late=%d, between sessions=%d",
+            "device underflows=%s overflows=%s; microphone audio dropped late=%d ms, "
+            "unsent on purpose (between sessions, muted)=%d ms",
             stats.pushed_bytes,
             stats.played_bytes,
             stats.dropped_bytes,
@@ -155,6 +173,6 @@ class AudioPipeline:
             stats.max_queued_bytes,
             getattr(speaker, "underflows", "n/a"),
             getattr(mic, "overflows", "n/a"),
-            self.stats.dropped_late,
-            self.stats.dropped_paused,
+            self.stats.dropped_late_ms,
+            self.stats.dropped_paused_ms,
         )
