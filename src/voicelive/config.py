@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -148,9 +149,14 @@ class ChatCommand(typer.core.TyperCommand):
         ctx.default_map = {dest: origin.raw for dest, origin in ctx.obj.items()}
         given = list(args)  # the parser consumes args
         try:
-            return super().parse_args(ctx, args)
+            rest = super().parse_args(ctx, args)
+            for dest, value in ctx.params.items():  # Click's FloatRange lets "nan" through
+                if isinstance(value, float) and not math.isfinite(value) and dest in SPECS:
+                    raise typer.BadParameter("not a finite number", param_hint=dest)
+            return rest
         except typer.BadParameter as err:
-            spec = SPECS.get(getattr(err.param, "name", None) or "")
+            name = getattr(err.param, "name", None) or err.param_hint
+            spec = SPECS.get(name if isinstance(name, str) else "")
             if spec is None:
                 raise
             origin = _Values(ctx).origins.get(spec.dest)
