@@ -12,7 +12,7 @@ import pytest
 
 from voicelive.audio import devices as devices_module
 from voicelive.audio.devices import PREFERRED_HOSTAPI, DeviceInfo, list_devices, resolve_device
-from voicelive.errors import ConfigError
+from voicelive.errors import AudioDeviceError, ConfigError
 
 WASAPI = "Windows WASAPI"
 
@@ -172,3 +172,29 @@ def test_list_devices_reports_each_host_api_and_its_defaults(
     assert not listed[7].is_default_input and listed[7].is_hostapi_default_input
     assert not listed[6].is_default_output and listed[6].is_hostapi_default_output
     assert resolve_device(None, "input", list(listed.values()), WASAPI) == 7
+
+
+def test_the_portaudio_warm_up_swallows_a_failed_import_and_the_real_call_reports_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_portaudio(*args: Any) -> None:
+        raise OSError("PortAudio library not found")
+
+    import builtins
+
+    real_import = builtins.__import__
+
+    def importer(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "sounddevice":
+            no_portaudio()
+        return real_import(name, *args, **kwargs)
+
+    failures: list[BaseException | None] = []
+    monkeypatch.setattr("threading.excepthook", lambda info: failures.append(info.exc_value))
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(builtins, "__import__", importer)
+    thread = devices_module.warm_up_portaudio()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and failures == []
+    with pytest.raises(AudioDeviceError, match="PortAudio library was not found"):
+        devices_module.sounddevice()

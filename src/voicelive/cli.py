@@ -122,9 +122,6 @@ def chat(ctx: typer.Context, **values: Any) -> None:
         nonlocal show_traceback
         settings = settings_from_context(ctx)
         show_traceback = settings.log.debug
-        import asyncio
-
-        from voicelive.chat import run_chat
         from voicelive.logs import configure, native_stderr_to_log, shutdown
 
         try:
@@ -136,6 +133,15 @@ def chat(ctx: typer.Context, **values: Any) -> None:
                     "choose another path or none."
                 ) from None
             with native_stderr_to_log():  # PortAudio's C-level chatter goes to the log
+                audio = settings.audio
+                if audio.input_file is None and audio.output_file is None:
+                    from voicelive.audio.devices import warm_up_portaudio
+
+                    warm_up_portaudio()  # while the chat's modules load
+                import asyncio
+
+                from voicelive.chat import run_chat
+
                 return asyncio.run(run_chat(settings))
         finally:
             shutdown()

@@ -16,8 +16,10 @@ If the device or sound server goes away, PortAudio simply stops calling back; th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -52,6 +54,22 @@ def sounddevice() -> ModuleType:
         raise AudioDeviceError(f"The PortAudio library was not found: {_INSTALL_HINT}.") from None
     module: ModuleType = sd
     return module
+
+
+def warm_up_portaudio() -> threading.Thread:
+    """Start importing ``sounddevice`` (PortAudio's initialisation: 0.06-0.1 s, in C, plus a
+    ``find_library`` subprocess) on a thread, so it overlaps the chat's own imports on another
+    core. The first :func:`sounddevice` call then waits for it (Python's import lock) and
+    raises as usual when PortAudio is missing; the thread swallows that failure. Start it
+    inside :func:`voicelive.logs.native_stderr_to_log`, like anything that starts PortAudio."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            import sounddevice  # noqa: F401
+
+    thread = threading.Thread(target=load, name="portaudio-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 PREFERRED_HOSTAPI: Final = "Windows WASAPI" if sys.platform == "win32" else None
