@@ -241,6 +241,7 @@ def test_every_option_resolves_from_its_variable(tmp_path: Path) -> None:
         ),
         ({"prebuffer_ms": "2001"}, ["--prebuffer-ms", "VOICELIVE_PREBUFFER_MS", "0 to 2000"]),
         ({"chunk_ms": "5"}, ["--chunk-ms", "VOICELIVE_CHUNK_MS", "10 to 100"]),
+        ({"quiet_hold_ms": "1500"}, ["--quiet-hold-ms", "VOICELIVE_QUIET_HOLD_MS", "0 to 1000"]),
         (
             {"vad": "loud_vad"},
             ["--vad", "VOICELIVE_VAD", "'loud_vad'", "azure_semantic_vad_multilingual", "none"],
@@ -828,3 +829,8 @@ def test_an_api_key_with_an_agent_is_refused_for_entra_id_without_quoting_it() -
         "(AZURE_VOICELIVE_API_KEY)", "(AZURE_VOICE_LIVE_API_KEY)"
     )
     assert SECRET not in message
+
+
+def test_quiet_batching_is_on_by_default_and_can_be_turned_off() -> None:
+    assert resolve({}).audio.quiet_hold_ms == 100
+    assert resolve({}, {"VOICELIVE_QUIET_HOLD_MS": "0"}).audio.quiet_hold_ms == 0

@@ -509,6 +509,7 @@ def _audio(v: _Values) -> AudioSettings:
         input_file=input_file,
         output_file=output_file,
         **_present(prebuffer_ms=v["prebuffer_ms"], chunk_ms=v["chunk_ms"]),
+        **_present(quiet_hold_ms=v["quiet_hold_ms"]),
         **_present(output_latency_ms=v["output_latency_ms"]),
     )
 

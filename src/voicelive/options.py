@@ -221,6 +221,10 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
          "MS", low=0, high=2000),
     _opt("chunk_ms", "20", "Microphone audio per message, {range} ms.", _A, "MS", low=10,
          high=100),
+    _opt("quiet_hold_ms", "100",
+         "Near-silent microphone audio goes in batches of up to this much once no one has "
+         "spoken for 2 s (less CPU); speech always goes at once; {range} ms, 0 = never batch.",
+         _A, "MS", low=0, high=1000),
     _opt("output_latency_ms", "20", "Speaker buffer PortAudio keeps, {range} ms: lower is "
          "snappier, higher survives a busy machine.", _A, "MS", low=1, high=1000),
     _opt("device_rate", "(24000 if the device takes it, else its own)",
