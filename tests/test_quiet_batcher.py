@@ -29,8 +29,8 @@ LOUD = block(4000, -4000)
 
 @pytest.mark.parametrize(
     ("sample", "quiet"),
-    [(0, True), (255, True), (-256, True), (-1, True), (256, False), (-257, False),
-     (32767, False), (-32768, False)],
+    [(0, True), (511, True), (-512, True), (-1, True), (256, True), (512, False),
+     (-513, False), (32767, False), (-32768, False)],
 )  # fmt: skip
 def test_quiet_means_every_sample_within_the_band(sample: int, quiet: bool) -> None:
     assert is_quiet(block(sample)) is quiet
