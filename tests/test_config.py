@@ -832,5 +832,5 @@ def test_an_api_key_with_an_agent_is_refused_for_entra_id_without_quoting_it() -
 
 
 def test_quiet_batching_is_on_by_default_and_can_be_turned_off() -> None:
-    assert resolve({}).audio.quiet_hold_ms == 100
+    assert resolve({}).audio.quiet_hold_ms == 200
     assert resolve({}, {"VOICELIVE_QUIET_HOLD_MS": "0"}).audio.quiet_hold_ms == 0

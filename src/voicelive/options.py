@@ -221,7 +221,7 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
          "MS", low=0, high=2000),
     _opt("chunk_ms", "20", "Microphone audio per message, {range} ms.", _A, "MS", low=10,
          high=100),
-    _opt("quiet_hold_ms", "100",
+    _opt("quiet_hold_ms", "200",
          "Near-silent microphone audio goes in batches of up to this much once no one has "
          "spoken for 2 s (less CPU); speech always goes at once; {range} ms, 0 = never batch.",
          _A, "MS", low=0, high=1000),

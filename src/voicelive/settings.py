@@ -133,7 +133,7 @@ class AudioSettings:
     output_device: str | None = None
     prebuffer_ms: int = 40
     chunk_ms: int = 20
-    quiet_hold_ms: int = 100
+    quiet_hold_ms: int = 200
     """While the microphone is near silence and no one has spoken for a while, its blocks go
     to the service in batches of up to this much audio (:mod:`voicelive.audio.quiet_batcher`);
     0 sends every block as it is read. Saves most of the CPU of listening."""
