@@ -360,6 +360,10 @@ class Microphone(_Stream):
     ``sink`` is called on the loop thread with each block's bytes (the orchestrator puts it in
     a bounded queue). Use as a context manager from the event loop thread.
 
+    With ``quiet_hold_ms`` of two blocks or more, quiet blocks wait in the callback thread and
+    reach ``sink`` joined, once no one has made a sound for ``quiet_after_ms``
+    (:class:`~voicelive.audio.quiet_batcher.QuietBatcher`); a sound reaches it at once.
+
     With ``echo`` each block goes through its capture tap, stamped with its ADC time: paired
     with what the speaker played at that instant (stereo when the session takes the echo
     reference), recorded for ``--record``.
