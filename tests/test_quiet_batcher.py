@@ -55,16 +55,16 @@ def test_a_sound_goes_at_once_with_everything_held_before_it() -> None:
 def test_after_a_sound_blocks_go_one_by_one_until_quiet_after_ms_has_passed() -> None:
     batcher = QuietBatcher(block_ms=20, hold_ms=100, quiet_after_ms=100)
     assert batcher.feed(LOUD) == LOUD
-    # 100 ms after the sound: the 4 quiet blocks within it go one by one ...
-    assert [batcher.feed(QUIET) for _ in range(4)] == [QUIET] * 4
-    # ... and from the 5th on they are held
+    # the 100 ms after the sound: its 5 quiet blocks go one by one ...
+    assert [batcher.feed(QUIET) for _ in range(5)] == [QUIET] * 5
+    # ... and from the 6th on they are held
     assert [batcher.feed(QUIET) for _ in range(4)] == [None] * 4
     assert batcher.feed(QUIET) == QUIET * 5
 
 
 def test_a_session_starts_lively() -> None:
     batcher = QuietBatcher(block_ms=20, hold_ms=100, quiet_after_ms=60)
-    assert [batcher.feed(QUIET) for _ in range(3)] == [QUIET, QUIET, None]
+    assert [batcher.feed(QUIET) for _ in range(4)] == [QUIET, QUIET, QUIET, None]
 
 
 def test_a_hold_shorter_than_two_blocks_batches_nothing() -> None:
@@ -91,6 +91,8 @@ def test_quiet_after_outlasts_the_services_end_of_turn_waits() -> None:
     assert quiet_after_ms(TurnDetectionSettings(silence_duration_ms=1500)) == 2500
     assert quiet_after_ms(TurnDetectionSettings(eou_timeout_ms=4000)) == 5000
     assert quiet_after_ms(TurnDetectionSettings(vad_type=None)) == 0  # manual turns: none
+    # semantic_vad has no silence setting and may wait up to 8 s for a hesitant speaker
+    assert quiet_after_ms(TurnDetectionSettings(vad_type="semantic_vad")) == 9000
 
 
 async def test_the_capture_queue_is_bounded_in_audio_and_keeps_the_newest() -> None:

@@ -122,6 +122,9 @@ def default_audio(settings: Settings, echo: EchoLink | None = None) -> AudioIO:
 
 QUIET_AFTER_MS = 2000
 """The least time after a sound before quiet microphone blocks may be batched."""
+SEMANTIC_VAD_WAIT_MS = 8000
+"""The longest ``semantic_vad`` waits for a hesitant speaker (its ``low`` eagerness); it has
+no silence setting to read."""
 
 
 def quiet_after_ms(turn_detection: TurnDetectionSettings) -> int:
@@ -130,7 +133,9 @@ def quiet_after_ms(turn_detection: TurnDetectionSettings) -> int:
     batching) with manual turns: a commit must find every block already sent."""
     if turn_detection.vad_type is None:
         return 0
-    waits = (turn_detection.silence_duration_ms or 0, turn_detection.eou_timeout_ms or 0)
+    waits = [turn_detection.silence_duration_ms or 0, turn_detection.eou_timeout_ms or 0]
+    if turn_detection.vad_type == "semantic_vad":
+        waits.append(SEMANTIC_VAD_WAIT_MS)
     return max(QUIET_AFTER_MS, max(waits) + 1000)
 
 

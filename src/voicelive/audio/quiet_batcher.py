@@ -54,6 +54,7 @@ class QuietBatcher:
         self._max_blocks = max(1, hold_ms // block_ms)
         self._lively_blocks = -(-quiet_after_ms // block_ms)  # ceil
         self._since_sound = 0
+        """Quiet blocks since the last sound (or the start)."""
         self._held: list[bytes] = []
 
     @property
@@ -69,7 +70,7 @@ class QuietBatcher:
             self._since_sound = 0
             return self.flush()
         self._since_sound += 1
-        if self._since_sound < self._lively_blocks or len(self._held) >= self._max_blocks:
+        if self._since_sound <= self._lively_blocks or len(self._held) >= self._max_blocks:
             return self.flush()
         return None
 
