@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.ports import AudioIO, AudioStream
+from voicelive.audio.ports import AudioIO, AudioStream, MicStream
 from voicelive.protocol.pcm import bytes_of
 from voicelive.protocol.playback import PlaybackNotice
 from voicelive.view import View
@@ -17,6 +17,11 @@ class FakeMic:
     def __init__(self, sink: Callable[[bytes], None]) -> None:
         self.sink = sink
         self.failed = asyncio.Event()
+        self.drops = 0
+        """How often the pipeline asked to drop held audio."""
+
+    def drop_held(self) -> None:
+        self.drops += 1
 
     def __enter__(self) -> FakeMic:
         return self
@@ -63,7 +68,7 @@ class FakeAudio:
         if self.check_error is not None:
             raise self.check_error
 
-    def microphone(self, sink: Callable[[bytes], None]) -> AudioStream:
+    def microphone(self, sink: Callable[[bytes], None]) -> MicStream:
         self.mic = FakeMic(sink)
         self.opened.set()
         return self.mic

@@ -123,3 +123,35 @@ def test_pausing_drops_what_is_queued_and_counts_it_in_audio() -> None:
     pipeline.on_mic_block(QUIET)  # while paused: not queued
     assert pipeline.stats.dropped_paused_ms == 140
     assert pipeline.stats.dropped_late_ms == 0
+
+
+def test_audio_held_before_a_change_is_dropped_not_sent() -> None:
+    """Resuming capture or unmuting drops what is held: it was recorded before the change."""
+    batcher = QuietBatcher(block_ms=20, hold_ms=100, quiet_after_ms=0)
+    batcher.feed(QUIET)
+    batcher.feed(block(5))
+    batcher.drop_held()  # loop thread: e.g. /unmute
+    assert batcher.feed(LOUD) == LOUD  # the first sound after the change, alone
+    assert batcher.current(batcher.batch_epoch)
+
+
+def test_a_batch_handed_on_just_before_a_change_is_recognised_as_stale() -> None:
+    batcher = QuietBatcher(block_ms=20, hold_ms=40, quiet_after_ms=0)
+    batcher.feed(QUIET)
+    assert batcher.feed(QUIET) == QUIET * 2  # on its way to the loop ...
+    epoch = batcher.batch_epoch
+    batcher.drop_held()  # ... when the loop thread sees the change first
+    assert not batcher.current(epoch)
+
+
+async def test_every_change_in_what_may_be_sent_drops_what_the_microphone_holds() -> None:
+    audio = FakeAudio()
+    pipeline = AudioPipeline(audio, AudioSettings())
+    with pipeline.running(lambda notice: None):
+        assert audio.mic is not None
+        pipeline.resume_capture()
+        pipeline.muted = True
+        pipeline.muted = True  # no change
+        pipeline.muted = False
+        pipeline.pause_capture()
+        assert audio.mic.drops == 4

@@ -386,7 +386,14 @@ class Microphone(_Stream):
         self._sink = sink
         self._echo = echo
         self._quiet = (quiet_hold_ms, quiet_after_ms)
+        self._batcher: QuietBatcher | None = None
         self.overflows = 0
+
+    def drop_held(self) -> None:
+        """Quiet audio held back was recorded before a change in what may be sent: drop it.
+        Loop thread."""
+        if self._batcher is not None:
+            self._batcher.drop_held()
 
     def __enter__(self) -> Microphone:
         loop = asyncio.get_running_loop()
@@ -411,7 +418,12 @@ class Microphone(_Stream):
         # and no send. Not with the echo tap, which pairs each block by its own ADC time.
         batcher = None
         if capture is None and self._quiet[0] >= 2 * self._chunk_ms:
-            batcher = QuietBatcher(self._chunk_ms, *self._quiet)
+            batcher = self._batcher = QuietBatcher(self._chunk_ms, *self._quiet)
+            batch_sink = sink
+
+            def deliver(batch: bytes, epoch: int) -> None:  # loop thread
+                if batcher.current(epoch):  # else recorded before a change: never sent
+                    batch_sink(batch)
 
         def callback(indata: Any, frames: int, time: Any, status: Any) -> None:
             if status.input_overflow:
@@ -423,9 +435,9 @@ class Microphone(_Stream):
             block = bytes(indata)  # copy: PortAudio reuses indata
             if batcher is not None:
                 batch = batcher.feed(block)
-                if batch is None:
-                    return  # held: quiet, and no one has spoken for a while
-                block = batch
+                if batch is not None:  # else held: quiet, and no sound for a while
+                    loop.call_soon_threadsafe(deliver, batch, batcher.batch_epoch)
+                return
             loop.call_soon_threadsafe(sink, block)
 
         self._open("RawInputStream", callback, self._chunk_ms, "low")

@@ -1,8 +1,11 @@
 """The audio pipeline: microphone → capture queue, jitter buffer → speaker. Lives for the chat.
 
-It knows no connection: whichever connection is current takes blocks from :attr:`capture`,
-and the dispatcher pushes assistant audio into :attr:`jitter`. Between connections the capture
-is *paused*: blocks recorded while there is no session are dropped, not sent late.
+It knows no connection: whichever connection is current takes blocks from
+:meth:`~AudioPipeline.next_block`, and the dispatcher pushes assistant audio into
+:attr:`~AudioPipeline.jitter`. Between connections the capture is *paused*: blocks recorded
+while there is no session are dropped, not sent late; so are blocks recorded while muted.
+Each change of either tells the microphone to drop the quiet audio it holds back
+(:mod:`voicelive.audio.quiet_batcher`), which was recorded before the change.
 
 Threads: the PortAudio callbacks reach the pipeline only through ``call_soon_threadsafe`` (see
 :mod:`voicelive.audio.devices`); everything here runs on the event loop thread.
@@ -17,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.ports import AudioIO, AudioStream, PlaybackSink
+from voicelive.audio.ports import AudioIO, AudioStream, MicStream, PlaybackSink
 from voicelive.audio.silent_input import SilentInputDetector
 from voicelive.errors import AudioDeviceError
 from voicelive.protocol.pcm import bytes_of, ms_of
@@ -75,9 +78,8 @@ class AudioPipeline:
         self._max_queued_bytes = bytes_of(CAPTURE_QUEUE_MS) * self.input_channels
         self.stats = CaptureStats()
         self._paused = True
-        self.muted = False
-        """While True no microphone audio reaches the service (``/mute``)."""
-        self._mic: AudioStream | None = None
+        self._muted = False
+        self._mic: MicStream | None = None
         self._speaker: AudioStream | None = None
 
     # -------------------------------------------------------------- capture (loop thread)
@@ -117,11 +119,28 @@ class AudioPipeline:
     def pause_capture(self) -> None:
         """Stop queueing microphone audio and drop what is queued (no session to take it)."""
         self._paused = True
+        self._capture_changed()
         while not self._capture.empty():
             self.stats.dropped_paused_ms += self._ms(self._take())
 
     def resume_capture(self) -> None:
         self._paused = False
+        self._capture_changed()
+
+    @property
+    def muted(self) -> bool:
+        """While True no microphone audio reaches the service (``/mute``)."""
+        return self._muted
+
+    @muted.setter
+    def muted(self, on: bool) -> None:
+        if on != self._muted:
+            self._muted = on
+            self._capture_changed()
+
+    def _capture_changed(self) -> None:
+        if self._mic is not None:
+            self._mic.drop_held()
 
     @property
     def capturing(self) -> bool:

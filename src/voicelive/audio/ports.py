@@ -33,6 +33,14 @@ class AudioStream(Protocol):
     def __exit__(self, *exc_info: object) -> None: ...
 
 
+class MicStream(AudioStream, Protocol):
+    """The microphone end. ``drop_held()`` (loop thread): audio it holds back and has not
+    delivered yet was recorded before a change in what may be sent (capture resumed, the
+    microphone unmuted), and must never reach the sink."""
+
+    def drop_held(self) -> None: ...
+
+
 class AudioIO(Protocol):
     """Opens the two audio ends.
 
@@ -46,5 +54,5 @@ class AudioIO(Protocol):
     input_finished: asyncio.Event | None
 
     def check(self) -> None: ...
-    def microphone(self, sink: MicSink) -> AudioStream: ...
+    def microphone(self, sink: MicSink) -> MicStream: ...
     def speaker(self, jitter: JitterBuffer, notify: PlaybackSink) -> AudioStream: ...

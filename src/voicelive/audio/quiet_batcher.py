@@ -22,8 +22,15 @@ a fan) peaks below that, and speech at a normal distance goes far above it withi
 two of its start. Louder noise (a cafe) is not quiet: then every block goes at once, as
 without the batcher.
 
-Thread: one caller, the PortAudio input callback. No locks, no blocking, no asyncio; the
-caller hands what :meth:`feed` returns to the loop.
+A change in what may be sent (capture resumed after a reconnect, the microphone unmuted) must
+not let audio recorded before it through: :meth:`QuietBatcher.drop_held` drops what is held,
+and a batch already on its way to the loop is recognised as stale there
+(:meth:`QuietBatcher.current`).
+
+Threads: :meth:`~QuietBatcher.feed` and :attr:`~QuietBatcher.batch_epoch` belong to one
+caller, the PortAudio input callback; :meth:`~QuietBatcher.drop_held` and
+:meth:`~QuietBatcher.current` to the event loop thread. The only state they share is an int
+that the loop thread alone writes. No locks, no blocking, no asyncio.
 """
 
 from __future__ import annotations
@@ -56,15 +63,23 @@ class QuietBatcher:
         self._since_sound = 0
         """Quiet blocks since the last sound (or the start)."""
         self._held: list[bytes] = []
+        self._epoch = 0  # written by the loop thread only: one more per drop_held()
+        self.batch_epoch = 0
+        """The epoch of the batch :meth:`feed` returned last (callback thread)."""
 
     @property
     def held_blocks(self) -> int:
         return len(self._held)
 
     def feed(self, block: bytes) -> bytes | None:
-        """Take ``block``; return it (with any held before it, joined) to hand on now, or None."""
+        """Take ``block``; return it (with any held before it, joined) to hand on now, or None.
+        Callback thread."""
         if self._max_blocks == 1:
             return block
+        epoch = self._epoch
+        if epoch != self.batch_epoch:
+            self._held = []  # recorded before a change: never handed on
+            self.batch_epoch = epoch
         self._held.append(block)
         if not is_quiet(block):
             self._since_sound = 0
@@ -73,6 +88,15 @@ class QuietBatcher:
         if self._since_sound <= self._lively_blocks or len(self._held) >= self._max_blocks:
             return self.flush()
         return None
+
+    def drop_held(self) -> None:
+        """Loop thread: what is held now, or on its way, was recorded before a change in what
+        may be sent; the next :meth:`feed` drops it, and :meth:`current` refuses it."""
+        self._epoch += 1
+
+    def current(self, epoch: int) -> bool:
+        """Loop thread: may a batch of ``epoch`` (its :attr:`batch_epoch`) be handed on?"""
+        return epoch == self._epoch
 
     def flush(self) -> bytes | None:
         """Everything held, joined (None if nothing is), and hold nothing."""

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.ports import AudioStream
+from voicelive.audio.ports import AudioStream, MicStream
 from voicelive.errors import AudioDeviceError, ConfigError
 from voicelive.protocol.pcm import BYTES_PER_MS, BYTES_PER_SAMPLE, SAMPLE_RATE
 from voicelive.protocol.playback import PlaybackNotice
@@ -125,6 +125,9 @@ class _FileMicrophone:
         self._wait = wait_for_speaker
         self._task: asyncio.Task[None] | None = None
         self.failed = asyncio.Event()  # a file never fails mid-run
+
+    def drop_held(self) -> None:
+        """Nothing to drop: a file's blocks are never held back."""
 
     async def _stream(self) -> None:
         silence = bytes(self._chunk)
@@ -250,7 +253,7 @@ class WavAudio:
             self._real = PortAudioIO(self._settings, self._echo)
             self._real.check()
 
-    def microphone(self, sink: Callable[[bytes], None]) -> AudioStream:
+    def microphone(self, sink: Callable[[bytes], None]) -> MicStream:
         if self._pcm is None or self.input_finished is None:
             assert self._real is not None, "check() opens the real microphone"
             return self._real.microphone(sink)
