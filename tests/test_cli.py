@@ -591,3 +591,20 @@ def test_new_option_refusals_are_one_line_exit_2(
     assert_one_error_line(result, 2, *fragments)
     assert SECRET not in result.output
     assert calls.settings == []
+
+
+def test_an_early_end_waits_for_portaudios_start_up_before_stderr_is_restored(
+    calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PortAudio's start-up moves fd 2 while the stderr capture is on: the chat must not undo
+    the capture under it, even when it ends before it opened a device."""
+    joined: list[float | None] = []
+
+    class WarmUp:
+        def join(self, timeout: float | None = None) -> None:
+            joined.append(timeout)
+
+    monkeypatch.setattr(voicelive.audio.devices, "warm_up_portaudio", WarmUp)
+    calls.raises = AuthError("The service refused the API key (401): check --api-key.")
+    assert invoke("chat", "--endpoint", ENDPOINT, "--api-key", SECRET).exit_code == 3
+    assert len(joined) == 1 and joined[0] is not None

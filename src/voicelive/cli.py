@@ -133,16 +133,21 @@ def chat(ctx: typer.Context, **values: Any) -> None:
                     "choose another path or none."
                 ) from None
             with native_stderr_to_log():  # PortAudio's C-level chatter goes to the log
+                warm_up = None
                 audio = settings.audio
                 if audio.input_file is None and audio.output_file is None:
                     from voicelive.audio.devices import warm_up_portaudio
 
-                    warm_up_portaudio()  # while the chat's modules load
-                import asyncio
+                    warm_up = warm_up_portaudio()  # while the chat's modules load
+                try:
+                    import asyncio
 
-                from voicelive.chat import run_chat
+                    from voicelive.chat import run_chat
 
-                return asyncio.run(run_chat(settings))
+                    return asyncio.run(run_chat(settings))
+                finally:
+                    if warm_up is not None:  # PortAudio's start-up moves fd 2: let it finish
+                        warm_up.join(timeout=5)  # before the stderr capture is undone
         finally:
             shutdown()
 
