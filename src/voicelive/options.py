@@ -222,8 +222,9 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     _opt("chunk_ms", "20", "Microphone audio per message, {range} ms.", _A, "MS", low=10,
          high=100),
     _opt("quiet_hold_ms", "200",
-         "Near-silent microphone audio goes in batches of up to this much once no one has "
-         "spoken for 2 s (less CPU); speech always goes at once; {range} ms, 0 = never batch.",
+         "Near-silent microphone audio (peaks below -36 dBFS) goes in batches of up to this "
+         "much once there has been no louder sound for 2 s (less CPU); anything louder goes at "
+         "once; {range} ms, 0 = never batch.",
          _A, "MS", low=0, high=1000),
     _opt("output_latency_ms", "20", "Speaker buffer PortAudio keeps, {range} ms: lower is "
          "snappier, higher survives a busy machine.", _A, "MS", low=1, high=1000),

@@ -32,6 +32,7 @@ pytestmark = pytest.mark.e2e
 BLOCK_BYTES = 960  # 20 ms
 BATCH_BYTES = 9600  # 200 ms: the default quiet hold
 LIVELY_MS = 2000  # block by block after a sound (and at the start)
+PREFIX_PADDING_MS = 300  # the simulator's default, as the service's
 
 
 def quiet_room(path: Path, seconds: float) -> Path:
@@ -74,18 +75,24 @@ def test_quiet_audio_is_batched_and_speech_goes_block_by_block(
         )
         assert quiet[:10] == [BLOCK_BYTES] * 10, "the first blocks after the start go one by one"
 
-        appends_before = len(quiet)
-        spoken = speech("Hello there, how are you today")
-        with wave.open(str(spoken), "rb") as wav:
-            spoken_ms = wav.getnframes() * 1000 // wav.getframerate()
-        audio_bed.play_into_mic(spoken).wait(timeout=30)
+        audio_bed.play_into_mic(speech("Hello there, how are you today")).wait(timeout=30)
         assert wait_for(lambda: bool(events_of(client.record, "response.done")), 20), (
             f"no reply to the spoken turn{client.context()}"
         )
-        during = appended_bytes(client.record)[appends_before:]
-        singles = during.count(BLOCK_BYTES)
-        # The utterance (and the 2 s after it) goes block by block: 20 ms appends.
-        assert singles >= spoken_ms // 20, f"speech was batched: {during[:60]}{client.context()}"
+        # Where the service heard the speech, on the input's time line (ms of audio appended):
+        # from its onset (audio_start_ms is the onset minus the 300 ms prefix padding) to
+        # speech_stopped's audio_end_ms. Every append that starts inside went alone (20 ms);
+        # the one that brought the onset may carry the quiet blocks held before it.
+        onset = events_of(client.record, "input_audio_buffer.speech_started")[-1]
+        stopped = events_of(client.record, "input_audio_buffer.speech_stopped")[-1]
+        start_ms, end_ms = onset["audio_start_ms"] + PREFIX_PADDING_MS, stopped["audio_end_ms"]
+        position, inside = 0, []
+        for size in appended_bytes(client.record):
+            if start_ms + 20 <= position // 48 < end_ms:
+                inside.append(size)
+            position += size
+        assert len(inside) >= 0.8 * (end_ms - start_ms) / 20, (start_ms, end_ms, len(inside))
+        assert set(inside) == {BLOCK_BYTES}, f"speech was batched: {inside}{client.context()}"
 
         listened_ms = (time.monotonic() - started) * 1000
         received_ms = audio_received_ms(client.record) - heard_at_start
