@@ -61,9 +61,7 @@ def test_barge_in_while_response_active_flushes_cancels_and_truncates() -> None:
     assert actions[0] == cv.FlushPlayback()
     assert cv.Status(State.INTERRUPTED) in actions
     assert cv.AssistantEnd("item_1", interrupted=True) in actions
-    follow = flushed(
-        conv, ItemPlayback("item_1", received_bytes=2880, played_bytes=960, open=False)
-    )
+    follow = flushed(conv, ItemPlayback("item_1", played_bytes=960, open=False))
     events = sent(follow)
     assert [e["type"] for e in events] == ["response.cancel", "conversation.item.truncate"]
     assert events[0]["response_id"] == "resp_1"
@@ -81,17 +79,17 @@ def test_barge_in_after_response_done_truncates_without_cancel() -> None:
     conv.handle(ev.ResponseDone("resp_1", "completed", None, None))
     actions = conv.handle(ev.SpeechStarted(5000, "u2"))
     assert actions[0] == cv.FlushPlayback()
-    events = sent(flushed(conv, ItemPlayback("item_1", 2880, 1440, open=False)))
+    events = sent(flushed(conv, ItemPlayback("item_1", 1440, open=False)))
     assert [e["type"] for e in events] == ["conversation.item.truncate"]
     assert events[0]["audio_end_ms"] == 30
 
 
 def test_truncate_is_clamped_to_the_audio_received() -> None:
     conv = Conversation(ev.EventIds())
-    reply(conv)
+    reply(conv, n_deltas=1)  # 960 bytes received: the core's own count
     conv.handle(ev.SpeechStarted(1, None))
     # an open item that (by a miscount) reports more played than received: never past the end
-    events = sent(flushed(conv, ItemPlayback("item_1", 960, 960 * 5, open=True)))
+    events = sent(flushed(conv, ItemPlayback("item_1", 960 * 5, open=True)))
     assert [(e["type"], e.get("audio_end_ms")) for e in events] == [
         ("response.cancel", None),
         ("conversation.item.truncate", 20),
@@ -100,13 +98,13 @@ def test_truncate_is_clamped_to_the_audio_received() -> None:
 
 def test_no_truncate_for_an_item_fully_played_or_never_received() -> None:
     conv = Conversation(ev.EventIds())
-    reply(conv)
+    reply(conv, n_deltas=1)
     conv.handle(ev.SpeechStarted(1, None))
     events = sent(
         flushed(
             conv,
-            ItemPlayback("item_1", received_bytes=960, played_bytes=960, open=False),
-            ItemPlayback("item_0", received_bytes=0, played_bytes=0, open=True),
+            ItemPlayback("item_1", played_bytes=960, open=False),
+            ItemPlayback("item_0", played_bytes=0, open=True),
         )
     )
     assert [e["type"] for e in events] == ["response.cancel"]
@@ -116,7 +114,7 @@ def test_auto_truncate_means_the_client_never_truncates() -> None:
     conv = Conversation(ev.EventIds(), auto_truncate=True)
     reply(conv)
     conv.handle(ev.SpeechStarted(1, None))
-    events = sent(flushed(conv, ItemPlayback("item_1", 2880, 960, open=False)))
+    events = sent(flushed(conv, ItemPlayback("item_1", 960, open=False)))
     assert [e["type"] for e in events] == ["response.cancel"]
 
 
@@ -174,12 +172,12 @@ def test_keyboard_interrupt_truncates_even_with_auto_truncate() -> None:
     reply(conv)
     actions = conv.handle(cv.LocalInterrupt())
     assert actions[0] == cv.FlushPlayback() and actions[-1] == cv.Status(State.LISTENING)
-    events = sent(flushed(conv, ItemPlayback("item_1", 2880, 960, open=True)))
+    events = sent(flushed(conv, ItemPlayback("item_1", 960, open=True)))
     assert [e["type"] for e in events] == ["response.cancel", "conversation.item.truncate"]
     # and a later server-detected barge-in is again left to the service
     reply(conv, "resp_2", "item_2")
     conv.handle(ev.SpeechStarted(1, None))
-    events = sent(flushed(conv, ItemPlayback("item_2", 2880, 960, open=True)))
+    events = sent(flushed(conv, ItemPlayback("item_2", 960, open=True)))
     assert [e["type"] for e in events] == ["response.cancel"]
 
 
@@ -189,7 +187,7 @@ def test_manual_turn_during_a_reply_asks_for_the_next_one_after_the_cancel_lands
     actions = conv.handle(cv.CommitTurn())
     assert actions[0] == cv.FlushPlayback()
     assert "response.create" not in [e["type"] for e in sent(actions)]
-    after = sent(flushed(conv, ItemPlayback("item_1", 2880, 960, open=True)))
+    after = sent(flushed(conv, ItemPlayback("item_1", 960, open=True)))
     assert [e["type"] for e in after] == ["response.cancel", "conversation.item.truncate"]
     done = conv.handle(ev.ResponseDone("resp_1", "cancelled", "client_cancelled", None))
     assert [e["type"] for e in sent(done)] == ["response.create"]

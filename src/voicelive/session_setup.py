@@ -18,7 +18,7 @@ from voicelive.protocol.history import History
 from voicelive.protocol.session import build_session
 from voicelive.settings import ReplaySettings, Settings
 
-log = logging.getLogger("voicelive.chat")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

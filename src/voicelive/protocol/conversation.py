@@ -36,6 +36,7 @@ from voicelive.protocol.actions import (
     Play,
     PlaybackChanged,
     PlaybackFlushed,
+    PlaybackOverflow,
     ResponseFinished,
     Send,
     SendText,
@@ -45,7 +46,7 @@ from voicelive.protocol.actions import (
 )
 from voicelive.protocol.history import History
 from voicelive.protocol.pcm import BYTES_PER_MS
-from voicelive.protocol.playback import ItemPlayback, PlaybackEvent
+from voicelive.protocol.playback import RECENT_ITEMS, ItemPlayback, PlaybackEvent
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,6 @@ BENIGN_ERROR_CODES: Final = frozenset(
     }
 )
 """Errors that are expected races of barge-in (the server cancelled first): logged, not shown."""
-
-_KEEP_ITEMS: Final = 64
-"""Recent items whose response is remembered: enough for any reply still playing or late."""
 
 
 class Conversation:
@@ -96,6 +94,7 @@ class Conversation:
         self._input_ended = False
         self._typed = 0
         self._text_after_flush: list[str] = []
+        self._overflowed: set[str] = set()  # items whose audio the buffer refused (shown once)
         self.dropped_deltas = 0
         self.user_speaking = False
         self.awaiting_reply = False
@@ -111,6 +110,16 @@ class Conversation:
         return not (
             self.user_speaking or self.awaiting_reply or self.active_response or self._playing
         )
+
+    def received_bytes(self, item_id: str) -> int:
+        """Assistant audio of ``item_id`` accepted for playback: the one count of it."""
+        turn = self.history.get(item_id)
+        return turn.received_bytes if turn is not None else 0
+
+    def line_text(self, item_id: str) -> str:
+        """The assistant's words of ``item_id`` so far (what the view showed)."""
+        turn = self.history.get(item_id)
+        return turn.text if turn is not None else ""
 
     @property
     def playing(self) -> bool:
@@ -147,7 +156,8 @@ class Conversation:
                     self.history.turn(item_id, "assistant").text = text
                 if item_id in self._open_text:
                     self._open_text.discard(item_id)
-                    return [AssistantEnd(item_id, interrupted=response_id in self._interrupted)]
+                    interrupted = response_id in self._interrupted
+                    return [AssistantEnd(item_id, interrupted, self.line_text(item_id))]
                 return []
             case ev.SpeechStarted(_, item_id):
                 self.user_speaking = True
@@ -185,6 +195,8 @@ class Conversation:
                 return self._playback_drained(notice.item_id)
             case PlaybackFlushed(cut):
                 return self._playback_flushed(cut)
+            case PlaybackOverflow(item_id, dropped):
+                return self._playback_overflow(item_id, dropped)
             case LocalInterrupt():
                 return self._interrupt_locally()
             case CommitTurn():
@@ -208,7 +220,7 @@ class Conversation:
     def _note_item(self, item_id: str, response_id: str) -> None:
         if item_id not in self._item_response:
             self._item_response[item_id] = response_id
-            if len(self._item_response) > 2 * _KEEP_ITEMS:
+            if len(self._item_response) > 2 * RECENT_ITEMS:
                 self._forget_old_items()
 
     def _speech_started(self) -> list[Action]:
@@ -235,7 +247,7 @@ class Conversation:
         """End the open transcript lines of these responses."""
         closing = sorted(i for i in self._open_text if self._item_response.get(i) in responses)
         self._open_text.difference_update(closing)
-        return [AssistantEnd(item_id, interrupted=interrupted) for item_id in closing]
+        return [AssistantEnd(i, interrupted, self.line_text(i)) for i in closing]
 
     def _response_done(
         self, response_id: str, status: str, reason: str | None, usage: dict[str, Any] | None
@@ -266,10 +278,11 @@ class Conversation:
 
     def _forget_old_items(self) -> None:
         """Keep the bookkeeping of a long session small: only recent items matter for playback."""
-        for item_id in list(self._item_response)[:-_KEEP_ITEMS]:  # dicts keep insertion order
+        for item_id in list(self._item_response)[:-RECENT_ITEMS]:  # dicts keep insertion order
             del self._item_response[item_id]
         live = set(self._item_response.values())
         self._interrupted &= live | {self.active_response}
+        self._overflowed &= set(self._item_response)
 
     def _error_notice(self, error: ev.ServerErrorEvent) -> Notice:
         if error.code in BENIGN_ERROR_CODES:
@@ -279,6 +292,23 @@ class Conversation:
 
     # ------------------------------------------------------------------ playback feedback
 
+    def _playback_overflow(self, item_id: str, dropped: int) -> list[Action]:
+        """The buffer refused audio (a broken service sent far more than any reply): the
+        record counts only what can be heard, and the user is told once per item."""
+        turn = self.history.get(item_id)
+        if turn is not None:
+            turn.received_bytes = max(0, turn.received_bytes - dropped)
+        if item_id in self._overflowed:
+            return []
+        self._overflowed.add(item_id)
+        return [
+            Notice(
+                "warning",
+                "the reply is longer than the playback memory holds; the rest of its audio "
+                "is dropped (its text still shows)",
+            )
+        ]
+
     def _playback_flushed(self, cut: Sequence[ItemPlayback]) -> list[Action]:
         """After a flush: cancel the active response and truncate what was cut short."""
         actions: list[Action] = []
@@ -287,22 +317,21 @@ class Conversation:
             actions.append(Send(ev.response_cancel(self._ids, self.active_response)))
         truncate = not self._auto_truncate or self._local_interrupt
         for item in cut:
+            received = self.received_bytes(item.item_id)
             # Nothing to cut if nothing was received, or if the item was complete and fully
             # played. An item still open (more audio due) is cut even when all it sent so far
             # was played: the rest was never heard.
-            if item.received_bytes == 0 or (
-                not item.open and item.played_bytes >= item.received_bytes
-            ):
+            if received == 0 or (not item.open and item.played_bytes >= received):
                 continue
             # Clamp to what was received: truncating past the item's audio is an error that
             # can leave the session stuck.
-            heard = min(item.played_bytes, item.received_bytes)
+            heard = min(item.played_bytes, received)
             self.history.cut(item.item_id, heard)
             if truncate:
                 actions.append(
                     Send(ev.item_truncate(self._ids, item.item_id, heard // BYTES_PER_MS))
                 )
-            actions.append(_cut_notice(heard, item.received_bytes, item.open))
+            actions.append(_cut_notice(heard, received, item.open))
         self._local_interrupt = False
         self._playing = False
         for text in self._text_after_flush:
@@ -370,6 +399,12 @@ class Conversation:
         actions = self._interrupt_locally()
         actions.append(Send(ev.audio_commit(self._ids)))
         return actions + self._ask_for_reply()
+
+    def end_open_lines(self) -> list[AssistantEnd]:
+        """At exit: end the assistant lines still being written, with what they hold."""
+        closing = sorted(self._open_text)
+        self._open_text.clear()
+        return [AssistantEnd(i, False, self.line_text(i)) for i in closing]
 
     # ------------------------------------------------------------------ connection changes
 
