@@ -11,7 +11,7 @@ from tests.fakes import FakeAudio, RecordingView
 from voicelive.audio.pipeline import AudioPipeline
 from voicelive.dispatcher import Dispatcher
 from voicelive.outbound import Outbound
-from voicelive.protocol import events as ev
+from voicelive.protocol import client_events as ce
 from voicelive.protocol.conversation import Conversation
 from voicelive.protocol.pcm import bytes_of
 from voicelive.quit import Quit
@@ -28,7 +28,7 @@ def rig(audio: AudioSettings) -> tuple[Dispatcher, AudioPipeline, RecordingView]
     view = RecordingView()
     outbound = Outbound()
     pipeline = AudioPipeline(FakeAudio(), audio, outbound)
-    core = Conversation(ev.EventIds())
+    core = Conversation(ce.EventIds())
     return Dispatcher(core, pipeline, outbound, view, Quit()), pipeline, view
 
 

@@ -38,7 +38,7 @@ from voicelive.errors import EXIT_OK, VoiceLiveError
 from voicelive.keyboard import read_lines
 from voicelive.outbound import Outbound
 from voicelive.protocol import actions as act
-from voicelive.protocol import events as ev
+from voicelive.protocol import client_events as ce
 from voicelive.protocol.conversation import Conversation
 from voicelive.quit import Quit
 from voicelive.quit_signals import install_quit_signals
@@ -265,7 +265,7 @@ async def run_chat(
         echo, ends = await asyncio.to_thread(_audio_ends, settings)
         audio = ends
     quit.force = _force_exit(view)
-    ids = ev.EventIds()
+    ids = ce.EventIds()
     td = settings.session.turn_detection
     manual_turns = td.vad_type is None
     core = Conversation(

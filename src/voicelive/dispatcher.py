@@ -23,7 +23,7 @@ from voicelive.audio.pipeline import AudioPipeline
 from voicelive.errors import EXIT_OK
 from voicelive.outbound import Outbound
 from voicelive.protocol import actions as act
-from voicelive.protocol import events as ev
+from voicelive.protocol import server_events as ev
 from voicelive.protocol.conversation import Conversation
 from voicelive.protocol.pcm import ms_of
 from voicelive.protocol.playback import PlaybackEvent, PlaybackNotice

@@ -45,7 +45,7 @@ from voicelive.dispatcher import Dispatcher
 from voicelive.errors import ConnectError, ConnectionLost
 from voicelive.outbound import Outbound
 from voicelive.protocol import actions as act
-from voicelive.protocol import events as ev
+from voicelive.protocol import client_events as ce
 from voicelive.protocol.history import History
 from voicelive.session_setup import SessionInfo, replay_events, set_up
 from voicelive.settings import Settings
@@ -100,7 +100,7 @@ class Supervisor:
         self,
         settings: Settings,
         auth: Auth,
-        ids: ev.EventIds,
+        ids: ce.EventIds,
         core: CoreQuestions,
         dispatcher: Dispatcher,
         outbound: Outbound,
@@ -232,7 +232,7 @@ class Supervisor:
         while True:
             item = await outbound.get()
             try:
-                await conn.send(ev.audio_append(item) if isinstance(item, bytes) else item)
+                await conn.send(ce.audio_append(item) if isinstance(item, bytes) else item)
             except asyncio.CancelledError:
                 outbound.unget(item)
                 raise

@@ -459,10 +459,10 @@ class Speaker(_Stream):
     core here, the largest part of the client's idle cost. So the stream is opened (and its
     errors reported) on ``__enter__`` and stopped at once, then started by :meth:`wake`
     (the pipeline calls it when it queues audio) on the first delta of a reply (measured:
-    opening and starting ~5 ms, an open one ~1 ms, and its first sound comes *sooner* than through a running stream, whose
-    buffer is full of silence); :meth:`_check_idle` stops it once nothing was queued, played or
-    pending for ``idle_stop_s`` (by then the device has played the tail; PortAudio drops what
-    is still buffered on a stop).
+    opening and starting ~5 ms, an open one ~1 ms, and its first sound comes *sooner* than
+    through a running stream, whose buffer is full of silence); :meth:`_check_idle` stops it
+    once nothing was queued, played or pending for ``idle_stop_s`` (by then the device has
+    played the tail; PortAudio drops what is still buffered on a stop).
     """
 
     kind: Kind = "output"

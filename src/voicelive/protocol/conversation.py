@@ -1,6 +1,6 @@
 """The conversation state machine: inputs in, actions out. Pure; no I/O, no clock.
 
-Inputs are parsed server events (:mod:`voicelive.protocol.events`) and local inputs
+Inputs are parsed server events (:mod:`voicelive.protocol.server_events`) and local inputs
 (:mod:`voicelive.protocol.actions`: playback changes, what a flush cut, keyboard turns, the end
 of a headless input, a dropped connection). :meth:`Conversation.handle` consumes one and returns
 the actions to perform, in order. It knows which response is active, which assistant items
@@ -18,7 +18,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
-from voicelive.protocol import events as ev
+from voicelive.protocol import client_events as ce
+from voicelive.protocol import server_events as ev
 from voicelive.protocol.actions import (
     Action,
     AssistantEnd,
@@ -70,7 +71,7 @@ class Conversation:
 
     def __init__(
         self,
-        ids: ev.EventIds,
+        ids: ce.EventIds,
         *,
         interrupt: bool = True,
         auto_truncate: bool = False,
@@ -206,7 +207,7 @@ class Conversation:
             case Greet(instructions):
                 self.awaiting_reply = True
                 response = {"instructions": instructions} if instructions else None
-                return [Send(ev.response_create(self._ids, response)), Status(State.THINKING)]
+                return [Send(ce.response_create(self._ids, response)), Status(State.THINKING)]
             case InputEnded():
                 self._input_ended = True
                 return [*(self._commit_turn() if self._manual else []), *self._finished()]
@@ -264,7 +265,7 @@ class Conversation:
             if self._create_after_done:
                 self._create_after_done = False
                 self.awaiting_reply = True
-                actions.append(Send(ev.response_create(self._ids)))
+                actions.append(Send(ce.response_create(self._ids)))
         if status == "failed":
             actions.append(
                 Notice("error", "the service could not finish its reply (response failed)")
@@ -314,7 +315,7 @@ class Conversation:
         actions: list[Action] = []
         if self.active_response and self._cancel_sent_for != self.active_response:
             self._cancel_sent_for = self.active_response
-            actions.append(Send(ev.response_cancel(self._ids, self.active_response)))
+            actions.append(Send(ce.response_cancel(self._ids, self.active_response)))
         truncate = not self._auto_truncate or self._local_interrupt
         for item in cut:
             received = self.received_bytes(item.item_id)
@@ -329,7 +330,7 @@ class Conversation:
             self.history.cut(item.item_id, heard)
             if truncate:
                 actions.append(
-                    Send(ev.item_truncate(self._ids, item.item_id, heard // BYTES_PER_MS))
+                    Send(ce.item_truncate(self._ids, item.item_id, heard // BYTES_PER_MS))
                 )
             actions.append(_cut_notice(heard, received, item.open))
         self._local_interrupt = False
@@ -381,7 +382,7 @@ class Conversation:
         self.history.turn(key, "user").text = text
         return [
             UserLine(key, text, typed=True),
-            Send(ev.item_create_text(self._ids, text)),
+            Send(ce.item_create_text(self._ids, text)),
             *self._ask_for_reply(),
         ]
 
@@ -392,12 +393,12 @@ class Conversation:
             # (conversation_already_has_active_response): ask once the cancel has landed.
             self._create_after_done = True
             return [Status(State.THINKING)]
-        return [Send(ev.response_create(self._ids)), Status(State.THINKING)]
+        return [Send(ce.response_create(self._ids)), Status(State.THINKING)]
 
     def _commit_turn(self) -> list[Action]:
         """Manual turns (no VAD): end the user's turn and ask for a reply."""
         actions = self._interrupt_locally()
-        actions.append(Send(ev.audio_commit(self._ids)))
+        actions.append(Send(ce.audio_commit(self._ids)))
         return actions + self._ask_for_reply()
 
     def end_open_lines(self) -> list[AssistantEnd]:
