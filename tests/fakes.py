@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from voicelive.audio.interfaces import AudioIO, MicStream, SpeakerStream
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.ports import AudioIO, MicStream, SpeakerStream
 from voicelive.protocol.pcm import bytes_of
 from voicelive.protocol.playback import PlaybackNotice
-from voicelive.view import View
+from voicelive.terminal.view import View
 
 
 class FakeMic:

@@ -19,6 +19,7 @@ import pytest
 from tests.fakes import FakeAudio, RecordingView
 from tests.scripted_server import Scripted
 from voicelive.chat import run_chat
+from voicelive.connection.supervisor import DEFAULT_TIMING, Timing
 from voicelive.errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
@@ -28,7 +29,6 @@ from voicelive.errors import (
 )
 from voicelive.quit import Quit
 from voicelive.settings import AudioSettings, ConnectionSettings, LogSettings, Secret, Settings
-from voicelive.supervisor import DEFAULT_TIMING, Timing
 
 
 def settings(port: int, *, reconnect: bool = True, **audio: Any) -> Settings:

@@ -1,11 +1,11 @@
-"""The one ordered way out (voicelive.outbound): order, bounds, put-back, session timeline."""
+"""The one ordered way out (connection/outbound.py): order, bounds, put-back, the timeline."""
 
 from __future__ import annotations
 
 import asyncio
 import struct
 
-from voicelive.outbound import CAPTURE_QUEUE_MS, Outbound
+from voicelive.connection.outbound import CAPTURE_QUEUE_MS, Outbound
 from voicelive.protocol.pcm import BYTES_PER_MS, bytes_of
 
 BLOCK = bytes(20 * BYTES_PER_MS)  # 20 ms of PCM16 mono

@@ -9,8 +9,8 @@ import json
 
 from tests.fakes import FakeAudio, RecordingView
 from voicelive.audio.pipeline import AudioPipeline
+from voicelive.connection.outbound import Outbound
 from voicelive.dispatcher import Dispatcher
-from voicelive.outbound import Outbound
 from voicelive.protocol import client_events as ce
 from voicelive.protocol.conversation import Conversation
 from voicelive.protocol.pcm import bytes_of

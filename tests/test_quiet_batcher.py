@@ -10,7 +10,7 @@ from tests.fakes import FakeAudio
 from voicelive.audio.pipeline import AudioPipeline
 from voicelive.audio.quiet_batcher import QuietBatcher, is_quiet
 from voicelive.chat import QUIET_AFTER_MS, quiet_after_ms
-from voicelive.outbound import Outbound
+from voicelive.connection.outbound import Outbound
 from voicelive.settings import AudioSettings, TurnDetectionSettings
 
 BLOCK = 480  # samples in 20 ms

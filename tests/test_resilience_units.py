@@ -7,12 +7,12 @@ import random
 import pytest
 
 from tests.test_core_playback import Rig, audio
-from voicelive.backoff import FIRST_DELAY_S, MAX_DELAY_S, MAX_RETRY_AFTER_S, Backoff
+from voicelive.connection.backoff import FIRST_DELAY_S, MAX_DELAY_S, MAX_RETRY_AFTER_S, Backoff
+from voicelive.connection.session_setup import replay_events
 from voicelive.protocol import actions as act
 from voicelive.protocol import client_events as ce
 from voicelive.protocol import server_events as ev
 from voicelive.protocol.history import History
-from voicelive.session_setup import replay_events
 from voicelive.settings import ReplaySettings
 
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from voicelive.view import TerminalView
+from voicelive.terminal.view import TerminalView
 
 
 def test_plain_mode_prints_lines_status_and_a_cut_reply_with_its_mark() -> None:

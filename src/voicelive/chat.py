@@ -29,14 +29,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from voicelive.audio.interfaces import AudioIO
 from voicelive.audio.pipeline import AudioPipeline
-from voicelive.audio.ports import AudioIO
 from voicelive.auth import Auth, make_auth
-from voicelive.commands import HELP, Help, Mute, QuitCommand, UnknownCommand, parse_line
+from voicelive.connection.outbound import Outbound
+from voicelive.connection.supervisor import DEFAULT_TIMING, Supervisor, Timing
 from voicelive.dispatcher import Dispatcher
 from voicelive.errors import EXIT_OK, VoiceLiveError
-from voicelive.keyboard import read_lines
-from voicelive.outbound import Outbound
 from voicelive.protocol import actions as act
 from voicelive.protocol import client_events as ce
 from voicelive.protocol.conversation import Conversation
@@ -44,9 +43,17 @@ from voicelive.quit import Quit
 from voicelive.quit_signals import install_quit_signals
 from voicelive.settings import Secret, Settings, TurnDetectionSettings
 from voicelive.stats import ChatStats
-from voicelive.supervisor import DEFAULT_TIMING, Supervisor, Timing
+from voicelive.terminal.keyboard import read_lines
+from voicelive.terminal.typed_commands import (
+    HELP,
+    Help,
+    Mute,
+    QuitCommand,
+    UnknownCommand,
+    parse_line,
+)
+from voicelive.terminal.view import TerminalView, View
 from voicelive.transcript_file import TranscriptFile
-from voicelive.view import TerminalView, View
 
 if TYPE_CHECKING:
     from voicelive.audio.echo_reference import EchoLink

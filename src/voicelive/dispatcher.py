@@ -20,8 +20,8 @@ from collections import deque
 from collections.abc import Callable
 
 from voicelive.audio.pipeline import AudioPipeline
+from voicelive.connection.outbound import Outbound
 from voicelive.errors import EXIT_OK
-from voicelive.outbound import Outbound
 from voicelive.protocol import actions as act
 from voicelive.protocol import server_events as ev
 from voicelive.protocol.conversation import Conversation
@@ -29,8 +29,8 @@ from voicelive.protocol.pcm import ms_of
 from voicelive.protocol.playback import PlaybackEvent, PlaybackNotice
 from voicelive.quit import Quit
 from voicelive.stats import ChatStats
+from voicelive.terminal.view import View
 from voicelive.transcript_file import TranscriptFile
-from voicelive.view import View
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """The audio pipeline: microphone → the outbound queue, jitter buffer → speaker. Lives for the chat.
 
 It knows no connection: microphone blocks go into the one ordered
-:class:`~voicelive.outbound.Outbound` queue, which whichever connection is current empties,
-and the dispatcher hands assistant audio to :meth:`~AudioPipeline.play`. Between connections
-the capture is *paused*: blocks recorded while there is no session are dropped, not sent
-late; so are blocks recorded while muted.
-Each change of either tells the microphone to drop the quiet audio it holds back
-(:mod:`voicelive.audio.quiet_batcher`), which was recorded before the change.
+:class:`~voicelive.connection.outbound.Outbound` queue, which the current connection
+empties, and the dispatcher hands assistant audio to :meth:`~AudioPipeline.play`. Between
+connections the capture is *paused*: blocks recorded while there is no session are dropped,
+not sent late; so are blocks recorded while muted. Each change of either tells the
+microphone to drop the quiet audio it holds back (:mod:`voicelive.audio.quiet_batcher`),
+which was recorded before the change.
 
 Threads: the PortAudio callbacks reach the pipeline only through ``call_soon_threadsafe`` (see
 :mod:`voicelive.audio.devices`); everything here runs on the event loop thread.
@@ -20,12 +20,12 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from voicelive.audio.interfaces import AudioIO, AudioStream, MicStream, PlaybackSink, SpeakerStream
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.ports import AudioIO, AudioStream, MicStream, PlaybackSink, SpeakerStream
 from voicelive.audio.prefill import AdaptivePrefill
 from voicelive.audio.silent_input import SilentInputDetector
+from voicelive.connection.outbound import Outbound
 from voicelive.errors import AudioDeviceError
-from voicelive.outbound import Outbound
 from voicelive.protocol.pcm import bytes_of, ms_of
 from voicelive.protocol.playback import ItemPlayback
 from voicelive.settings import AudioSettings

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voicelive.audio.interfaces import MicStream, SpeakerStream
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.ports import MicStream, SpeakerStream
 from voicelive.errors import AudioDeviceError, ConfigError
 from voicelive.protocol.pcm import BYTES_PER_MS, BYTES_PER_SAMPLE, SAMPLE_RATE
 from voicelive.protocol.playback import PlaybackNotice

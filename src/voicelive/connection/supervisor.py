@@ -3,15 +3,15 @@
 A connection is one attempt; the audio pipeline and the conversation core outlive it. The
 supervisor owns the attempts and nothing else:
 
-- **serve**: one sender empties the ordered :class:`~voicelive.outbound.Outbound` queue
+- **serve**: one sender empties the ordered :class:`~voicelive.connection.outbound.Outbound` queue
   (microphone audio and client events, in their order) into the current connection, and
   every frame received goes to the dispatcher;
 - **reconnect** on any close the user did not ask for (a TCP reset, a keepalive timeout, any
-  close code, even a clean one): exponential backoff with jitter (:mod:`voicelive.backoff`),
-  a fresh handshake each time (new credential headers and request id), ``session.update``
-  again, the history replayed, and only then the microphone resumed. Refusals (400, 401, 403,
-  404, a rejected ``session.update``) end the chat with their own error; 429 is retried,
-  honouring ``Retry-After``;
+  close code, even a clean one): exponential backoff with jitter
+  (:mod:`~voicelive.connection.backoff`), a fresh handshake each time (new credential
+  headers and request id), ``session.update`` again, the history replayed, and only then the
+  microphone resumed. Refusals (400, 401, 403, 404, a rejected ``session.update``) end the
+  chat with their own error; 429 is retried, honouring ``Retry-After``;
 - **roll over** before ``expires_at``: the next session is opened and set up while the old one
   still serves, and the switch happens at a quiet moment (the core says when: nobody
   speaking, nothing playing), or, failing one before a safety margin, once the current
@@ -39,17 +39,17 @@ from typing import Any, Protocol
 
 from voicelive.audio.pipeline import AudioPipeline
 from voicelive.auth import Auth
-from voicelive.backoff import Backoff
-from voicelive.connection import VoiceLiveConnection
+from voicelive.connection.backoff import Backoff
+from voicelive.connection.client import VoiceLiveConnection
+from voicelive.connection.outbound import Outbound
+from voicelive.connection.session_setup import SessionInfo, replay_events, set_up
 from voicelive.dispatcher import Dispatcher
 from voicelive.errors import ConnectError, ConnectionLost
-from voicelive.outbound import Outbound
 from voicelive.protocol import actions as act
 from voicelive.protocol import client_events as ce
 from voicelive.protocol.history import History
-from voicelive.session_setup import SessionInfo, replay_events, set_up
 from voicelive.settings import Settings
-from voicelive.view import View
+from voicelive.terminal.view import View
 
 log = logging.getLogger(__name__)
 
