@@ -6,15 +6,17 @@ becomes ``error: <message>`` on stderr and its ``exit_code`` (tracebacks only wi
 Ctrl+C becomes 130; any other exception is a bug, reported as one line (exit 1) without its
 message, which could hold anything.
 
-``chat`` takes its parameters from the option table (:func:`voicelive.options.parameters`),
-and :class:`voicelive.config.ChatCommand` layers the environment and ``.env`` under the flags.
-Heavy modules (asyncio, audio, websockets, the simulator server, azure-identity) are imported
-inside the commands, so ``--help`` stays fast and works without PortAudio; a test holds this.
+``chat`` has one parameter per row of :data:`voicelive.config.options.OPTIONS` (Typer reads
+them from the signature made here); :func:`voicelive.config.resolve.resolve_settings` layers
+them over the environment and ``.env`` and checks them. Heavy modules (asyncio, audio,
+websockets, the simulator server, azure-identity) are imported inside the commands, so
+``--help`` stays fast and works without PortAudio; a test holds this.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,9 +24,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from voicelive import __version__
-from voicelive.config import ChatCommand, is_loopback, settings_from_context
+from voicelive.config.options import OPTIONS, OptionSpec, help_text
+from voicelive.config.resolve import is_loopback, resolve_settings
 from voicelive.errors import EXIT_INTERRUPTED, ConfigError, VoiceLiveError
-from voicelive.options import parameters
 from voicelive.simulator.options import FAULTS
 
 if TYPE_CHECKING:
@@ -66,18 +68,6 @@ def _run(body: Callable[[], int], debug: Callable[[], bool]) -> None:
     raise typer.Exit(code)
 
 
-def _help(ctx: typer.Context, value: bool) -> None:
-    """``voicelive --help``, declared here as a flag that defaults to False (Click then adds no
-    help option of its own to the top level).
-
-    Typer's own help option defaults to None, and Typer builds a pydantic validator to check that
-    None: importing pydantic for it took 0.2 s of every ``voicelive chat --help``.
-    """
-    if value:
-        typer.echo(ctx.get_help())
-        raise typer.Exit(0)
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"voicelive {__version__}")
@@ -86,16 +76,6 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    show_help: Annotated[
-        bool,
-        typer.Option(
-            "--help",
-            callback=_help,
-            is_eager=True,
-            expose_value=False,
-            help="Show this message and exit.",
-        ),
-    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -110,7 +90,8 @@ def _main(
     """
 
 
-def chat(ctx: typer.Context, **values: Any) -> None:
+@app.command(short_help="Talk with Voice Live (quit with q + Enter or Ctrl+C).")
+def chat(**values: Any) -> None:
     """Talk with Voice Live: speak, listen, interrupt; quit with q + Enter or Ctrl+C.
 
     Every option can also be set by its environment variable or in a .env file in the current
@@ -120,7 +101,7 @@ def chat(ctx: typer.Context, **values: Any) -> None:
 
     def body() -> int:
         nonlocal show_traceback
-        settings = settings_from_context(ctx)
+        settings = resolve_settings(values, environ=os.environ, dotenv_path=Path.cwd() / ".env")
         show_traceback = settings.log.debug
         from voicelive.logs import configure, native_stderr_to_log, shutdown
 
@@ -154,17 +135,21 @@ def chat(ctx: typer.Context, **values: Any) -> None:
     _run(body, lambda: show_traceback)
 
 
-# The options are the table's rows; Typer reads them from the signature.
-chat.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-    [
-        inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
-        *parameters(),
-    ]
-)
-app.command(
-    cls=ChatCommand,
-    short_help="Talk with Voice Live (quit with q + Enter or Ctrl+C).",
-)(chat)
+def _option(spec: OptionSpec) -> inspect.Parameter:
+    """The Typer parameter of one table row: text or an on/off flag, None when not given (the
+    values are converted and checked with the other layers', in one place)."""
+    decls = f"{spec.flag}/{spec.negative}" if spec.negative else spec.flag
+    option = typer.Option(
+        decls, help=help_text(spec), metavar=spec.metavar or None, show_default=False
+    )
+    kind = bool if spec.kind == "bool" else str
+    annotation = Annotated[kind | None, option]  # type: ignore[valid-type]
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Parameter(spec.dest, keyword, default=None, annotation=annotation)
+
+
+# Typer reads a command's options from its signature: here, the table's rows.
+chat.__signature__ = inspect.Signature([_option(s) for s in OPTIONS])  # type: ignore[attr-defined]
 
 
 def format_devices(devices: list[DeviceInfo]) -> str:
