@@ -160,8 +160,10 @@ class ResponseRun:
         speedup: float,
         on_delta: DeltaHook | None = None,
         jitter: DeltaJitter | None = None,
+        on_created: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._out = outbox
+        self._on_created = on_created
         self._jitter = jitter if jitter else None
         self._lag_s = 0.0  # jitter accumulated so far in this response
         self._conversation = conversation
@@ -214,6 +216,8 @@ class ResponseRun:
         await send(
             {"type": "response.created", "response": self._response("in_progress", [], None)}
         )
+        if self._on_created is not None:
+            await self._on_created()  # e.g. a transcript that comes after the reply started
         previous = self._conversation.append(self.item)
         added = {"response_id": self.response_id, "output_index": 0, "item": self.item.wire()}
         await send({"type": "response.output_item.added", **added})

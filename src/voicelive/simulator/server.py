@@ -32,6 +32,7 @@ from .observation import ConnectionLog
 from .options import SimulatorOptions
 from .recorder import Recorder
 from .responder import DeltaJitter
+from .transcription import TranscriptOrder
 from .wire import IdFactory, JsonDict, elide_audio, redact_mapping
 
 PATH = "/voice-live/realtime"
@@ -84,6 +85,7 @@ class Simulator:
         self.ids = IdFactory()
         self.faults = FaultPlan(self.options)
         self.jitter = DeltaJitter(self.options.jitter_ms, self.options.seed)
+        self.transcript_order = TranscriptOrder(self.options.transcript_order, self.options.seed)
         self.received_events: list[dict[str, Any]] = []
         self.handshakes: list[dict[str, Any]] = []
         self.handshake_attempts = 0
