@@ -323,10 +323,16 @@ class Simulator:
         await ConnectionHandler(ws, self, self.open_connection(ws)).run()
 
 
-async def serve(host: str, port: int, options: SimulatorOptions) -> None:
+async def serve(
+    host: str,
+    port: int,
+    options: SimulatorOptions,
+    listening: asyncio.Future[str] | None = None,
+) -> None:
     """Run a simulator for ``voicelive simulate`` until cancelled, then close it cleanly.
 
-    Prints one line with the endpoint to stdout once listening.
+    Prints one line with the endpoint to stdout once listening, and then resolves
+    ``listening`` (when given) with that endpoint, so a caller can wait for it.
     """
     simulator = Simulator(options)
     await simulator.start(host, port)
@@ -334,6 +340,8 @@ async def serve(host: str, port: int, options: SimulatorOptions) -> None:
         f"Voice Live simulator listening on {simulator.endpoint} (endpoint for --endpoint)",
         flush=True,
     )
+    if listening is not None and not listening.done():
+        listening.set_result(simulator.endpoint)
     try:
         await asyncio.Future()
     finally:
