@@ -247,6 +247,7 @@ class ConnectionHandler:
         except SessionError as exc:
             await self.send_error(exc.message, code=exc.code, param=exc.param, client_event=event)
             return
+        await self.turns.flush_input()  # audio appended before the update is heard as it was
         self.session = session
         self.turns.configure()
         await self.send({"type": "session.updated", "session": session})

@@ -17,6 +17,7 @@ from .context import Context
 from .conversation import InputBuffer, Item
 from .echo import EchoCanceller, split_stereo
 from .items import lookup_item, truncate_item, truncate_problem
+from .pacing import InputPacer
 from .responder import ResponseRun, elapsed_ms, plan_reply
 from .schema import SessionError, check_response_params
 from .session import client_echo_reference, vad_settings
@@ -40,6 +41,7 @@ class TurnController:
         self._closed = False
         self._echo: EchoCanceller | None = None  # with a client echo reference (stereo input)
         self._late_transcripts: list[JsonDict] = []
+        self._pacer = InputPacer(ctx.speedup, self._hear)
         self.audio_started = False
         """Input audio was appended: the input channel count is fixed from now on."""
         self.configure()
@@ -77,6 +79,7 @@ class TurnController:
     async def close(self) -> None:
         """Stop any running response without sending more events (connection is going)."""
         self._closed = True
+        await self._pacer.close()
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.wait({self._task})
@@ -115,6 +118,14 @@ class TurnController:
                 audio.decode_input(mic, fmt, rate), audio.decode_input(reference, fmt, rate)
             )
         self.audio_started = True
+        self._pacer.push(pcm)
+
+    async def flush_input(self) -> None:
+        """Let the detector hear all audio appended so far (before a session change)."""
+        await self._pacer.flush()
+
+    async def _hear(self, pcm: audio.Pcm) -> None:
+        """Paced input (see :mod:`.pacing`): into the buffer and through the detector."""
         self.buffer.append(pcm.astype("<i2").tobytes())
         if self._vad is None:
             return
@@ -187,6 +198,7 @@ class TurnController:
 
     async def commit(self, event: JsonDict) -> None:
         """Client ``input_audio_buffer.commit``: commit everything held (no response)."""
+        await self._pacer.flush()  # everything appended before the commit is in it
         if self.buffer.duration_ms < MIN_COMMIT_MS:
             await self._ctx.send_error(
                 "Error committing input audio buffer: buffer too small. Expected at least "
@@ -204,6 +216,7 @@ class TurnController:
         await self._commit(item_id, pcm, None)
 
     async def clear(self) -> None:
+        await self._pacer.drop()
         self.buffer.clear()
         self._vad = None
         self.configure()
