@@ -47,6 +47,8 @@ def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Calls]:
     for spec in OPTIONS:
         for name in spec.envvars:
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("VOICELIVE_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))  # not the user's file
     monkeypatch.chdir(tmp_path)
     record = Calls()
 

@@ -8,9 +8,9 @@ message, which could hold anything.
 
 ``chat`` has one parameter per row of :data:`voicelive.config.options.OPTIONS` (Typer reads
 them from the signature made here); :func:`voicelive.config.resolve.resolve_settings` layers
-them over the environment and ``.env`` and checks them. Heavy modules (asyncio, audio,
-websockets, the simulator server, azure-identity) are imported inside the commands, so
-``--help`` stays fast and works without PortAudio; a test holds this.
+them over the environment, ``.env`` and the config file, and checks them. Heavy modules
+(asyncio, audio, websockets, the simulator server, azure-identity) are imported inside the
+commands, so ``--help`` stays fast and works without PortAudio; a test holds this.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from voicelive import __version__
+from voicelive.config.layers import config_path
 from voicelive.config.options import OPTIONS, OptionSpec, help_text
 from voicelive.config.resolve import is_loopback, resolve_settings
 from voicelive.errors import EXIT_INTERRUPTED, ConfigError, VoiceLiveError
@@ -94,14 +95,22 @@ def _main(
 def chat(**values: Any) -> None:
     """Talk with Voice Live: speak, listen, interrupt; quit with q + Enter or Ctrl+C.
 
-    Every option can also be set by its environment variable or in a .env file in the current
-    directory (flag > environment > .env > default). Values are checked before connecting.
+    Every option can also be set by its environment variable, in a .env file in the current
+    directory or in the config file (`voicelive config path`), under its long name: flag >
+    environment > .env > --profile's table > the file's top level > default. Values are
+    checked before connecting.
     """
     show_traceback = values.get("debug") is True
 
     def body() -> int:
         nonlocal show_traceback
-        settings = resolve_settings(values, environ=os.environ, dotenv_path=Path.cwd() / ".env")
+        settings = resolve_settings(
+            values,
+            environ=os.environ,
+            dotenv_path=Path.cwd() / ".env",
+            config_path=config_path(os.environ),
+            warn=lambda text: typer.echo(f"warning: {text}", err=True),
+        )
         show_traceback = settings.log.debug
         from voicelive.logs import configure, native_stderr_to_log, shutdown
 

@@ -76,6 +76,8 @@ class OptionSpec:
             return "one of " + ", ".join(self.choices)
         if self.kind == "bool":
             return "true or false (1/0, yes/no, on/off)"
+        if self.kind in ("text", "path"):
+            return "text"
         unit = _UNITS.get(self.metavar, "") if self.kind == "int" else ""
         number = "a whole number" if self.kind == "int" else "a number"
         return f"{number}{unit} from {_number(self.low)} to {_number(self.high)}"
@@ -161,6 +163,9 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     _opt("api_version", "conn", "Voice Live API version.", _C, "VERSION",
          env=(_AZ + "API_VERSION", "AZURE_VOICE_LIVE_API_VERSION"), choices=s.KNOWN_API_VERSIONS),
     _opt("token_scope", "conn", "Entra ID token scope.", _C, "SCOPE", env=(_AZ + "TOKEN_SCOPE",)),
+    _opt("profile", "",
+         "Use this [profile.NAME] table of the config file over its top-level keys.", _C, "NAME",
+         default="(none: the top level only)", example="work"),
     _opt("reconnect", "conn",
          "Reconnect automatically when the connection drops, with the conversation replayed.",
          _C, kind="bool"),
@@ -311,7 +316,7 @@ def options_markdown() -> str:
 _ENV_HEADER = """\
 # voicelive configuration: copy to .env in the directory you run voicelive from.
 # Generated from src/voicelive/config/options.py: python -m voicelive.config.options > .env.example
-# Precedence: command-line flag > environment variable > .env > default.
+# Precedence: command-line flag > environment variable > .env > config file > default.
 # Every line is commented out, so the defaults apply until you uncomment one.
 # Empty values count as unset. Booleans: 1/true/yes/on or 0/false/no/off.
 # Never commit a real key: .env is in .gitignore.

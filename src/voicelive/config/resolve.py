@@ -1,11 +1,12 @@
-"""From flags, the environment and ``.env`` to one validated :class:`~.settings.Settings`.
+"""From flags, the environment, ``.env`` and the config file to one checked :class:`Settings`.
 
-Typer parses the command line (each value as typed, text or a bool flag); python-dotenv reads
-``.env`` literally (no ``${VAR}``). Everything else is here, because every layer needs it alike:
+Typer parses the command line (each value as typed, text or a bool flag); the other layers
+come from :mod:`voicelive.config.layers`. The rest is here, because every layer needs it alike:
 
 * Precedence per option: a flag, else the first of its variables set in the environment, else
   the first set in ``.env`` (blank = unset), so the environment wins whichever of an option's
-  two names each uses.
+  two names each uses; then the config file's profile, then its top level
+  (:mod:`voicelive.config.layers`).
 * One conversion for every layer (:func:`_convert`: whole numbers, finite numbers in range,
   choices in any case, on/off words) and one sentence per refusal, naming the flag, the
   variable that supplied the value, the value (never the API key; an endpoint without user
@@ -32,12 +33,12 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+from voicelive.config.layers import COMMAND_LINE, Origin, layered, read_config, read_dotenv
 from voicelive.config.options import SECTIONS, SPECS, OptionSpec, field_default
 from voicelive.config.settings import Secret, Settings, uses_legacy_eou_fields
 from voicelive.errors import ConfigError
@@ -55,7 +56,6 @@ from voicelive.protocol.session import (
 SIMULATOR_ENDPOINT = "simulator"
 """Placeholder endpoint under ``--simulate``; ``run_chat`` replaces it with the simulator's URL."""
 
-COMMAND_LINE, ENVIRONMENT, DOTENV = "on the command line", "in the environment", "in .env"
 EOU_LEVELS = ("low", "medium", "high", "default")
 TRANSCRIPT_SUFFIXES = (".md", ".jsonl")
 _TRUE, _FALSE = {"1", "true", "t", "yes", "y", "on"}, {"0", "false", "f", "no", "n", "off"}
@@ -70,50 +70,25 @@ _NO_SPACES = {
 }
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a value came from (one of the phrases above), the variable that supplied it (None
-    for a flag) and the value as given."""
-
-    where: str
-    variable: str | None
-    raw: object
-
-
-def read_dotenv(path: Path | None) -> dict[str, str]:
-    """The ``KEY=value`` pairs of ``path``, ``{}`` if there is none; ConfigError if unreadable."""
-    if path is None or not path.is_file():
-        return {}
-    from dotenv import dotenv_values  # only when there is a .env: keeps --help quick
-
-    try:
-        values = dotenv_values(path, interpolate=False, encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"Cannot read {path}: {err.__class__.__name__}.") from None
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def layered(environ: Mapping[str, str], dotenv: Mapping[str, str]) -> dict[str, Origin]:
-    """Per option, the first of its variables set in ``environ``, else in ``dotenv``."""
-    found: dict[str, Origin] = {}
-    for spec in SPECS.values():
-        for where, layer in ((ENVIRONMENT, environ), (DOTENV, dotenv)):
-            variable = next((name for name in spec.envvars if layer.get(name, "").strip()), None)
-            if variable is not None:
-                found[spec.dest] = Origin(where, variable, layer[variable].strip())
-                break
-    return found
-
-
 def resolve_settings(
-    flags: Mapping[str, object], *, environ: Mapping[str, str], dotenv_path: Path | None = None
+    flags: Mapping[str, object],
+    *,
+    environ: Mapping[str, str],
+    dotenv_path: Path | None = None,
+    config_path: Path | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Settings:
     """``flags`` (text or bool by option name, None or blank for not given) over ``environ``
-    over ``dotenv_path`` over the defaults, checked. Raises ConfigError."""
+    over ``dotenv_path`` over the chosen profile of ``config_path`` over its top level over
+    the defaults, checked. ``warn`` hears what is allowed but unwise. Raises ConfigError."""
     origins = layered(environ, read_dotenv(dotenv_path))
     for dest, value in flags.items():
         if dest in SPECS and value is not None and str(value).strip():
             origins[dest] = Origin(COMMAND_LINE, None, value)
+    if config_path is not None:
+        named = bool(environ.get("VOICELIVE_CONFIG", "").strip())
+        found = read_config(config_path, origins.get("profile"), named=named, warn=warn)
+        origins = {**found, **origins}
     values = _Values(origins)
     _rules(values)
     return _build(values.values)
@@ -126,7 +101,7 @@ def _convert(spec: OptionSpec, raw: object) -> Any:
         if isinstance(raw, bool) or text.lower() in _TRUE | _FALSE:
             return raw if isinstance(raw, bool) else text.lower() in _TRUE
         raise ValueError(text)
-    if isinstance(raw, bool):
+    if isinstance(raw, bool | list | dict):  # from the config file: a value of the wrong type
         raise ValueError(text)
     if spec.kind == "choice":
         return next(c for c in spec.choices if c.lower() == text.lower())  # StopIteration
@@ -198,6 +173,8 @@ def _refusal(spec: OptionSpec, origin: Origin | None, predicate: str) -> str:
         shown = repr(f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}")
     elif isinstance(origin.raw, bool) and origin.variable is None:
         shown = spec.flag if origin.raw else (spec.negative or spec.flag)
+    elif isinstance(origin.raw, bool):  # the config file's spelling
+        shown = repr(str(origin.raw).lower())
     else:
         shown = repr(str(origin.raw))
     return f"{_name(spec, origin)} {predicate}, got {shown} {origin.where}."

@@ -180,6 +180,8 @@ class Settings:
     greet_instructions: str | None = None
     record: Path | None = None
     transcript: Path | None = None
+    profile: str | None = None
+    """The config file's profile the values were taken from, None for none."""
 
     def __post_init__(self) -> None:
         others = tuple(f for f in self.connection.features if f != CLIENT_EC_REFERENCE_FEATURE)
