@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from voicelive.config.layers import read_dotenv
 from voicelive.config.options import (
     OPTIONS,
     SECTIONS,
@@ -17,7 +18,7 @@ from voicelive.config.options import (
     options_markdown,
     shown,
 )
-from voicelive.config.resolve import SIMULATOR_ENDPOINT, is_loopback, read_dotenv, resolve_settings
+from voicelive.config.resolve import SIMULATOR_ENDPOINT, is_loopback, resolve_settings
 from voicelive.config.settings import (
     DEFAULT_API_VERSION,
     DEFAULT_MODEL,

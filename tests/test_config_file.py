@@ -314,3 +314,42 @@ def test_the_cli_refuses_a_bad_file_in_one_line_with_exit_2(
         f"azure_semantic_vad_multilingual, semantic_vad, none, got 'loud' in {path}, line 2."
     ]
     assert chat_runs == []
+
+
+def test_voicelive_config_shows_each_value_and_where_it_came_from(
+    chat_runs: list[Settings], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        f'api-key = "{SECRET}"\nvoice = "alloy"\n[profile.work]\nvad-threshold = 0.7\n',
+    )
+    (tmp_path / ".env").write_text("VOICELIVE_CHUNK_MS=40\n")
+    env = {"VOICELIVE_CONFIG": str(path), "VOICELIVE_MODEL": "gpt-realtime"}
+    result = CliRunner().invoke(app, ["config", "--profile", "work"], env=env)
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split(None, 1)[1] for line in result.stdout.splitlines()[1:]}
+    assert result.stdout.splitlines()[0] == f"config file: {path}"
+    assert rows["--vad-threshold"] == f"0.7  in {path}, line 4 ([profile.work])"
+    assert rows["--voice"] == f"alloy  in {path}, line 2"
+    assert rows["--api-key"] == f"(set, hidden)  in {path}, line 1"
+    assert rows["--model"] == "gpt-realtime  in the environment"
+    assert rows["--chunk-ms"] == "40  in .env"
+    assert rows["--profile"] == "work  on the command line"
+    assert rows["--prebuffer-ms"] == "40  (default)"
+    assert len(rows) == len(OPTIONS)
+    assert SECRET not in result.output
+    assert chat_runs == []
+
+
+def test_voicelive_config_path_prints_the_file_it_would_read(
+    chat_runs: list[Settings], tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(app, ["config", "path"])
+    assert (result.exit_code, result.stdout) == (0, f"{tmp_path / 'xdg/voicelive/config.toml'}\n")
+    env = {"VOICELIVE_CONFIG": str(tmp_path / "mine.toml")}
+    result = CliRunner().invoke(app, ["config", "path"], env=env)
+    assert result.stdout == f"{tmp_path / 'mine.toml'}\n"
+    bad = write(tmp_path, "chunk-ms = 5\n")
+    result = CliRunner().invoke(app, ["config"], env={"VOICELIVE_CONFIG": str(bad)})
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --chunk-ms (chunk-ms) must be a whole number")

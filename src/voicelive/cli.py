@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -58,6 +59,9 @@ def _run(body: Callable[[], int], debug: Callable[[], bool]) -> None:
         raise typer.Exit(err.exit_code) from None
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:  # `voicelive config | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except Exception as err:
         if debug():
             traceback.print_exc()
@@ -67,6 +71,10 @@ def _run(body: Callable[[], int], debug: Callable[[], bool]) -> None:
         )
         raise typer.Exit(1) from None
     raise typer.Exit(code)
+
+
+def _warn(text: str) -> None:
+    typer.echo(f"warning: {text}", err=True)
 
 
 def _version(value: bool) -> None:
@@ -109,7 +117,7 @@ def chat(**values: Any) -> None:
             environ=os.environ,
             dotenv_path=Path.cwd() / ".env",
             config_path=config_path(os.environ),
-            warn=lambda text: typer.echo(f"warning: {text}", err=True),
+            warn=_warn,
         )
         show_traceback = settings.log.debug
         from voicelive.logs import configure, native_stderr_to_log, shutdown
@@ -159,6 +167,48 @@ def _option(spec: OptionSpec) -> inspect.Parameter:
 
 # Typer reads a command's options from its signature: here, the table's rows.
 chat.__signature__ = inspect.Signature([_option(s) for s in OPTIONS])  # type: ignore[attr-defined]
+
+
+config_app = typer.Typer(
+    help="Show the effective configuration and where each value came from.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_app, name="config")
+
+
+@config_app.callback(invoke_without_command=True)
+def config(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Show with this profile of the file.")
+    ] = None,
+) -> None:
+    """Every option's effective value and where it came from (API key hidden), as `voicelive
+    chat` would take it from this directory; `voicelive config path` prints the file's path."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    def body() -> int:
+        from voicelive.config.resolve import describe
+
+        path = config_path(os.environ)
+        flags = {"profile": profile}
+        dotenv = Path.cwd() / ".env"
+        rows = describe(flags, environ=os.environ, dotenv_path=dotenv, config_path=path, warn=_warn)
+        typer.echo(f"config file: {path}{'' if path.is_file() else ' (none)'}")
+        width = max(len(flag) for flag, _, _ in rows)
+        for flag, value, where in rows:
+            typer.echo(f"  {flag:<{width}}  {value}  {where}")
+        return 0
+
+    _run(body, lambda: False)
+
+
+@config_app.command("path")
+def config_file_path() -> None:
+    """Print the config file's path (VOICELIVE_CONFIG, else the user config directory's)."""
+    typer.echo(str(config_path(os.environ)))
 
 
 def format_devices(devices: list[DeviceInfo]) -> str:

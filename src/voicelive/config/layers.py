@@ -64,6 +64,25 @@ def layered(environ: Mapping[str, str], dotenv: Mapping[str, str]) -> dict[str, 
     return found
 
 
+def gather(
+    flags: Mapping[str, object],
+    environ: Mapping[str, str],
+    dotenv_path: Path | None,
+    config_path: Path | None,
+    warn: Callable[[str], None] | None,
+) -> dict[str, Origin]:
+    """Per option given anywhere, the value that wins and its origin: ``flags`` (None or blank
+    for not given) over ``environ`` over ``dotenv_path`` over the file's profile and top level."""
+    origins = layered(environ, read_dotenv(dotenv_path))
+    for dest, value in flags.items():
+        if dest in SPECS and value is not None and str(value).strip():
+            origins[dest] = Origin(COMMAND_LINE, None, value)
+    if config_path is None:
+        return origins
+    named = bool(environ.get("VOICELIVE_CONFIG", "").strip())
+    return {**read_config(config_path, origins.get("profile"), named=named, warn=warn), **origins}
+
+
 def config_path(environ: Mapping[str, str], platform: str = sys.platform) -> Path:
     """``VOICELIVE_CONFIG``, else ``config.toml`` in the user's config directory: Windows
     ``%APPDATA%\\voicelive``, macOS ``~/Library/Application Support/voicelive``, elsewhere

@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from voicelive.config.layers import COMMAND_LINE, Origin, layered, read_config, read_dotenv
-from voicelive.config.options import SECTIONS, SPECS, OptionSpec, field_default
+from voicelive.config.layers import Origin, gather
+from voicelive.config.options import SECTIONS, SPECS, OptionSpec, field_default, shown
 from voicelive.config.settings import Secret, Settings, uses_legacy_eou_fields
 from voicelive.errors import ConfigError
 from voicelive.protocol.session import (
@@ -81,17 +81,30 @@ def resolve_settings(
     """``flags`` (text or bool by option name, None or blank for not given) over ``environ``
     over ``dotenv_path`` over the chosen profile of ``config_path`` over its top level over
     the defaults, checked. ``warn`` hears what is allowed but unwise. Raises ConfigError."""
-    origins = layered(environ, read_dotenv(dotenv_path))
-    for dest, value in flags.items():
-        if dest in SPECS and value is not None and str(value).strip():
-            origins[dest] = Origin(COMMAND_LINE, None, value)
-    if config_path is not None:
-        named = bool(environ.get("VOICELIVE_CONFIG", "").strip())
-        found = read_config(config_path, origins.get("profile"), named=named, warn=warn)
-        origins = {**found, **origins}
-    values = _Values(origins)
+    values = _Values(gather(flags, environ, dotenv_path, config_path, warn))
     _rules(values)
     return _build(values.values)
+
+
+def describe(
+    flags: Mapping[str, object],
+    *,
+    environ: Mapping[str, str],
+    dotenv_path: Path | None = None,
+    config_path: Path | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> list[tuple[str, str, str]]:
+    """``(flag, value, where it came from)`` of every option, the API key hidden; each value
+    converted, the cross-option rules not applied (``voicelive config``). ConfigError."""
+    values = _Values(gather(flags, environ, dotenv_path, config_path, warn))
+    rows = []
+    for dest, spec in SPECS.items():
+        origin = values.origins.get(dest)
+        value = shown(values[dest]) if origin is not None else spec.default
+        if dest == "api_key" and origin is not None:
+            value = "(set, hidden)"
+        rows.append((spec.flag, value, origin.where if origin is not None else "(default)"))
+    return rows
 
 
 def _convert(spec: OptionSpec, raw: object) -> Any:
