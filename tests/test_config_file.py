@@ -321,7 +321,8 @@ def test_voicelive_config_shows_each_value_and_where_it_came_from(
 ) -> None:
     path = write(
         tmp_path,
-        f'api-key = "{SECRET}"\nvoice = "alloy"\n[profile.work]\nvad-threshold = 0.7\n',
+        f'api-key = "{SECRET}"\nvoice = "alloy"\nendpoint = "wss://u:{SECRET}@h.example/v?k={SECRET}"'
+        "\n[profile.work]\nvad-threshold = 0.7\n",
     )
     (tmp_path / ".env").write_text("VOICELIVE_CHUNK_MS=40\n")
     env = {"VOICELIVE_CONFIG": str(path), "VOICELIVE_MODEL": "gpt-realtime"}
@@ -329,7 +330,8 @@ def test_voicelive_config_shows_each_value_and_where_it_came_from(
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line.split(None, 1)[1] for line in result.stdout.splitlines()[1:]}
     assert result.stdout.splitlines()[0] == f"config file: {path}"
-    assert rows["--vad-threshold"] == f"0.7  in {path}, line 4 ([profile.work])"
+    assert rows["--vad-threshold"] == f"0.7  in {path}, line 5 ([profile.work])"
+    assert rows["--endpoint"] == f"wss://h.example/v  in {path}, line 3"
     assert rows["--voice"] == f"alloy  in {path}, line 2"
     assert rows["--api-key"] == f"(set, hidden)  in {path}, line 1"
     assert rows["--model"] == "gpt-realtime  in the environment"

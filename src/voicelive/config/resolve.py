@@ -101,8 +101,8 @@ def describe(
     for dest, spec in SPECS.items():
         origin = values.origins.get(dest)
         value = shown(values[dest]) if origin is not None else spec.default
-        if dest == "api_key" and origin is not None:
-            value = "(set, hidden)"
+        if dest in ("api_key", "endpoint") and origin is not None:
+            value = "(set, hidden)" if dest == "api_key" else _quoted(spec, origin).strip("'")
         rows.append((spec.flag, value, origin.where if origin is not None else "(default)"))
     return rows
 
@@ -178,19 +178,23 @@ def _name(spec: OptionSpec, origin: Origin | None) -> str:
 def _refusal(spec: OptionSpec, origin: Origin | None, predicate: str) -> str:
     if origin is None:
         return f"{_name(spec, origin)} {predicate}."
+    return f"{_name(spec, origin)} {predicate}, got {_quoted(spec, origin)} {origin.where}."
+
+
+def _quoted(spec: OptionSpec, origin: Origin) -> str:
+    """The value as given, quoted, and safe to show: never the API key, an endpoint without
+    its user info and query (either may carry a key)."""
     if spec.dest == "api_key":
-        shown = "a value (hidden)"
-    elif spec.dest == "endpoint":  # without user info and query, which may carry a key
+        return "a value (hidden)"
+    if spec.dest == "endpoint":
         scheme, sep, rest = str(origin.raw).partition("?")[0].rpartition("://")
         authority, slash, path = rest.partition("/")
-        shown = repr(f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}")
-    elif isinstance(origin.raw, bool) and origin.variable is None:
-        shown = spec.flag if origin.raw else (spec.negative or spec.flag)
-    elif isinstance(origin.raw, bool):  # the config file's spelling
-        shown = repr(str(origin.raw).lower())
-    else:
-        shown = repr(str(origin.raw))
-    return f"{_name(spec, origin)} {predicate}, got {shown} {origin.where}."
+        return repr(f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}")
+    if isinstance(origin.raw, bool) and origin.variable is None:
+        return spec.flag if origin.raw else (spec.negative or spec.flag)
+    if isinstance(origin.raw, bool):  # the config file's spelling
+        return repr(str(origin.raw).lower())
+    return repr(str(origin.raw))
 
 
 def _build(values: Mapping[str, Any]) -> Settings:
