@@ -12,7 +12,6 @@ the line and the key. A file that holds an API key and that others can read gets
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
@@ -143,6 +142,8 @@ def read_config(
             where += f" ([{table}])" if table else ""
             spec = _KEYS.get(key)
             if spec is None:
+                import difflib
+
                 near = difflib.get_close_matches(key, _KEYS, n=1)
                 hint = f"; did you mean {near[0]!r}?" if near else "; the keys are the long flags."
                 raise ConfigError(f"Unknown key {key!r} {where}{hint}")
