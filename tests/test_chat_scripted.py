@@ -20,6 +20,13 @@ from websockets.asyncio.server import serve
 from tests.fakes import FakeAudio, RecordingView
 from tests.scripted_server import Scripted
 from voicelive.chat import run_chat
+from voicelive.config.settings import (
+    AudioSettings,
+    ConnectionSettings,
+    LogSettings,
+    Secret,
+    Settings,
+)
 from voicelive.errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
@@ -28,7 +35,6 @@ from voicelive.errors import (
     ServerError,
 )
 from voicelive.quit import Quit
-from voicelive.settings import AudioSettings, ConnectionSettings, LogSettings, Secret, Settings
 from voicelive.supervisor import DEFAULT_TIMING, Timing
 
 

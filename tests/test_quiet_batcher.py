@@ -11,8 +11,8 @@ from tests.fakes import FakeAudio
 from voicelive.audio.pipeline import CAPTURE_QUEUE_MS, AudioPipeline
 from voicelive.audio.quiet_batcher import QuietBatcher, is_quiet
 from voicelive.chat import QUIET_AFTER_MS, quiet_after_ms
+from voicelive.config.settings import AudioSettings, TurnDetectionSettings
 from voicelive.protocol.pcm import bytes_of
-from voicelive.settings import AudioSettings, TurnDetectionSettings
 
 BLOCK = 480  # samples in 20 ms
 

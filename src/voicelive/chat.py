@@ -32,6 +32,7 @@ from voicelive.audio.pipeline import AudioPipeline
 from voicelive.audio.ports import AudioIO
 from voicelive.auth import Auth, make_auth
 from voicelive.commands import HELP, Help, Mute, QuitCommand, UnknownCommand, parse_line
+from voicelive.config.settings import Secret, Settings, TurnDetectionSettings
 from voicelive.dispatcher import Dispatcher
 from voicelive.errors import EXIT_OK, VoiceLiveError
 from voicelive.keyboard import read_lines
@@ -40,7 +41,6 @@ from voicelive.protocol import events as ev
 from voicelive.protocol.conversation import Conversation
 from voicelive.quit import Quit
 from voicelive.quit_signals import install_quit_signals
-from voicelive.settings import Secret, Settings, TurnDetectionSettings
 from voicelive.stats import ChatStats
 from voicelive.supervisor import DEFAULT_TIMING, Supervisor, Timing
 from voicelive.transcript_file import TranscriptFile

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, TextIO
 
-from voicelive.settings import LogSettings
+from voicelive.config.settings import LogSettings
 
 _HEADER_ARG_NAMES: Final = frozenset({"api-key", "authorization", "ocp-apim-subscription-key"})
 _PATTERNS: Final = (

@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from voicelive.config.settings import ReplaySettings, Settings
 from voicelive.connection import VoiceLiveConnection
 from voicelive.errors import ConnectError, ProtocolError, ServerError
 from voicelive.protocol import events as ev
 from voicelive.protocol.history import History
 from voicelive.protocol.session import build_session
-from voicelive.settings import ReplaySettings, Settings
 
 log = logging.getLogger("voicelive.chat")
 

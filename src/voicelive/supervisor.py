@@ -33,6 +33,7 @@ from typing import Any
 from voicelive.audio.pipeline import AudioPipeline
 from voicelive.auth import Auth
 from voicelive.backoff import Backoff
+from voicelive.config.settings import Settings
 from voicelive.connection import VoiceLiveConnection
 from voicelive.dispatcher import Dispatcher
 from voicelive.errors import ConnectError, ConnectionLost
@@ -40,7 +41,6 @@ from voicelive.protocol import actions as act
 from voicelive.protocol import events as ev
 from voicelive.protocol.pcm import BYTES_PER_MS
 from voicelive.session_setup import SessionInfo, replay_events, set_up
-from voicelive.settings import Settings
 from voicelive.view import View
 
 log = logging.getLogger("voicelive.chat")

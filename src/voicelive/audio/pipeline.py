@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.ports import AudioIO, AudioStream, MicStream, PlaybackSink
 from voicelive.audio.silent_input import SilentInputDetector
+from voicelive.config.settings import AudioSettings
 from voicelive.errors import AudioDeviceError
 from voicelive.protocol.pcm import bytes_of, ms_of
-from voicelive.settings import AudioSettings
 
 log = logging.getLogger("voicelive.chat")
 
