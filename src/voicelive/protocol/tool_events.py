@@ -288,3 +288,8 @@ def mcp_approval_response(
             "approve": approve,
         },
     }
+
+
+def response_create(ids: EventIdSource) -> dict[str, Any]:
+    """The ``response.create`` after tool outputs: the model speaks the results only then."""
+    return {"type": "response.create", "event_id": ids.next()}
