@@ -337,6 +337,8 @@ def test_reconnect_replays_calls_and_answers_the_one_in_flight_once_on_the_new_s
 def test_service_mcp_approval_and_completion_dedupe() -> None:
     wire = Wire(make_loop())
     wire.created("r1")
+    call_item = {"type": "mcp_call", "id": "mc_1", "server_label": "wiki", "name": "ask_question"}
+    wire.frame({"type": "response.output_item.added", "response_id": "r1", "item": call_item})
     request = {
         "type": "conversation.item.created",
         "item": {
@@ -357,21 +359,16 @@ def test_service_mcp_approval_and_completion_dedupe() -> None:
     wire.frame({"type": "response.mcp_call.completed", "item_id": "mc_1", "output_index": 0})
     wire.frame({"type": "response.mcp_call.completed", "item_id": "mc_1", "output_index": 0})
     assert wire.of(SendResponseCreate) == [SendResponseCreate()]
-    wire.frame(
-        {
-            "type": "response.output_item.done",
-            "item": {
-                "type": "mcp_call",
-                "id": "mc_1",
-                "server_label": "wiki",
-                "name": "ask_question",
-                "arguments": "{}",
-                "output": "42",
-            },
-        }
-    )
+    item_done = {
+        "type": "response.output_item.done",
+        "item": {**call_item, "arguments": "{}", "output": "42"},
+    }
+    wire.now = 1.5
+    wire.frame(item_done)
+    wire.frame(item_done)  # recorded once
     assert [r.record.outcome for r in wire.of(Recorded)] == ["ok"]
-    assert wire.of(Recorded)[0].record.source == "service"
+    record = wire.of(Recorded)[0].record
+    assert (record.source, record.name, record.duration_s) == ("service", "wiki.ask_question", 1.5)
 
 
 def test_service_mcp_denial_and_failure_while_a_response_is_active() -> None:

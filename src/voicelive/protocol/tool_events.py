@@ -81,6 +81,15 @@ class McpApprovalRequested:
 
 
 @dataclass(frozen=True)
+class McpCallSeen:
+    """An ``mcp_call`` item appeared: the service is about to run (or ask about) its tool."""
+
+    item_id: str
+    server_label: str
+    name: str
+
+
+@dataclass(frozen=True)
 class McpCallFinished:
     """``response.mcp_call.completed`` or ``.failed`` (the service ran its MCP tool)."""
 
@@ -121,6 +130,7 @@ ToolServerEvent = (
     | FunctionArgumentsDone
     | ResponseFinished
     | McpApprovalRequested
+    | McpCallSeen
     | McpCallFinished
     | McpCallItemDone
     | McpToolsListing
@@ -173,6 +183,12 @@ def _item_created(item: dict[str, Any], response_id: str | None) -> ToolServerEv
             item_id=_opt(item, "id") or "",
             name=_opt(item, "name") or "",
             response_id=response_id,
+        )
+    if kind == "mcp_call":
+        return McpCallSeen(
+            _id(item, "id", "mcp_call item"),
+            _opt(item, "server_label") or "",
+            _opt(item, "name") or "",
         )
     if kind == "mcp_approval_request":
         return McpApprovalRequested(

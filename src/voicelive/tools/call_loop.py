@@ -57,6 +57,7 @@ from voicelive.tools.loop_events import (
     ToolFinished,
     UserTurnStarted,
 )
+from voicelive.tools.service_calls import ServiceCalls
 
 logger = logging.getLogger(__name__)
 
@@ -87,14 +88,6 @@ class _Call:
         return self.tool.display if self.tool else self.name
 
 
-@dataclass
-class _McpApproval:
-    server_label: str
-    name: str
-    arguments: str
-    asked_at: float
-
-
 class CallLoop:
     """See the module docstring."""
 
@@ -114,8 +107,7 @@ class CallLoop:
         self._turn_calls = 0
         self._refused_this_turn = False
         self._create_after_refusal_used = False
-        self._mcp: dict[str, _McpApproval] = {}
-        self._mcp_finished: set[str] = set()
+        self._service = ServiceCalls()
         self._shown: Ask | None = None
 
     # ----------------------------------------------------------------- queries
@@ -169,14 +161,16 @@ class CallLoop:
             case wire.ResponseFinished():
                 self._response_finished(event, now, out)
             case wire.McpApprovalRequested():
-                self._mcp_request(event, now, out)
-            case wire.McpCallFinished(item_id=item_id, failed=failed):
-                if item_id not in self._mcp_finished:
-                    self._mcp_finished.add(item_id)
+                self._mcp_request(event, out)
+            case wire.McpCallFinished():
+                if self._service.finished(event):
                     self._create_due = True
-                    logger.info("service MCP call %s %s", item_id, "failed" if failed else "done")
+            case wire.McpCallSeen():
+                self._service.seen(event, now)
             case wire.McpCallItemDone():
-                self._mcp_item_done(event, now, out)
+                record = self._service.item_done(event, now)
+                if record is not None:
+                    out.append(Recorded(record))
             case wire.McpListToolsFailed(item_id=item_id):
                 out.append(Notice(f"The service could not list the tools of MCP item {item_id}."))
             case wire.McpToolsListing():
@@ -340,12 +334,9 @@ class CallLoop:
 
     # ----------------------------------------------------------------- service-side MCP
 
-    def _mcp_request(self, event: wire.McpApprovalRequested, now: float, out: list[Action]) -> None:
-        if event.approval_request_id in self._mcp:
+    def _mcp_request(self, event: wire.McpApprovalRequested, out: list[Action]) -> None:
+        if not self._service.new_request(event):
             return
-        self._mcp[event.approval_request_id] = _McpApproval(
-            event.server_label, event.name, event.arguments, now
-        )
         display = f"{event.server_label}.{event.name}"
         subject = f"mcp:{event.approval_request_id}"
         if self._approvals.submit(subject, display, event.arguments):
@@ -354,36 +345,8 @@ class CallLoop:
     def _mcp_decided(self, request_id: str, approved: bool, out: list[Action]) -> None:
         out.append(SendMcpApproval(request_id, approved))
         if not approved:
-            request = self._mcp.get(request_id)
-            name = f"{request.server_label}.{request.name}" if request else request_id
-            out.append(
-                Recorded(
-                    ToolCallRecord(
-                        request_id,
-                        name,
-                        request.arguments if request else "",
-                        "denied",
-                        0.0,
-                        "service",
-                    )
-                )
-            )
+            out.append(Recorded(self._service.denied(request_id)))
             self._create_due = True  # so the model can say it was not allowed
-
-    def _mcp_item_done(self, event: wire.McpCallItemDone, now: float, out: list[Action]) -> None:
-        started = min((r.asked_at for r in self._mcp.values() if r.name == event.name), default=now)
-        out.append(
-            Recorded(
-                ToolCallRecord(
-                    event.item_id,
-                    f"{event.server_label}.{event.name}",
-                    event.arguments,
-                    "error" if event.error else "ok",
-                    max(0.0, now - started),
-                    "service",
-                )
-            )
-        )
 
     # ----------------------------------------------------------------- output
 
