@@ -369,6 +369,7 @@ def test_service_mcp_approval_and_completion_dedupe() -> None:
     assert [r.record.outcome for r in wire.of(Recorded)] == ["ok"]
     record = wire.of(Recorded)[0].record
     assert (record.source, record.name, record.duration_s) == ("service", "wiki.ask_question", 1.5)
+    assert record.output == "42"
 
 
 def test_service_mcp_denial_and_failure_while_a_response_is_active() -> None:
@@ -432,3 +433,13 @@ def test_record_json_for_stats() -> None:
         "source": "local",
     }
     assert json.dumps(record.as_json())
+    assert record.transcript_entry() == {
+        "role": "tool",
+        "name": "codes.lookup_code",
+        "arguments": "{}",
+        "outcome": "ok",
+        "output": "A",
+        "duration_ms": 123,
+        "source": "local",
+    }
+    assert record.transcript_markdown() == "**Tool** codes.lookup_code {} → A _(ok, 0.1 s)_"

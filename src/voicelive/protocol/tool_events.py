@@ -106,6 +106,7 @@ class McpCallItemDone:
     name: str
     arguments: str
     error: str | None
+    output: str = ""
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def parse_tool_event(frame: dict[str, Any]) -> ToolServerEvent | None:
                 name=_opt(item, "name") or "",
                 arguments=_opt(item, "arguments") or "",
                 error=_error_text(item.get("error")),
+                output=_opt(item, "output") or "",
             )
         return None
     if kind == "response.function_call_arguments.done":

@@ -364,7 +364,7 @@ class CallLoop:
                             call.arguments or "",
                             call.outcome,
                             call.duration_s,
-                            output_chars=len(call.output),
+                            output=call.output,
                         )
                     )
                 )

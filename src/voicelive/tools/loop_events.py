@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from voicelive.tools.approval import Ask
+from voicelive.tools.approval import Ask, shown_arguments
 from voicelive.tools.catalog import DeclaredTool
 
 # --------------------------------------------------------------------------- inputs
@@ -124,6 +124,9 @@ class Notice:
     text: str
 
 
+TRANSCRIPT_OUTPUT_CHARS = 500
+"""How much of a tool's output the transcript keeps (the service got all of it, up to the cap)."""
+
 Outcome = Literal["ok", "error", "timeout", "denied", "cancelled", "unknown", "limit"]
 
 
@@ -138,9 +141,11 @@ class ToolCallRecord:
     outcome: Outcome
     duration_s: float
     source: Literal["local", "service"] = "local"
-    output_chars: int = 0
+    output: str = ""
+    """The output the service got (for a service call: the ``mcp_call`` item's output/error)."""
 
     def as_json(self) -> dict[str, Any]:
+        """The ``--stats-json`` entry: name, outcome, duration (no arguments or output)."""
         return {
             "call_id": self.call_id,
             "name": self.name,
@@ -148,6 +153,27 @@ class ToolCallRecord:
             "duration_s": round(self.duration_s, 3),
             "source": self.source,
         }
+
+    def transcript_entry(self) -> dict[str, Any]:
+        """The ``--transcript`` ``.jsonl`` entry (the writer adds ``time``)."""
+        return {
+            "role": "tool",
+            "name": self.name,
+            "arguments": self.arguments,
+            "outcome": self.outcome,
+            "output": self.output[:TRANSCRIPT_OUTPUT_CHARS],
+            "duration_ms": round(self.duration_s * 1000),
+            "source": self.source,
+        }
+
+    def transcript_markdown(self) -> str:
+        """The ``--transcript`` ``.md`` line, e.g. ``**Tool** codes.lookup_code
+        {"word": "lighthouse"} → LH-42 _(ok, 0.2 s)_`` (the writer adds the time)."""
+        output = " ".join(self.output.split())[:TRANSCRIPT_OUTPUT_CHARS]
+        shown = shown_arguments(self.arguments)
+        return (
+            f"**Tool** {self.name} {shown} → {output} _({self.outcome}, {self.duration_s:.1f} s)_"
+        )
 
 
 @dataclass(frozen=True)

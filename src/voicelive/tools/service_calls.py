@@ -70,4 +70,5 @@ class ServiceCalls:
             "error" if event.error else "ok",
             max(0.0, now - started),
             "service",
+            event.error or event.output,
         )
