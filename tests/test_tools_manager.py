@@ -193,3 +193,23 @@ async def test_an_unreachable_http_server_is_left_out() -> None:
         report = await servers.start()
         assert len(report.failures) == 1
         assert report.failures[0].startswith("MCP server 'gone' did not start (")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell wrapper")
+async def test_a_wrapped_server_grandchild_is_stopped_too(tmp_path: Path) -> None:
+    """As with ``npx``/``uvx`` launchers, the server is a grandchild of what voicelive starts."""
+    pid_file = tmp_path / "pid"
+    wrapped = StdioServer(
+        "wrapped",
+        "/bin/sh",
+        ("-c", f'"{sys.executable}" "{SERVER}"; echo wrapper-exit >&2'),
+        {"CODES_SERVER_PID_FILE": Secret(str(pid_file))},
+    )
+    servers = McpServers([wrapped])
+    report = await servers.start()
+    assert report.failures == []
+    pid = int(pid_file.read_text())
+    assert (await servers.call("wrapped", "pid", {})).text == str(pid)
+    await servers.aclose()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
