@@ -19,6 +19,7 @@ from voicelive.tools.loop_events import (
     PromptChanged,
     Reconnected,
     Recorded,
+    ResponseRequested,
     RunTool,
     SendFunctionOutput,
     SendMcpApproval,
@@ -443,3 +444,38 @@ def test_record_json_for_stats() -> None:
         "source": "local",
     }
     assert record.transcript_markdown() == "**Tool** codes.lookup_code {} → A _(ok, 0.1 s)_"
+
+
+def test_a_typed_message_response_create_holds_ours_until_its_response_is_done() -> None:
+    wire = Wire(make_loop("*"))
+    wire.created("r1")
+    wire.call("r1", "c1", args="{}")
+    wire.done("r1")
+    wire.local(ResponseRequested())  # the chat sent a response.create for a typed message
+    wire.local(ToolFinished("c1", ToolOutcome("ok", "A")))
+    assert outputs(wire) == {"c1": "A"}
+    assert wire.of(SendResponseCreate) == []  # its response.created has not come yet
+    wire.created("r2")
+    assert wire.of(SendResponseCreate) == []
+    assert wire.done("r2")[-1] == SendResponseCreate()
+
+
+def test_a_refused_response_create_is_sent_again_after_the_next_response_done() -> None:
+    wire = Wire(make_loop("*"))
+    wire.created("r1")
+    wire.call("r1", "c1", args="{}")
+    wire.local(ToolFinished("c1", ToolOutcome("ok", "A")))
+    wire.done("r1")
+    assert len(wire.of(SendResponseCreate)) == 1
+    # the user's speech started a response at the same moment: ours is refused
+    wire.frame({"type": "response.created", "response": {"id": "r2"}})
+    refusal = {
+        "type": "error",
+        "error": {"message": "Conversation already has an active response in progress"},
+    }
+    assert wire.frame(refusal) == []
+    assert wire.done("r2")[-1] == SendResponseCreate()
+    assert len(wire.of(SendResponseCreate)) == 2
+    # our own create, while pending, keeps a second one back
+    wire.local(CancelRequested())
+    assert len(wire.of(SendResponseCreate)) == 2

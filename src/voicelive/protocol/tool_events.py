@@ -125,6 +125,14 @@ class McpListToolsFailed:
     item_id: str
 
 
+@dataclass(frozen=True)
+class ResponseCreateRefused:
+    """An ``error`` saying a response is already active: a ``response.create`` was refused
+    (the samples match the substring "active response"; A2.1)."""
+
+    message: str
+
+
 ToolServerEvent = (
     ResponseStarted
     | FunctionCallSeen
@@ -136,6 +144,7 @@ ToolServerEvent = (
     | McpCallItemDone
     | McpToolsListing
     | McpListToolsFailed
+    | ResponseCreateRefused
 )
 
 
@@ -174,6 +183,11 @@ def parse_tool_event(frame: dict[str, Any]) -> ToolServerEvent | None:
         return McpCallFinished(_id(frame, "item_id", kind), failed=kind.endswith("failed"))
     if kind == "mcp_list_tools.failed":
         return McpListToolsFailed(_id(frame, "item_id", kind))
+    if kind == "error":
+        error = _dict(frame.get("error"))
+        text = f"{_opt(error, 'code') or ''} {_opt(error, 'message') or ''}".lower()
+        if "active response" in text or "active_response" in text:
+            return ResponseCreateRefused(_opt(error, "message") or "")
     return None
 
 

@@ -17,8 +17,10 @@ The rules (issue 16, protocol addendum A2/A3):
   one: the result, ``error: …``, ``timed out after N s``, ``not approved by the user``,
   ``cancelled by the user``, an unknown-name error, or the per-turn cap's refusal.
 - When every call of a response has its output, one ``response.create`` is due; it is held
-  while any response is active and sent at the next ``response.done``. Several responses
-  finishing together still make one.
+  while any response is active (or requested: after a ``response.create`` until its
+  ``response.created``) and sent at the next ``response.done``. Several responses finishing
+  together still make one. One refused as "active response" is sent again after the next
+  ``response.done``.
 - An ``mcp_approval_request`` gets the same question; the answer goes back as
   ``mcp_approval_response``. A denial, and each ``response.mcp_call.completed``/``.failed``
   (deduplicated by ``item_id``), make a ``response.create`` due the same way.
@@ -49,6 +51,7 @@ from voicelive.tools.loop_events import (
     PromptChanged,
     Reconnected,
     Recorded,
+    ResponseRequested,
     RunTool,
     SendFunctionOutput,
     SendMcpApproval,
@@ -103,6 +106,11 @@ class CallLoop:
         self._calls: dict[str, _Call] = {}
         self._finished_responses: set[str] = set()
         self._active: str | None = None
+        self._requested = False
+        """A response.create went out and no response.created has come since."""
+        self._ours_unsettled = False
+        """Our response.create went out and no response.done has come since: a refusal
+        ("active response") in that window is ours, and it is sent again."""
         self._create_due = False
         self._turn_calls = 0
         self._refused_this_turn = False
@@ -154,6 +162,14 @@ class CallLoop:
         match event:
             case wire.ResponseStarted(response_id=rid):
                 self._active = rid
+                self._requested = False
+            case wire.ResponseCreateRefused():
+                self._requested = False
+                if self._ours_unsettled:
+                    self._ours_unsettled = False
+                    self._create_due = True  # again, at the next response.done
+            case ResponseRequested():
+                self._requested = True
             case wire.FunctionCallSeen():
                 self._seen(event)
             case wire.FunctionArgumentsDone():
@@ -287,6 +303,7 @@ class CallLoop:
                 )
                 self._arguments_done(done, now, out)
         self._finished_responses.add(event.response_id)
+        self._ours_unsettled = False
         if self._active == event.response_id:
             self._active = None
         for call in self._calls.values():
@@ -326,6 +343,7 @@ class CallLoop:
     def _reconnected(self, now: float, out: list[Action]) -> None:
         # The old socket took its responses with it: nothing is active, every group is over.
         self._active = None
+        self._requested = self._ours_unsettled = False
         for call in self._calls.values():
             if call.response_id is not None:
                 self._finished_responses.add(call.response_id)
@@ -370,7 +388,12 @@ class CallLoop:
                 )
                 if self._response_answered(call.response_id):
                     self._create_due = True
-        if self._create_due and self._active is None and not self._waiting_calls():
+        if (
+            self._create_due
+            and self._active is None
+            and not self._requested
+            and not self._waiting_calls()
+        ):
             self._create_due = False
             if self._refused_this_turn:
                 if self._create_after_refusal_used:
@@ -378,6 +401,7 @@ class CallLoop:
                     self._show_prompt(out)
                     return
                 self._create_after_refusal_used = True
+            self._requested = self._ours_unsettled = True
             out.append(SendResponseCreate())
         self._show_prompt(out)
 

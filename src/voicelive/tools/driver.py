@@ -3,13 +3,14 @@
 :func:`start_tools` reads nothing itself; given a parsed :class:`~voicelive.tools.config.McpConfig`
 it imports the SDK (in a worker thread, so the event loop keeps serving the connection), starts
 the local servers and returns a :class:`ToolDriver` plus the ``session.tools`` list and the
-sentences for servers left out. The chat then needs six seams:
+sentences for servers left out. The chat then needs these seams:
 
 - ``session.tools``: :attr:`ToolDriver.session_tools` goes into ``session.update``;
 - every server frame: :meth:`ToolDriver.on_frame` (tool events are picked out, others ignored);
 - every typed line: :meth:`ToolDriver.on_line` first; True means it answered the question;
 - ``/cancel``: :meth:`ToolDriver.cancel`; a user turn (speech started, text sent):
-  :meth:`ToolDriver.user_turn`;
+  :meth:`ToolDriver.user_turn`; a ``response.create`` the chat sends itself:
+  :meth:`ToolDriver.response_requested`;
 - a reconnect: send :meth:`ToolDriver.replay_events` on the new session with the history,
   then call :meth:`ToolDriver.reconnected`;
 - every exit: ``await`` :meth:`ToolDriver.aclose` (stops the servers; idempotent).
@@ -45,6 +46,7 @@ from voicelive.tools.loop_events import (
     PromptChanged,
     Reconnected,
     Recorded,
+    ResponseRequested,
     RunTool,
     SendFunctionOutput,
     SendMcpApproval,
@@ -152,7 +154,12 @@ class ToolDriver:
         return busy
 
     def user_turn(self) -> None:
+        """The user spoke or typed (speech started, a message sent)."""
         self._feed(UserTurnStarted())
+
+    def response_requested(self) -> None:
+        """The chat itself sent a ``response.create`` (after a typed message)."""
+        self._feed(ResponseRequested())
 
     def replay_events(self) -> list[dict[str, Any]]:
         """Client events replaying the calls on a new session (function_call [+ output])."""

@@ -59,6 +59,12 @@ class UserTurnStarted:
 
 
 @dataclass(frozen=True)
+class ResponseRequested:
+    """The chat sent a ``response.create`` of its own (a typed message): a response is coming,
+    so the loop's own ``response.create`` waits for it to finish."""
+
+
+@dataclass(frozen=True)
 class Reconnected:
     """A new session replaced the old one, after the history (with :meth:`CallLoop.history`)
     was replayed on it: nothing is active any more, and pending outputs go to the new one."""
@@ -70,6 +76,7 @@ LocalEvent = (
     | ApprovalExpired
     | CancelRequested
     | UserTurnStarted
+    | ResponseRequested
     | Reconnected
 )
 
