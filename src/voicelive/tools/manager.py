@@ -33,7 +33,7 @@ from typing import Any
 import httpx2
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import PaginatedRequestParams
+from mcp.types import CONNECTION_CLOSED, PaginatedRequestParams
 
 from voicelive.tools.catalog import ListedTool
 from voicelive.tools.config import HttpServer, StdioServer, reveal_all
@@ -239,10 +239,10 @@ class McpServers:
         except TimeoutError:
             return ToolOutcome("timeout", timeout_s=limit)
         except MCPError as exc:
-            if not running.alive or "closed" in str(exc).lower():
+            if exc.code == CONNECTION_CLOSED:
                 running.alive = False
                 return ToolOutcome("error", f"the MCP server {server} stopped during the call")
-            return ToolOutcome("error", str(exc) or type(exc).__name__)
+            return ToolOutcome("error", exc.message or f"MCP error {exc.code}")
         except (OSError, RuntimeError) as exc:
             return ToolOutcome("error", f"the call to {server} failed: {_reason(exc)}")
         return format_result(
@@ -270,7 +270,7 @@ def _reason(exc: BaseException) -> str:
         return f"no such command: {exc.filename}" if exc.filename else "command not found"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    if isinstance(exc, MCPError) and "closed" in str(exc).lower():
+    if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED:
         return "it closed the connection; its stderr is in the log"
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
