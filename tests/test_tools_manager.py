@@ -25,12 +25,13 @@ def stdio(name: str = "codes", pid_file: Path | None = None, **env: str) -> Stdi
 
 
 def alive(pid: int) -> bool:
+    """Whether ``pid`` exists (signal 0 checks without sending; POSIX only: on Windows signal 0
+    is CTRL_C_EVENT, so the pid tests are skipped there)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # a zombie is gone for our purposes only once reaped; the SDK reaps its child
-    return True
+    return True  # a zombie counts as alive: the SDK must have reaped its child
 
 
 @pytest.fixture
@@ -125,6 +126,10 @@ async def test_a_server_that_never_answers_times_out_at_start() -> None:
         ]
 
 
+POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="checks pids with signal 0")
+
+
+@POSIX_ONLY
 async def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
     pids = [tmp_path / "a", tmp_path / "b"]
     servers = McpServers([stdio("a", pids[0]), stdio("b", pids[1])])
@@ -195,7 +200,18 @@ async def test_an_unreachable_http_server_is_left_out() -> None:
         assert report.failures[0].startswith("MCP server 'gone' did not start (")
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell wrapper")
+@POSIX_ONLY
+async def test_a_server_that_does_not_exit_on_its_own_is_killed(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    spec = stdio("stubborn", pid_file, CODES_SERVER_LINGER="1")
+    servers = McpServers([spec])
+    assert (await servers.start()).failures == []
+    pid = int(pid_file.read_text())
+    await servers.aclose()
+    assert not alive(pid)
+
+
+@POSIX_ONLY
 async def test_a_wrapped_server_grandchild_is_stopped_too(tmp_path: Path) -> None:
     """As with ``npx``/``uvx`` launchers, the server is a grandchild of what voicelive starts."""
     pid_file = tmp_path / "pid"

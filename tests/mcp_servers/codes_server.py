@@ -7,7 +7,9 @@ process exits mid-call), ``fail(message)`` (a tool error), ``shout(text)`` (stde
 Run as ``python codes_server.py`` for stdio, or ``python codes_server.py --http`` for streamable
 HTTP on 127.0.0.1 with a free port, printed on stdout as ``PORT <n>`` once listening.
 If ``CODES_SERVER_PID_FILE`` is set, the process writes its pid there at start-up, so a test can
-check by pid that the client left no process behind.
+check by pid that the client left no process behind. If ``CODES_SERVER_LINGER`` is set, a
+non-daemon thread keeps the process alive after its stdin closes (a server that does not exit
+on its own), so only the client's kill escalation ends it.
 """
 
 from __future__ import annotations
@@ -97,6 +99,11 @@ if __name__ == "__main__":
     pid_file = os.environ.get("CODES_SERVER_PID_FILE")
     if pid_file:
         _write(pid_file, str(os.getpid()))
+    if os.environ.get("CODES_SERVER_LINGER"):
+        import threading
+        import time
+
+        threading.Thread(target=time.sleep, args=(120,), daemon=False).start()
     if sys.argv[1:] == ["--http"]:
         asyncio.run(_serve_http())
     else:
