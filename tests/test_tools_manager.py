@@ -150,14 +150,15 @@ async def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
 async def test_server_stderr_goes_to_the_log_not_the_terminal(
     caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    caplog.set_level(logging.INFO, logger="voicelive.tools.stderr_log")
-    servers = McpServers([stdio()])
+    caplog.set_level(logging.DEBUG)
+    servers = McpServers([stdio(API_TOKEN="stdio-SECRET-7")])
     await servers.start()
     assert (await servers.call("codes", "shout", {"text": "over the terminal"})).text == "ok"
     await servers.aclose()
     _, err = capfd.readouterr()
     assert "SHOUT" not in err
     assert "[mcp codes] SHOUT over the terminal" in caplog.text
+    assert "stdio-SECRET-7" not in caplog.text  # the entry's env, at any log level
 
 
 async def test_proxy_variables_and_entry_env_reach_the_server() -> None:
@@ -182,14 +183,17 @@ async def test_a_long_result_is_cut_with_a_note() -> None:
         assert outcome.text == "x" * 100 + "… [cut: 900 more characters]"
 
 
-async def test_streamable_http_server(http_url: str) -> None:
-    spec = HttpServer("web", http_url, {"X-Test": Secret("1")})
+async def test_streamable_http_server(http_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, the SDK's and httpx2's included
+    spec = HttpServer("web", http_url, {"Authorization": Secret("Bearer tok-SECRET-9")})
     async with McpServers([spec]) as servers:
         report = await servers.start()
         assert report.failures == []
         assert "lookup_code" in {t.name for t in report.tools}
         outcome = await servers.call("web", "lookup_code", {"word": "lighthouse"})
         assert outcome.text == "LH-42"
+    assert "tok-SECRET-9" not in caplog.text
+    assert any(r.name.startswith("mcp.") for r in caplog.records)  # the SDK did log
 
 
 async def test_an_unreachable_http_server_is_left_out() -> None:
