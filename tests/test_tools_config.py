@@ -77,6 +77,13 @@ def test_the_three_kinds_of_entry() -> None:
     assert service.authorization == Secret("tok")
 
 
+def test_env_colon_form_and_editor_placeholders() -> None:
+    (spec,) = parse({"a": {"command": "x", "env": {"K": "pre-${env:KEY}-post"}}}, KEY="v")
+    assert isinstance(spec, StdioServer) and spec.env["K"].reveal() == "pre-v-post"
+    with pytest.raises(ConfigError, match=r"uses \$\{input\.\.\.\}, which only the editor"):
+        parse({"a": {"url": "https://a.example", "headers": {"K": "${input:token}"}}})
+
+
 def test_secrets_never_show_in_repr_or_errors(caplog: pytest.LogCaptureFixture) -> None:
     (spec,) = parse(
         {"web": {"url": "https://x.example/mcp", "headers": {"Authorization": "${T}"}}}, T="s3cr3t"

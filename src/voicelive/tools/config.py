@@ -22,8 +22,10 @@ key is accepted too), so people can reuse theirs::
   or ``{"never": [...], "always": [...]}``; ``authorization`` is sent as is.
 - ``allowedTools`` (any kind): only these tool names are exposed; absent = all.
 - ``disabled: true`` leaves an entry out (Cursor/Cline's key).
-- ``${VAR}`` in ``env``, ``headers`` and ``authorization`` comes from the environment; a
-  missing one is a :class:`~voicelive.errors.ConfigError` naming the file, server and variable.
+- ``${VAR}`` (or Cursor/VS Code's ``${env:VAR}``) in ``env``, ``headers`` and
+  ``authorization`` comes from the environment; a missing one is a
+  :class:`~voicelive.errors.ConfigError` naming the file, server and variable. Editor-only
+  placeholders (``${input:…}``, ``${workspaceFolder}``) are refused with a sentence.
 
 Every value that may hold a secret (env values, headers, authorization) is a :class:`Secret`,
 whose ``repr``/``str`` never show the value, so a spec can be logged whole.
@@ -42,7 +44,8 @@ from urllib.parse import urlsplit
 
 from voicelive.errors import ConfigError
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_VAR = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)\}")
+_OTHER_PLACEHOLDER = re.compile(r"\$\{(input|workspaceFolder|userHome|config)[:}]")
 PYTHON_PLACEHOLDER = "${voicelive_python}"
 SERVER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 """What a server name may be: it is a prefix of the declared function names and a log tag."""
@@ -186,6 +189,13 @@ class _Context:
         return ConfigError(f"{self.where}: {what}")
 
     def expand(self, value: str, key: str) -> str:
+        other = _OTHER_PLACEHOLDER.search(value)
+        if other:
+            raise self.fail(
+                f"{key} uses ${{{other.group(1)}...}}, which only the editor can fill in; "
+                "use ${NAME} or ${env:NAME} with an environment variable."
+            )
+
         def one(match: re.Match[str]) -> str:
             var = match.group(1)
             found = self.environ.get(var)
