@@ -16,8 +16,9 @@ import tracemalloc
 from collections.abc import Callable
 
 from voicelive.audio.jitter import JitterBuffer
+from voicelive.protocol import client_events as ce
 from voicelive.protocol import conversation as cv
-from voicelive.protocol import events as ev
+from voicelive.protocol import server_events as ev
 
 
 def measure(name: str, fn: Callable[[], None], n: int, budget_ms: float) -> None:
@@ -42,7 +43,7 @@ def main() -> None:
 
     measure("jitter pull_into (10 ms block, with refills)", pull, 200_000, 10)
 
-    conv = cv.Conversation(ev.EventIds())
+    conv = cv.Conversation(ce.EventIds())
     conv.handle(ev.ResponseCreated("resp_1"))
     sink = JitterBuffer(prefill_bytes=0, max_bytes=1 << 34)
     frame = json.dumps(
@@ -69,7 +70,7 @@ def main() -> None:
     pcm = b"\x03\x04" * 480
 
     def send() -> None:
-        json.dumps(ev.audio_append(pcm), separators=(",", ":"))
+        json.dumps(ce.audio_append(pcm), separators=(",", ":"))
 
     measure("build 20 ms input_audio_buffer.append", send, 100_000, 20)
 

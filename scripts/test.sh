@@ -6,7 +6,8 @@
 # Sets up what is missing (.venv with the dev tools through scripts/bootstrap.sh --dev; the
 # Debian audio packages through scripts/virtual-audio.sh up, as root or with password-less
 # sudo), starts the virtual sound card unless one is already running in $VOICELIVE_AUDIO_DIR,
-# exports its PULSE_SERVER, runs `python -m pytest -ra` with PYTHONASYNCIODEBUG=1 and stops
+# exports its PULSE_SERVER, runs `python -m pytest -ra --durations=15` (the 15 slowest tests
+# are listed, so everyone sees what the suite spends its time on) with PYTHONASYNCIODEBUG=1 and stops
 # the sound card on exit if this script started it. With CI=true a sound card that cannot be
 # started fails the run (VOICELIVE_REQUIRE_AUDIO=1) instead of skipping the end-to-end tests.
 # "No tests collected" (pytest exit 5) is a failure.
@@ -63,9 +64,9 @@ else
 fi
 
 export PYTHONASYNCIODEBUG=1
-echo "test.sh: $python -m pytest -ra $* (PULSE_SERVER=${PULSE_SERVER:-unset})"
+echo "test.sh: $python -m pytest -ra --durations=15 $* (PULSE_SERVER=${PULSE_SERVER:-unset})"
 set +e
-"$python" -m pytest -ra "$@"
+"$python" -m pytest -ra --durations=15 "$@"
 status=$?
 set -e
 if ((status == 5)); then

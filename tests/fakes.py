@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from voicelive.audio.interfaces import AudioIO, MicStream, SpeakerStream
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.ports import AudioIO, AudioStream, MicStream
 from voicelive.protocol.pcm import bytes_of
 from voicelive.protocol.playback import PlaybackNotice
-from voicelive.view import View
+from voicelive.terminal.view import View
 
 
 class FakeMic:
@@ -38,6 +38,7 @@ class FakeSpeaker:
         self.notify = notify
         self.failed = asyncio.Event()
         self.played = bytearray()
+        self.wakes = 0
 
     def play_ms(self, ms: int) -> None:
         out = bytearray(bytes_of(ms))
@@ -45,6 +46,9 @@ class FakeSpeaker:
         self.played += out
         if notice is not None:
             self.notify(notice)
+
+    def wake(self) -> None:
+        self.wakes += 1
 
     def __enter__(self) -> FakeSpeaker:
         return self
@@ -75,7 +79,7 @@ class FakeAudio:
 
     def speaker(
         self, jitter: JitterBuffer, notify: Callable[[PlaybackNotice], None]
-    ) -> AudioStream:
+    ) -> SpeakerStream:
         self.speaker_ = FakeSpeaker(jitter, notify)
         return self.speaker_
 
@@ -102,7 +106,7 @@ class RecordingView:
     def assistant_delta(self, item_id: str, delta: str) -> None:
         self._add("assistant", delta)
 
-    def assistant_end(self, item_id: str, interrupted: bool) -> None:
+    def assistant_end(self, item_id: str, interrupted: bool, text: str) -> None:
         self._add("assistant_end", "interrupted" if interrupted else "")
 
     def notice(self, level: str, text: str) -> None:

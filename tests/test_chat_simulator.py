@@ -27,6 +27,8 @@ from voicelive.quit import Quit
 from voicelive.settings import AudioSettings, ConnectionSettings, LogSettings, Secret, Settings
 from voicelive.simulator import Simulator, SimulatorOptions
 
+pytestmark = pytest.mark.slow  # the real client against the simulator, seconds each
+
 RATE = 24_000
 
 

@@ -178,7 +178,7 @@ def test_the_chat_path_imports_azure_identity_only_for_entra_id() -> None:
     """Everything ``voicelive chat`` imports, and an API key's headers, without azure.*."""
     script = (
         "import asyncio, sys\n"
-        "import voicelive.chat, voicelive.auth, voicelive.connection\n"
+        "import voicelive.chat, voicelive.auth, voicelive.connection.client\n"
         "from voicelive.settings import Secret\n"
         "h = asyncio.run(voicelive.auth.ApiKeyAuth(Secret('k')).headers())\n"
         "assert h, h\n"

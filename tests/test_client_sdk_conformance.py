@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 from voicelive.config import resolve_settings
-from voicelive.connection import build_url
+from voicelive.connection.client import build_url
 from voicelive.errors import ConfigError
-from voicelive.protocol import events as ev
-from voicelive.protocol.session import build_session
+from voicelive.protocol import client_events as ce
+from voicelive.protocol import server_events as ev
+from voicelive.protocol.session_payload import build_session
 from voicelive.settings import KNOWN_API_VERSIONS, AgentSettings
 
 models = pytest.importorskip(
@@ -179,7 +180,7 @@ def test_session_update_for_each_version_and_flag_set(
         assert refused_here, exc
         return
     payload = build_session(settings.session, api_version)
-    check_session_update(ev.session_update(ev.EventIds(), payload))
+    check_session_update(ce.session_update(ce.EventIds(), payload))
     if flags.get("echo_reference"):
         ec = models.AudioEchoCancellation._deserialize(payload["input_audio_echo_cancellation"], [])
         assert (ec.reference_source, ec.channels) == ("client", 2)
@@ -192,18 +193,18 @@ def test_session_update_for_each_version_and_flag_set(
 
 
 def test_every_other_client_event() -> None:
-    ids = ev.EventIds()
+    ids = ce.EventIds()
     for raw in (
-        ev.audio_append(b"\x01\x00" * 480),
-        ev.audio_commit(ids),
-        ev.audio_clear(ids),
-        ev.response_create(ids),
-        ev.response_create(ids, {"instructions": "Greet the user."}),
-        ev.response_cancel(ids),
-        ev.response_cancel(ids, "resp_1"),
-        ev.item_truncate(ids, "item_1", 1840),
-        ev.item_create_text(ids, "What time is it?"),
-        ev.item_delete(ids, "item_1"),
+        ce.audio_append(b"\x01\x00" * 480),
+        ce.audio_commit(ids),
+        ce.audio_clear(ids),
+        ce.response_create(ids),
+        ce.response_create(ids, {"instructions": "Greet the user."}),
+        ce.response_cancel(ids),
+        ce.response_cancel(ids, "resp_1"),
+        ce.item_truncate(ids, "item_1", 1840),
+        ce.item_create_text(ids, "What time is it?"),
+        ce.item_delete(ids, "item_1"),
     ):
         check_client_event(raw)
 

@@ -14,7 +14,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response as HttpResponse
 
 from voicelive.auth import ApiKeyAuth, EntraAuth
-from voicelive.connection import VoiceLiveConnection, build_url, is_loopback_host
+from voicelive.connection.client import VoiceLiveConnection, build_url, is_loopback_host
 from voicelive.errors import AuthError, ConfigError, ConnectError, ConnectionLost
 from voicelive.settings import (
     AgentSettings,

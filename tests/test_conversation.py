@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from voicelive.protocol import actions as cv
-from voicelive.protocol import events as ev
+from voicelive.protocol import client_events as ce
+from voicelive.protocol import server_events as ev
 from voicelive.protocol.actions import State
 from voicelive.protocol.conversation import Conversation
 from voicelive.protocol.playback import ItemPlayback, PlaybackEvent, PlaybackNotice
@@ -36,7 +37,7 @@ def reply(
 
 
 def test_a_full_turn_plays_audio_and_shows_both_sides() -> None:
-    conv = Conversation(ev.EventIds())
+    conv = Conversation(ce.EventIds())
     assert conv.handle(ev.SpeechStarted(100, "u1")) == [cv.Status(State.HEARING)]
     assert conv.handle(ev.SpeechStopped(900, "u1")) == [cv.Status(State.THINKING)]
     actions = reply(conv)
@@ -55,15 +56,13 @@ def test_a_full_turn_plays_audio_and_shows_both_sides() -> None:
 
 
 def test_barge_in_while_response_active_flushes_cancels_and_truncates() -> None:
-    conv = Conversation(ev.EventIds())
+    conv = Conversation(ce.EventIds())
     reply(conv)
     actions = conv.handle(ev.SpeechStarted(5000, "u2"))
     assert actions[0] == cv.FlushPlayback()
     assert cv.Status(State.INTERRUPTED) in actions
     assert cv.AssistantEnd("item_1", interrupted=True) in actions
-    follow = flushed(
-        conv, ItemPlayback("item_1", received_bytes=2880, played_bytes=960, open=False)
-    )
+    follow = flushed(conv, ItemPlayback("item_1", played_bytes=960, open=False))
     events = sent(follow)
     assert [e["type"] for e in events] == ["response.cancel", "conversation.item.truncate"]
     assert events[0]["response_id"] == "resp_1"
@@ -76,22 +75,22 @@ def test_barge_in_while_response_active_flushes_cancels_and_truncates() -> None:
 
 
 def test_barge_in_after_response_done_truncates_without_cancel() -> None:
-    conv = Conversation(ev.EventIds())
+    conv = Conversation(ce.EventIds())
     reply(conv)
     conv.handle(ev.ResponseDone("resp_1", "completed", None, None))
     actions = conv.handle(ev.SpeechStarted(5000, "u2"))
     assert actions[0] == cv.FlushPlayback()
-    events = sent(flushed(conv, ItemPlayback("item_1", 2880, 1440, open=False)))
+    events = sent(flushed(conv, ItemPlayback("item_1", 1440, open=False)))
     assert [e["type"] for e in events] == ["conversation.item.truncate"]
     assert events[0]["audio_end_ms"] == 30
 
 
 def test_truncate_is_clamped_to_the_audio_received() -> None:
-    conv = Conversation(ev.EventIds())
-    reply(conv)
+    conv = Conversation(ce.EventIds())
+    reply(conv, n_deltas=1)  # 960 bytes received: the core's own count
     conv.handle(ev.SpeechStarted(1, None))
     # an open item that (by a miscount) reports more played than received: never past the end
-    events = sent(flushed(conv, ItemPlayback("item_1", 960, 960 * 5, open=True)))
+    events = sent(flushed(conv, ItemPlayback("item_1", 960 * 5, open=True)))
     assert [(e["type"], e.get("audio_end_ms")) for e in events] == [
         ("response.cancel", None),
         ("conversation.item.truncate", 20),
@@ -99,29 +98,29 @@ def test_truncate_is_clamped_to_the_audio_received() -> None:
 
 
 def test_no_truncate_for_an_item_fully_played_or_never_received() -> None:
-    conv = Conversation(ev.EventIds())
-    reply(conv)
+    conv = Conversation(ce.EventIds())
+    reply(conv, n_deltas=1)
     conv.handle(ev.SpeechStarted(1, None))
     events = sent(
         flushed(
             conv,
-            ItemPlayback("item_1", received_bytes=960, played_bytes=960, open=False),
-            ItemPlayback("item_0", received_bytes=0, played_bytes=0, open=True),
+            ItemPlayback("item_1", played_bytes=960, open=False),
+            ItemPlayback("item_0", played_bytes=0, open=True),
         )
     )
     assert [e["type"] for e in events] == ["response.cancel"]
 
 
 def test_auto_truncate_means_the_client_never_truncates() -> None:
-    conv = Conversation(ev.EventIds(), auto_truncate=True)
+    conv = Conversation(ce.EventIds(), auto_truncate=True)
     reply(conv)
     conv.handle(ev.SpeechStarted(1, None))
-    events = sent(flushed(conv, ItemPlayback("item_1", 2880, 960, open=False)))
+    events = sent(flushed(conv, ItemPlayback("item_1", 960, open=False)))
     assert [e["type"] for e in events] == ["response.cancel"]
 
 
 def test_cancel_is_sent_once_per_response() -> None:
-    conv = Conversation(ev.EventIds())
+    conv = Conversation(ce.EventIds())
     reply(conv)
     conv.handle(ev.SpeechStarted(1, None))
     assert len(sent(flushed(conv))) == 1
@@ -129,18 +128,18 @@ def test_cancel_is_sent_once_per_response() -> None:
 
 
 def test_no_interrupt_flag_keeps_playing() -> None:
-    conv = Conversation(ev.EventIds(), interrupt=False)
+    conv = Conversation(ce.EventIds(), interrupt=False)
     reply(conv)
     assert conv.handle(ev.SpeechStarted(1, None)) == [cv.Status(State.HEARING)]
 
 
 def test_speech_with_nothing_playing_is_not_a_barge_in() -> None:
-    conv = Conversation(ev.EventIds())
+    conv = Conversation(ce.EventIds())
     assert conv.handle(ev.SpeechStarted(1, None)) == [cv.Status(State.HEARING)]
 
 
 def test_benign_errors_go_to_the_log_and_others_to_the_user() -> None:
-    conv = Conversation(ev.EventIds())
+    conv = Conversation(ce.EventIds())
     benign = conv.handle(
         ev.ServerErrorEvent(
             "response_cancel_not_active", "no active", None, "invalid_request_error", "cli_1"
@@ -156,7 +155,7 @@ def test_benign_errors_go_to_the_log_and_others_to_the_user() -> None:
 
 
 def test_failed_and_incomplete_responses_are_reported() -> None:
-    conv = Conversation(ev.EventIds())
+    conv = Conversation(ce.EventIds())
     shown = {}
     for rid, status, reason in (("r1", "failed", None), ("r2", "incomplete", "max_output_tokens")):
         conv.handle(ev.ResponseCreated(rid))
@@ -170,26 +169,26 @@ def test_failed_and_incomplete_responses_are_reported() -> None:
 
 def test_keyboard_interrupt_truncates_even_with_auto_truncate() -> None:
     # the service auto-truncates only what its own VAD interrupted
-    conv = Conversation(ev.EventIds(), auto_truncate=True)
+    conv = Conversation(ce.EventIds(), auto_truncate=True)
     reply(conv)
     actions = conv.handle(cv.LocalInterrupt())
     assert actions[0] == cv.FlushPlayback() and actions[-1] == cv.Status(State.LISTENING)
-    events = sent(flushed(conv, ItemPlayback("item_1", 2880, 960, open=True)))
+    events = sent(flushed(conv, ItemPlayback("item_1", 960, open=True)))
     assert [e["type"] for e in events] == ["response.cancel", "conversation.item.truncate"]
     # and a later server-detected barge-in is again left to the service
     reply(conv, "resp_2", "item_2")
     conv.handle(ev.SpeechStarted(1, None))
-    events = sent(flushed(conv, ItemPlayback("item_2", 2880, 960, open=True)))
+    events = sent(flushed(conv, ItemPlayback("item_2", 960, open=True)))
     assert [e["type"] for e in events] == ["response.cancel"]
 
 
 def test_manual_turn_during_a_reply_asks_for_the_next_one_after_the_cancel_lands() -> None:
-    conv = Conversation(ev.EventIds())
+    conv = Conversation(ce.EventIds())
     reply(conv)
     actions = conv.handle(cv.CommitTurn())
     assert actions[0] == cv.FlushPlayback()
     assert "response.create" not in [e["type"] for e in sent(actions)]
-    after = sent(flushed(conv, ItemPlayback("item_1", 2880, 960, open=True)))
+    after = sent(flushed(conv, ItemPlayback("item_1", 960, open=True)))
     assert [e["type"] for e in after] == ["response.cancel", "conversation.item.truncate"]
     done = conv.handle(ev.ResponseDone("resp_1", "cancelled", "client_cancelled", None))
     assert [e["type"] for e in sent(done)] == ["response.create"]
@@ -197,7 +196,7 @@ def test_manual_turn_during_a_reply_asks_for_the_next_one_after_the_cancel_lands
 
 
 def test_manual_turn_commits_and_requests_a_reply() -> None:
-    conv = Conversation(ev.EventIds())
+    conv = Conversation(ce.EventIds())
     assert [e["type"] for e in sent(conv.handle(cv.CommitTurn()))] == [
         "input_audio_buffer.commit",
         "response.create",
@@ -206,18 +205,18 @@ def test_manual_turn_commits_and_requests_a_reply() -> None:
 
 
 def test_local_interrupt_with_nothing_playing_does_nothing() -> None:
-    assert Conversation(ev.EventIds()).handle(cv.LocalInterrupt()) == []
+    assert Conversation(ce.EventIds()).handle(cv.LocalInterrupt()) == []
 
 
 def test_response_done_ends_its_items_audio_even_without_audio_done() -> None:
-    conv = Conversation(ev.EventIds())
+    conv = Conversation(ce.EventIds())
     reply(conv, "resp_1", "item_1")
     done = conv.handle(ev.ResponseDone("resp_1", "completed", None, None))
     assert cv.EndAudio("item_1") in done
 
 
 def test_bookkeeping_stays_small_in_a_long_session() -> None:
-    conv = Conversation(ev.EventIds())
+    conv = Conversation(ce.EventIds())
     for n in range(1000):
         reply(conv, f"resp_{n}", f"item_{n}", n_deltas=1)
         conv.handle(ev.SpeechStarted(n, None))  # every reply interrupted

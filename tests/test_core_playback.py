@@ -10,8 +10,9 @@ from typing import Any
 
 from voicelive.audio.jitter import JitterBuffer
 from voicelive.protocol import actions as act
+from voicelive.protocol import client_events as ce
 from voicelive.protocol import conversation as cv
-from voicelive.protocol import events as ev
+from voicelive.protocol import server_events as ev
 
 MS = 48  # bytes of 24 kHz PCM16 mono per millisecond (spelled out: the test's own oracle)
 
@@ -20,7 +21,7 @@ class Rig:
     """Drives Conversation + JitterBuffer the way the product's dispatcher does."""
 
     def __init__(self, **kwargs: Any) -> None:
-        self.conv = cv.Conversation(ev.EventIds(), **kwargs)
+        self.conv = cv.Conversation(ce.EventIds(), **kwargs)
         self.jitter = JitterBuffer(prefill_bytes=40 * MS, max_bytes=60_000 * MS)
         self.sent: list[dict[str, Any]] = []
         self.shown: list[act.Action] = []

@@ -7,32 +7,33 @@ import json
 
 import pytest
 
-from voicelive.protocol import events as ev
+from voicelive.protocol import client_events as ce
+from voicelive.protocol import server_events as ev
 
 
 def test_event_ids_are_unique_and_prefixed() -> None:
-    ids = ev.EventIds()
+    ids = ce.EventIds()
     got = {ids.next() for _ in range(100)}
     assert len(got) == 100 and all(i.startswith("cli_") for i in got)
 
 
 def test_builders_match_the_wire_shapes() -> None:
-    ids = ev.EventIds()
-    append = ev.audio_append(b"\x01\x00\xff\xff")
+    ids = ce.EventIds()
+    append = ce.audio_append(b"\x01\x00\xff\xff")
     assert append == {"type": "input_audio_buffer.append", "audio": "AQD//w=="}
-    truncate = ev.item_truncate(ids, "item_B7", 1840)
+    truncate = ce.item_truncate(ids, "item_B7", 1840)
     assert truncate["type"] == "conversation.item.truncate"
     assert (truncate["item_id"], truncate["content_index"], truncate["audio_end_ms"]) == (
         "item_B7",
         0,
         1840,
     )
-    assert ev.response_cancel(ids, "resp_1")["response_id"] == "resp_1"
-    assert "response_id" not in ev.response_cancel(ids)
-    assert ev.session_update(ids, {"voice": "alloy"})["session"] == {"voice": "alloy"}
-    text = ev.item_create_text(ids, "hi")
+    assert ce.response_cancel(ids, "resp_1")["response_id"] == "resp_1"
+    assert "response_id" not in ce.response_cancel(ids)
+    assert ce.session_update(ids, {"voice": "alloy"})["session"] == {"voice": "alloy"}
+    text = ce.item_create_text(ids, "hi")
     assert text["item"]["content"] == [{"type": "input_text", "text": "hi"}]
-    for event in (truncate, text, ev.audio_commit(ids), ev.response_create(ids)):
+    for event in (truncate, text, ce.audio_commit(ids), ce.response_create(ids)):
         json.dumps(event)  # serialisable
         assert event["event_id"]
 

@@ -21,6 +21,8 @@ from tests.chat_process import finish, spawn_chat
 from tests.simulator_helpers import silence, speech_like
 from voicelive.simulator import Simulator, SimulatorOptions
 
+pytestmark = pytest.mark.slow  # the real client against the simulator, seconds each
+
 RATE = 24_000
 KEY = "matrix-key-0123456789"
 

@@ -1,6 +1,6 @@
 """Typed messages, /mute, --greet, --transcript, --stats-json and the latency shown.
 
-run_chat against the scripted server on 127.0.0.1:0 (tests/scripted_server.py), with the
+run_chat against the scripted scripted on 127.0.0.1:0 (tests/scripted_server.py), with the
 keyboard fed through a real pipe and the audio ends driven by hand (tests/fakes.py).
 """
 
@@ -11,12 +11,10 @@ import base64
 import dataclasses
 import json
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.asyncio.server import serve
 
 from tests.chat_process import finish, spawn_chat
 from tests.fakes import FakeAudio, RecordingView
@@ -26,14 +24,6 @@ from voicelive.chat import run_chat
 from voicelive.errors import EXIT_INTERRUPTED
 from voicelive.quit import Quit
 from voicelive.settings import Settings
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[Scripted]:
-    s = Scripted()
-    async with serve(s.handler, "127.0.0.1", 0) as ws_server:
-        s.port = ws_server.sockets[0].getsockname()[1]
-        yield s
 
 
 class Chat:
@@ -57,9 +47,9 @@ class Chat:
         return code
 
 
-def reply_started(server: Scripted, rid: str = "resp_1", iid: str = "item_1") -> None:
-    server.send(type="response.created", event_id="e2", response={"id": rid, "output": []})
-    server.send(
+def reply_started(scripted: Scripted, rid: str = "resp_1", iid: str = "item_1") -> None:
+    scripted.send(type="response.created", event_id="e2", response={"id": rid, "output": []})
+    scripted.send(
         type="response.audio_transcript.delta",
         event_id="e3",
         response_id=rid,
@@ -68,23 +58,23 @@ def reply_started(server: Scripted, rid: str = "resp_1", iid: str = "item_1") ->
         content_index=0,
         delta="Let me tell you a long story",
     )
-    server.send(**delta(rid, iid, b"\x11\x00" * 4800))  # 200 ms
+    scripted.send(**delta(rid, iid, b"\x11\x00" * 4800))  # 200 ms
 
 
 async def test_a_typed_message_interrupts_the_reply_then_is_sent_and_answered(
-    server: Scripted,
+    scripted: Scripted,
 ) -> None:
-    chat = Chat(settings(server.port))
+    chat = Chat(settings(scripted.port))
     await asyncio.wait_for(chat.audio.opened.wait(), 5)
-    reply_started(server)
+    reply_started(scripted)
     await chat.view.wait_for("assistant", "long story")
     assert chat.audio.speaker_ is not None
     chat.audio.speaker_.play_ms(50)
     chat.type("what time is it?")
     assert await chat.view.wait_for("typed", "what time is it?") == "what time is it?"
-    cancel = await server.wait_for("response.cancel")
-    truncate = await server.wait_for("conversation.item.truncate")
-    created = await server.wait_for("conversation.item.create")
+    cancel = await scripted.wait_for("response.cancel")
+    truncate = await scripted.wait_for("conversation.item.truncate")
+    created = await scripted.wait_for("conversation.item.create")
     assert cancel["response_id"] == "resp_1"
     assert (truncate["item_id"], truncate["audio_end_ms"]) == ("item_1", 50)
     assert created["item"] == {
@@ -93,18 +83,18 @@ async def test_a_typed_message_interrupts_the_reply_then_is_sent_and_answered(
         "content": [{"type": "input_text", "text": "what time is it?"}],
     }
     # the reply is asked for only once the cancelled one is done (the service refuses two)
-    assert not [e for e in server.received if e["type"] == "response.create"]
-    server.send(
+    assert not [e for e in scripted.received if e["type"] == "response.create"]
+    scripted.send(
         type="response.done", event_id="e5", response={"id": "resp_1", "status": "cancelled"}
     )
-    await server.wait_for("response.create")
-    kinds = [e["type"] for e in server.received]
+    await scripted.wait_for("response.create")
+    kinds = [e["type"] for e in scripted.received]
     assert kinds.index("conversation.item.truncate") < kinds.index("conversation.item.create")
     assert await chat.stop() == 130
 
 
-async def test_muted_audio_never_reaches_the_service(server: Scripted) -> None:
-    chat = Chat(settings(server.port))
+async def test_muted_audio_never_reaches_the_service(scripted: Scripted) -> None:
+    chat = Chat(settings(scripted.port))
     await asyncio.wait_for(chat.audio.opened.wait(), 5)
     mic = chat.audio.mic
     assert mic is not None
@@ -115,35 +105,35 @@ async def test_muted_audio_never_reaches_the_service(server: Scripted) -> None:
     chat.type("/unmute")
     assert await chat.view.wait_for("muted") == "off"
     mic.sink(b"\x01\x00" * 480)
-    append = await server.wait_for("input_audio_buffer.append")
+    append = await scripted.wait_for("input_audio_buffer.append")
     assert base64.b64decode(append["audio"]) == b"\x01\x00" * 480  # the first one sent
     assert await chat.stop() == 130
 
 
-async def test_help_and_unknown_commands_answer_on_screen(server: Scripted) -> None:
-    chat = Chat(settings(server.port))
+async def test_help_and_unknown_commands_answer_on_screen(scripted: Scripted) -> None:
+    chat = Chat(settings(scripted.port))
     await asyncio.wait_for(chat.audio.opened.wait(), 5)
     chat.type("/help")
     assert "/mute" in await chat.view.wait_for("info", "/unmute")
     chat.type("/frobnicate")
     assert await chat.view.wait_for("warning") == "/frobnicate is not a command; /help lists them"
-    assert not [e for e in server.received if e["type"] == "conversation.item.create"]
+    assert not [e for e in scripted.received if e["type"] == "conversation.item.create"]
     assert await chat.stop() == 130
 
 
-async def test_greet_asks_for_the_first_reply_with_its_instructions(server: Scripted) -> None:
-    s = dataclasses.replace(settings(server.port), greet=True, greet_instructions="Say hi")
+async def test_greet_asks_for_the_first_reply_with_its_instructions(scripted: Scripted) -> None:
+    s = dataclasses.replace(settings(scripted.port), greet=True, greet_instructions="Say hi")
     chat = Chat(s)
-    create = await server.wait_for("response.create")
+    create = await scripted.wait_for("response.create")
     assert create["response"] == {"instructions": "Say hi"}
-    kinds = [e["type"] for e in server.received]
+    kinds = [e["type"] for e in scripted.received]
     assert kinds.index("session.update") < kinds.index("response.create")
     assert await chat.stop() == 130
 
 
-async def test_transcript_stats_and_latency_of_a_turn(server: Scripted, tmp_path: Path) -> None:
+async def test_transcript_stats_and_latency_of_a_turn(scripted: Scripted, tmp_path: Path) -> None:
     s = dataclasses.replace(
-        settings(server.port),
+        settings(scripted.port),
         transcript=tmp_path / "t.jsonl",
         stats_json=tmp_path / "stats.json",
     )
@@ -151,13 +141,13 @@ async def test_transcript_stats_and_latency_of_a_turn(server: Scripted, tmp_path
     await asyncio.wait_for(chat.audio.opened.wait(), 5)
     speaker = chat.audio.speaker_
     assert speaker is not None
-    server.send(
+    scripted.send(
         type="input_audio_buffer.speech_started", event_id="s1", audio_start_ms=0, item_id="u1"
     )
-    server.send(
+    scripted.send(
         type="input_audio_buffer.speech_stopped", event_id="s2", audio_end_ms=900, item_id="u1"
     )
-    server.send(
+    scripted.send(
         type="conversation.item.input_audio_transcription.completed",
         event_id="s3",
         item_id="u1",
@@ -165,13 +155,13 @@ async def test_transcript_stats_and_latency_of_a_turn(server: Scripted, tmp_path
         transcript="tell me a story",
     )
     await chat.view.wait_for("status", "thinking")
-    reply_started(server)
+    reply_started(scripted)
     await chat.view.wait_for("assistant", "long story")
     speaker.play_ms(80)
     speaking = await chat.view.wait_for("status", "speaking")
     assert "⏱" in speaking and speaking.endswith(" ms")
     chat.type("stop there")  # interrupts: heard 80 of 200 ms
-    await server.wait_for("conversation.item.create")
+    await scripted.wait_for("conversation.item.create")
     assert await chat.stop() == 130
     lines = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
     assert [(e["role"], e["text"], e["typed"]) for e in lines] == [
@@ -287,9 +277,9 @@ async def test_greet_and_a_typed_message_through_the_simulator(tmp_path: Path) -
 
 
 async def test_latency_counts_from_where_the_speech_ended_in_the_audio_sent(
-    server: Scripted, tmp_path: Path
+    scripted: Scripted, tmp_path: Path
 ) -> None:
-    s = settings(server.port)
+    s = settings(scripted.port)
     td = dataclasses.replace(s.session.turn_detection, silence_duration_ms=500)
     s = dataclasses.replace(
         s,
@@ -303,14 +293,14 @@ async def test_latency_counts_from_where_the_speech_ended_in_the_audio_sent(
     for _ in range(50):  # 1 s of audio sent
         mic.sink(b"\x01\x00" * 480)
     for _ in range(50):
-        await server.wait_for("input_audio_buffer.append")
+        await scripted.wait_for("input_audio_buffer.append")
     # audio_end_ms is 600 ms before the end of what was sent, and the speech itself ended the
     # confirmed silence_duration_ms (500) before audio_end_ms
-    server.send(
+    scripted.send(
         type="input_audio_buffer.speech_stopped", event_id="s2", audio_end_ms=400, item_id="u1"
     )
     await chat.view.wait_for("status", "thinking")
-    reply_started(server)
+    reply_started(scripted)
     await chat.view.wait_for("assistant", "long story")
     speaker.play_ms(20)
     speaking = await chat.view.wait_for("status", "speaking")
@@ -321,15 +311,15 @@ async def test_latency_counts_from_where_the_speech_ended_in_the_audio_sent(
 
 
 async def test_a_reply_whose_words_ended_before_its_audio_is_written_once_heard(
-    server: Scripted, tmp_path: Path
+    scripted: Scripted, tmp_path: Path
 ) -> None:
-    s = dataclasses.replace(settings(server.port), transcript=tmp_path / "t.jsonl")
+    s = dataclasses.replace(settings(scripted.port), transcript=tmp_path / "t.jsonl")
     chat = Chat(s)
     await asyncio.wait_for(chat.audio.opened.wait(), 5)
     speaker = chat.audio.speaker_
     assert speaker is not None
-    reply_started(server)
-    server.send(
+    reply_started(scripted)
+    scripted.send(
         type="response.audio_transcript.done",
         event_id="e4",
         response_id="resp_1",
@@ -342,7 +332,7 @@ async def test_a_reply_whose_words_ended_before_its_audio_is_written_once_heard(
     speaker.play_ms(60)
     assert (tmp_path / "t.jsonl").read_text() == ""  # not yet known how much will be heard
     chat.type("enough")
-    await server.wait_for("conversation.item.create")
+    await scripted.wait_for("conversation.item.create")
     assert await chat.stop() == 130
     lines = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
     assert [(e["role"], e.get("interrupted"), e.get("heard_ms")) for e in lines] == [

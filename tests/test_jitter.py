@@ -52,13 +52,13 @@ def test_underrun_mid_item_counts_and_pads_with_silence() -> None:
     assert buf.stats().underruns == 1  # running dry after the end is not an underrun
 
 
-def test_flush_reports_played_and_received_and_silences_next_pull() -> None:
+def test_flush_reports_played_and_silences_next_pull() -> None:
     buf = JitterBuffer(prefill_bytes=0, max_bytes=10_000)
     buf.push("a", bytes(range(1, 101)))
     pull(buf, 30)
     buf.push("a", b"\x07" * 50)
     cut = buf.flush()
-    assert [(c.item_id, c.played_bytes, c.received_bytes) for c in cut] == [("a", 30, 150)]
+    assert [(c.item_id, c.played_bytes, c.open) for c in cut] == [("a", 30, True)]
     data, _ = pull(buf, 8)
     assert data == bytes(8)
     assert buf.stats().flushes == 1 and not buf.busy
@@ -134,8 +134,9 @@ class Clock:
 
 def test_adaptive_hold_keeps_a_reply_silent_until_it_has_passed() -> None:
     clock = Clock()
-    buf = JitterBuffer(prefill_bytes=4, max_bytes=10_000, clock=clock)
-    buf.use_adaptive_prefill(AdaptivePrefill(headroom_ms=0))
+    buf = JitterBuffer(
+        prefill_bytes=4, max_bytes=10_000, adaptive=AdaptivePrefill(headroom_ms=0), clock=clock
+    )
     buf.push("a", b"\x01" * 48)  # 1 ms of audio
     clock.now += 0.031  # the next 1 ms delta comes 30 ms late: a jittery network
     buf.push("a", b"\x02" * 48)
@@ -155,8 +156,7 @@ def test_adaptive_hold_keeps_a_reply_silent_until_it_has_passed() -> None:
 
 def test_a_complete_reply_plays_at_once_whatever_the_hold() -> None:
     clock = Clock()
-    buf = JitterBuffer(prefill_bytes=0, max_bytes=10_000, clock=clock)
-    buf.use_adaptive_prefill(AdaptivePrefill())
+    buf = JitterBuffer(prefill_bytes=0, max_bytes=10_000, adaptive=AdaptivePrefill(), clock=clock)
     buf.push("a", b"\x01" * 48)
     clock.now += 0.2
     buf.push("a", b"\x01" * 48)
@@ -176,16 +176,3 @@ def test_without_adaptive_prefill_time_plays_no_part() -> None:
     buf.push("a", b"\x01" * 2)
     assert buf.stats().hold_ms == 0
     assert pull(buf, 4)[0] == b"\x01" * 4
-
-
-def test_listener_hears_each_push_that_queued_audio() -> None:
-    buf = JitterBuffer(prefill_bytes=0, max_bytes=4)
-    calls: list[int] = []
-    buf.set_listener(lambda: calls.append(buf.stats().queued_bytes))
-    buf.push("a", b"")
-    buf.push("a", b"\x01\x01")
-    buf.push("a", b"\x01" * 8)  # dropped: the buffer is full
-    assert calls == [2]  # called after the push, outside the lock (stats() takes it)
-    buf.set_listener(None)
-    buf.push("a", b"\x01")
-    assert calls == [2]

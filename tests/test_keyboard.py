@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from voicelive import keyboard
-from voicelive.commands import QUIT_WORDS
-from voicelive.keyboard import THREAD_NAME, read_lines, read_lines_threaded
+from voicelive.terminal import keyboard
+from voicelive.terminal.keyboard import THREAD_NAME, read_lines, read_lines_threaded
+from voicelive.terminal.typed_commands import QUIT_WORDS
 
 GUARD_S = 5.0
 """Only a guard: every wait below ends on an event, far sooner."""
@@ -123,7 +123,7 @@ async def test_threaded_reader_uses_a_daemon_thread_and_cancels_promptly(
 def test_a_thread_blocked_in_read_does_not_hold_the_interpreter_open() -> None:
     script = """
 import asyncio, os
-from voicelive.keyboard import read_lines_threaded
+from voicelive.terminal.keyboard import read_lines_threaded
 
 async def main():
     read_end, write_end = os.pipe()  # the write end stays open: the read never returns

@@ -111,9 +111,12 @@ def play_replies(
     """Underruns per reply, and ms from each reply's first delta to its first sound."""
     rng = random.Random(seed)
     now = [0.0]
-    buf = JitterBuffer(prefill_bytes=40 * MS, max_bytes=10**9, clock=lambda: now[0])
-    if adaptive:
-        buf.use_adaptive_prefill(AdaptivePrefill())
+    buf = JitterBuffer(
+        prefill_bytes=40 * MS,
+        max_bytes=10**9,
+        adaptive=AdaptivePrefill() if adaptive else None,
+        clock=lambda: now[0],
+    )
     out = memoryview(bytearray(5 * MS))
     underruns: list[int] = []
     first_sound: list[float] = []

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import struct
 
 import pytest
 
 from tests.fakes import FakeAudio
-from voicelive.audio.pipeline import CAPTURE_QUEUE_MS, AudioPipeline
+from voicelive.audio.pipeline import AudioPipeline
 from voicelive.audio.quiet_batcher import QuietBatcher, is_quiet
 from voicelive.chat import QUIET_AFTER_MS, quiet_after_ms
-from voicelive.protocol.pcm import bytes_of
+from voicelive.connection.outbound import Outbound
 from voicelive.settings import AudioSettings, TurnDetectionSettings
 
 BLOCK = 480  # samples in 20 ms
@@ -95,34 +94,14 @@ def test_quiet_after_outlasts_the_services_end_of_turn_waits() -> None:
     assert quiet_after_ms(TurnDetectionSettings(vad_type="semantic_vad")) == 9000
 
 
-async def test_the_capture_queue_is_bounded_in_audio_and_keeps_the_newest() -> None:
-    pipeline = AudioPipeline(FakeAudio(), AudioSettings())
-    pipeline.resume_capture()
-    batch = QUIET * 5  # 100 ms
-    limit = CAPTURE_QUEUE_MS // 100
-    for i in range(limit + 3):
-        pipeline.on_mic_block(batch[:-2] + struct.pack("<h", i))
-    assert pipeline.stats.dropped_late_ms == 300
-    first = await pipeline.next_block()
-    assert struct.unpack("<h", first[-2:])[0] == 3  # the three oldest went
-    rest = [await pipeline.next_block() for _ in range(limit - 1)]
-    assert struct.unpack("<h", rest[-1][-2:])[0] == limit + 2
-    assert sum(map(len, [first, *rest])) == bytes_of(CAPTURE_QUEUE_MS)
-    pending = asyncio.ensure_future(pipeline.next_block())
-    await asyncio.sleep(0)  # let it start waiting: nothing is queued
-    assert not pending.done()
-    pending.cancel()
-
-
 def test_pausing_drops_what_is_queued_and_counts_it_in_audio() -> None:
-    pipeline = AudioPipeline(FakeAudio(), AudioSettings())
+    pipeline = AudioPipeline(FakeAudio(), AudioSettings(), Outbound())
     pipeline.resume_capture()
     pipeline.on_mic_block(QUIET * 5)
     pipeline.on_mic_block(QUIET)
     pipeline.pause_capture()
     pipeline.on_mic_block(QUIET)  # while paused: not queued
     assert pipeline.stats.dropped_paused_ms == 140
-    assert pipeline.stats.dropped_late_ms == 0
 
 
 def test_audio_held_before_a_change_is_dropped_not_sent() -> None:
@@ -146,7 +125,7 @@ def test_a_batch_handed_on_just_before_a_change_is_recognised_as_stale() -> None
 
 async def test_every_change_in_what_may_be_sent_drops_what_the_microphone_holds() -> None:
     audio = FakeAudio()
-    pipeline = AudioPipeline(audio, AudioSettings())
+    pipeline = AudioPipeline(audio, AudioSettings(), Outbound())
     with pipeline.running(lambda notice: None):
         assert audio.mic is not None
         pipeline.resume_capture()

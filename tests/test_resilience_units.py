@@ -7,11 +7,12 @@ import random
 import pytest
 
 from tests.test_core_playback import Rig, audio
-from voicelive.backoff import FIRST_DELAY_S, MAX_DELAY_S, MAX_RETRY_AFTER_S, Backoff
+from voicelive.connection.backoff import FIRST_DELAY_S, MAX_DELAY_S, MAX_RETRY_AFTER_S, Backoff
+from voicelive.connection.session_setup import replay_events
 from voicelive.protocol import actions as act
-from voicelive.protocol import events as ev
+from voicelive.protocol import client_events as ce
+from voicelive.protocol import server_events as ev
 from voicelive.protocol.history import History
-from voicelive.session_setup import replay_events
 from voicelive.settings import ReplaySettings
 
 
@@ -71,12 +72,12 @@ def test_replay_events_are_text_items_in_order_and_zero_turns_means_none() -> No
     history = History()
     history.turn("u1", "user").text = "hello"
     history.turn("a1", "assistant").text = "hi there"
-    events = replay_events(history, ReplaySettings(turns=20, chars=8000), ev.EventIds())
+    events = replay_events(history, ReplaySettings(turns=20, chars=8000), ce.EventIds())
     assert [e["item"] for e in events] == [
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello"}]},
         {"type": "message", "role": "assistant", "content": [{"type": "text", "text": "hi there"}]},
     ]
-    assert replay_events(history, ReplaySettings(turns=0), ev.EventIds()) == []
+    assert replay_events(history, ReplaySettings(turns=0), ce.EventIds()) == []
 
 
 def test_a_drop_mid_reply_lets_received_audio_play_out_and_it_counts_as_heard() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from voicelive.config import resolve_settings
-from voicelive.protocol.session import (
+from voicelive.protocol.session_payload import (
     build_session,
     infer_voice_type,
     supports_auto_truncate,

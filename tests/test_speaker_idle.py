@@ -103,7 +103,9 @@ async def test_stream_starts_on_the_first_delta_and_stops_when_idle(
         stream.calls.clear()
         stream.stopped.clear()
         jitter.push("a", b"\x01" * 20 * MS)
+        speaker.wake()  # the pipeline queues audio and wakes the speaker
         jitter.push("a", b"\x02" * 20 * MS)
+        speaker.wake()
         assert stream.calls == ["start"] and speaker.starts == 1  # once per reply
         jitter.end_item("a")
         assert stream.pull(20) == b"\x01" * 20 * MS
@@ -116,6 +118,7 @@ async def test_stream_starts_on_the_first_delta_and_stops_when_idle(
         assert jitter.playback("a").played_bytes == 40 * MS  # truncation counts stay exact
 
         jitter.push("b", b"\x03" * 10 * MS)  # the next reply starts it again
+        speaker.wake()
         assert stream.calls == ["start", "abort", "start"] and speaker.starts == 2
         assert stream.pull(10) == b"\x03" * 10 * MS
     assert stream.closed and not speaker.failed.is_set()
@@ -139,11 +142,12 @@ class CountingJitter(JitterBuffer):
 
 async def test_stream_keeps_running_while_a_reply_is_open(fake_sd: types.SimpleNamespace) -> None:
     jitter = CountingJitter(times=5)
-    with Speaker(None, jitter, lambda notice: None, idle_stop_s=0.01):
+    with Speaker(None, jitter, lambda notice: None, idle_stop_s=0.01) as speaker:
         [stream] = FakeStream.instances
         stream.calls.clear()
         stream.stopped.clear()
         jitter.push("a", b"\x01" * 10 * MS)
+        speaker.wake()
         stream.pull(20)  # ran dry mid-reply: the network is late, more is coming
         await asyncio.wait_for(jitter.looked.wait(), 5)  # several idle checks later
         assert stream.active and stream.calls == ["start"]
@@ -158,6 +162,7 @@ async def test_a_stream_that_will_not_start_is_a_failed_speaker(
     with Speaker(None, jitter, lambda notice: None) as speaker:
         FakeStream.fail_start = True
         assert jitter.push("a", b"\x01" * 10)  # the push itself goes through
+        speaker.wake()  # never raises
         assert speaker.failed.is_set()
 
 
@@ -168,14 +173,16 @@ async def test_a_stream_that_dies_while_playing_is_a_failed_speaker(
     with Speaker(None, jitter, lambda notice: None) as speaker:
         [stream] = FakeStream.instances
         jitter.push("a", b"\x01" * 10)
+        speaker.wake()
         stream.die()
         await asyncio.wait_for(speaker.failed.wait(), 5)
 
 
 async def test_idle_stop_none_keeps_the_stream_running(fake_sd: types.SimpleNamespace) -> None:
     jitter = JitterBuffer(prefill_bytes=0, max_bytes=100_000)
-    with Speaker(None, jitter, lambda notice: None, idle_stop_s=None):
+    with Speaker(None, jitter, lambda notice: None, idle_stop_s=None) as speaker:
         [stream] = FakeStream.instances
         assert stream.calls == ["start"] and stream.active
         jitter.push("a", b"\x01" * 10)
+        speaker.wake()
         assert stream.calls == ["start"]

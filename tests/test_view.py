@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from voicelive.view import TerminalView
+from voicelive.terminal.view import TerminalView
 
 
 def test_plain_mode_prints_lines_status_and_a_cut_reply_with_its_mark() -> None:
@@ -16,7 +16,7 @@ def test_plain_mode_prints_lines_status_and_a_cut_reply_with_its_mark() -> None:
     view.user("hello", typed=True)
     view.assistant_delta("a1", "Hi ")
     view.assistant_delta("a1", "there")
-    view.assistant_end("a1", interrupted=True)
+    view.assistant_end("a1", interrupted=True, text="Hi there")
     view.set_muted(True)
     view.close()
     assert out.getvalue().splitlines() == [

@@ -2,8 +2,9 @@
 
 ::
 
-    mic ─► capture queue ─► supervisor (current connection) ─► websocket ─► Voice Live
-    speaker ◄─ jitter buffer ◄─ dispatcher ◄─ core ◄─ supervisor (frames) ◄──────┘
+    mic ─► outbound queue ◄─ dispatcher ◄─ core     (one order: audio and client events)
+             └─► supervisor's sender (current connection) ─► websocket ─► Voice Live
+    speaker ◄─ jitter buffer ◄─ dispatcher ◄─ core ◄─ supervisor (frames) ◄───┘
                                   └─► view (transcript, status)
     keyboard / signals / end of a headless input ─► quit ─► orderly shutdown
 
@@ -28,28 +29,36 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from voicelive.audio.interfaces import AudioIO
 from voicelive.audio.pipeline import AudioPipeline
-from voicelive.audio.ports import AudioIO
 from voicelive.auth import Auth, make_auth
-from voicelive.commands import HELP, Help, Mute, QuitCommand, UnknownCommand, parse_line
+from voicelive.connection.outbound import Outbound
+from voicelive.connection.supervisor import DEFAULT_TIMING, Supervisor, Timing
 from voicelive.dispatcher import Dispatcher
 from voicelive.errors import EXIT_OK, VoiceLiveError
-from voicelive.keyboard import read_lines
 from voicelive.protocol import actions as act
-from voicelive.protocol import events as ev
+from voicelive.protocol import client_events as ce
 from voicelive.protocol.conversation import Conversation
 from voicelive.quit import Quit
 from voicelive.quit_signals import install_quit_signals
 from voicelive.settings import Secret, Settings, TurnDetectionSettings
 from voicelive.stats import ChatStats
-from voicelive.supervisor import DEFAULT_TIMING, Supervisor, Timing
+from voicelive.terminal.keyboard import read_lines
+from voicelive.terminal.typed_commands import (
+    HELP,
+    Help,
+    Mute,
+    QuitCommand,
+    UnknownCommand,
+    parse_line,
+)
+from voicelive.terminal.view import TerminalView, View
 from voicelive.transcript_file import TranscriptFile
-from voicelive.view import TerminalView, View
 
 if TYPE_CHECKING:
     from voicelive.audio.echo_reference import EchoLink
 
-log = logging.getLogger("voicelive.chat")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HEADLESS_PATIENCE_S = 20.0
@@ -171,7 +180,9 @@ def _recording(pipeline: AudioPipeline, write: Callable[[bytes], None]) -> Calla
     return record
 
 
-async def _watch_input_end(audio: AudioIO, dispatcher: Dispatcher, patience_s: float) -> None:
+async def _watch_input_end(
+    audio: AudioIO, core: Conversation, dispatcher: Dispatcher, patience_s: float
+) -> None:
     """A finite input: tell the core when it is sent; give up if the service goes silent."""
     finished = audio.input_finished
     if finished is None:
@@ -189,7 +200,7 @@ async def _watch_input_end(audio: AudioIO, dispatcher: Dispatcher, patience_s: f
             async with asyncio.timeout(patience_s):
                 await dispatcher.changed.wait()
         except TimeoutError:
-            if not dispatcher.core.playing:
+            if not core.playing:
                 raise VoiceLiveError(
                     f"The input file was sent but the service sent nothing for "
                     f"{patience_s:g} s and no reply is playing; giving up."
@@ -261,7 +272,7 @@ async def run_chat(
         echo, ends = await asyncio.to_thread(_audio_ends, settings)
         audio = ends
     quit.force = _force_exit(view)
-    ids = ev.EventIds()
+    ids = ce.EventIds()
     td = settings.session.turn_detection
     manual_turns = td.vad_type is None
     core = Conversation(
@@ -270,14 +281,16 @@ async def run_chat(
         auto_truncate=td.auto_truncate,
         manual_turns=manual_turns,
     )
+    outbound = Outbound(channels=2 if settings.session.echo_reference else 1)
     pipeline = AudioPipeline(
         audio,
         settings.audio,
+        outbound,
         on_warning=lambda text: view.notice("warning", text),
         stereo_input=settings.session.echo_reference,
     )
     stats = ChatStats(time.monotonic())
-    dispatcher = Dispatcher(core, pipeline, view, quit, stats=stats)
+    dispatcher = Dispatcher(core, pipeline, outbound, view, quit, stats=stats)
     supervisor: Supervisor | None = None
     outcome = "an unexpected error"
     live = None
@@ -301,10 +314,9 @@ async def run_chat(
                     auth = make_auth(settings.connection.api_key, settings.connection.token_scope)
                 stack.push_async_callback(auth.close)
                 supervisor = Supervisor(
-                    settings, auth, ids, dispatcher, pipeline, view, timing=timing
+                    settings, auth, ids, core, dispatcher, outbound, pipeline, view, timing=timing
                 )
                 stack.push_async_callback(supervisor.close)
-                dispatcher.speech_ended_ago_ms = supervisor.speech_ended_ago_ms
                 view.status(act.State.CONNECTING)
                 live = await _until_quit(quit, supervisor.connect_first())
                 if live is not None:
@@ -317,7 +329,7 @@ async def run_chat(
                         steps: list[Awaitable[Any]] = [
                             supervisor.run(live),
                             pipeline.watch(),
-                            _watch_input_end(audio, dispatcher, headless_patience_s),
+                            _watch_input_end(audio, core, dispatcher, headless_patience_s),
                         ]
                         if stdin_fd is not None:
                             on_line = _keyboard_handler(quit, dispatcher, view, manual_turns)
@@ -332,11 +344,13 @@ async def run_chat(
         if supervisor is not None:
             stats.reconnects, stats.rollovers = supervisor.reconnects, supervisor.rollovers
         stats.underruns = pipeline.jitter.stats().underruns
-        stats.mic_dropped_ms = pipeline.stats.dropped_late_ms
+        stats.mic_dropped_ms = outbound.dropped_late_ms
         if live is not None:
             for line in stats.lines(time.monotonic()):
                 log.info("summary: %s", line)
                 view.notice("info", line)
+        for end in core.end_open_lines():
+            view.assistant_end(end.item_id, end.interrupted, end.text)
         view.close()
         log.info("late deltas of interrupted replies dropped: %d", core.dropped_deltas)
         if echo is not None:

@@ -50,7 +50,7 @@ import typer.core
 
 from voicelive.errors import ConfigError
 from voicelive.options import SPECS, OptionSpec
-from voicelive.protocol.session import (
+from voicelive.protocol.session_payload import (
     AZURE_SEMANTIC_VADS,
     EOU_VADS,
     THRESHOLD_VADS,

@@ -3,8 +3,9 @@
 Inputs come from the current connection's receiver (raw frames), the speaker (playback
 notices), the keyboard and the supervisor. Each goes through
 :meth:`~voicelive.protocol.conversation.Conversation.handle`; the actions go to the audio
-pipeline (play, end, flush), to the outbox (client events for whichever connection is current)
-and to the view. A flush's result is queued as the next input and handled after the current
+pipeline (play, end, flush), to the one ordered outbound queue (client events for the
+current connection, behind the microphone audio queued before them) and to the view. A
+flush's result is queued as the next input and handled after the current
 actions, never by calling back into the core mid-dispatch.
 
 It does not know which connection it serves. Loop thread only; :meth:`feed` never awaits.
@@ -17,27 +18,27 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 from voicelive.audio.pipeline import AudioPipeline
+from voicelive.connection.outbound import Outbound
 from voicelive.errors import EXIT_OK
 from voicelive.protocol import actions as act
-from voicelive.protocol import events as ev
+from voicelive.protocol import server_events as ev
 from voicelive.protocol.conversation import Conversation
 from voicelive.protocol.pcm import ms_of
 from voicelive.protocol.playback import PlaybackEvent, PlaybackNotice
 from voicelive.quit import Quit
 from voicelive.stats import ChatStats
+from voicelive.terminal.view import View
 from voicelive.transcript_file import TranscriptFile
-from voicelive.view import View
 
-log = logging.getLogger("voicelive.chat")
+log = logging.getLogger(__name__)
 
 Input = ev.ServerEvent | act.LocalInput
 
 
 class Dispatcher:
-    """See the module docstring. ``outbox`` holds client events for the current connection.
+    """See the module docstring. ``outbound`` takes the client events the core asks for.
 
     ``stats`` gets the turn milestones with the time they happened (``clock``);
     ``transcript``, when given, gets each utterance once it is complete.
@@ -47,6 +48,7 @@ class Dispatcher:
         self,
         core: Conversation,
         pipeline: AudioPipeline,
+        outbound: Outbound,
         view: View,
         quit: Quit,
         *,
@@ -56,21 +58,19 @@ class Dispatcher:
     ) -> None:
         self.core = core
         self.pipeline = pipeline
+        self.outbound = outbound
         self.view = view
         self.quit = quit
         self._clock = clock
         self.stats = stats if stats is not None else ChatStats(clock())
         self.transcript = transcript
-        self._texts: dict[str, list[str]] = {}  # assistant words per item, for the transcript
         # transcript entries in order, written once the inputs have settled (an interrupted
-        # reply's heard time is known only after the flush result): (item_id, interrupted)
-        # for the assistant, (None, typed, text) for the user
-        self._entries: list[tuple[str, bool] | tuple[None, bool, str]] = []
+        # reply's heard time is known only after the flush result): (item_id, interrupted,
+        # text) for the assistant, (None, typed, text) for the user
+        self._entries: list[tuple[str | None, bool, str]] = []
         self._latency_ms: int | None = None
         self._sounding: str | None = None  # the item the speaker started last
-        self.speech_ended_ago_ms: Callable[[int], int] | None = None
-        """Places ``speech_stopped`` in time: how long ago the speech ended (the supervisor)."""
-        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._silence_ms = 0  # the current session's VAD silence duration (SessionStarted)
         self._pending: deque[Input] = deque()
         self._draining = False
         self._first_audio_logged = False
@@ -98,28 +98,36 @@ class Dispatcher:
     def _observe(self, item: Input) -> None:
         """Turn milestones for the statistics, stamped with the time they happened."""
         match item:
+            case act.SessionStarted(silence_ms):
+                self._silence_ms = silence_ms
             case ev.SpeechStopped(audio_end_ms):
                 # The speech ended before this event: the service waited out its silence
-                # duration, and the audio sent since audio_end_ms took time too.
-                ago = self.speech_ended_ago_ms
-                lag_ms = ago(audio_end_ms) if ago is not None else 0
+                # duration, and the audio sent since audio_end_ms (a point on the session's
+                # input timeline) took time too.
+                sent_ms = self.outbound.sent_audio_ms
+                lag_ms = max(0, sent_ms - audio_end_ms) + self._silence_ms
                 self.stats.speech_stopped(self._clock() - lag_ms / 1000)
             case act.SendText():
                 self.stats.typed()
             case act.PlaybackChanged(notice) if notice.event is PlaybackEvent.STARTED:
                 if self._sounding is not None and self._sounding != notice.item_id:
-                    self.stats.finished(self._sounding)  # played to its end, straight into this
+                    # played to its end, straight into this one
+                    self._finished(self._sounding)
                 self._sounding = notice.item_id
                 self._latency_ms = self.stats.first_heard(notice.item_id, self._clock())
             case act.PlaybackChanged(notice):
-                self.stats.finished(notice.item_id)
+                self._finished(notice.item_id)
             case act.PlaybackFlushed(cut):
                 for c in cut:
-                    was_cut = c.received_bytes and (c.open or c.played_bytes < c.received_bytes)
-                    heard = min(c.played_bytes, c.received_bytes)
-                    self.stats.finished(c.item_id, heard if was_cut else None)
+                    received = self.core.received_bytes(c.item_id)
+                    was_cut = received and (c.open or c.played_bytes < received)
+                    heard = min(c.played_bytes, received) if was_cut else None
+                    self.stats.finished(c.item_id, received, heard)
             case _:
                 pass
+
+    def _finished(self, item_id: str) -> None:
+        self.stats.finished(item_id, self.core.received_bytes(item_id))
 
     def _write_entries(self, *, all_of_them: bool = False) -> None:
         """Write the transcript entries that are complete, in order.
@@ -130,18 +138,18 @@ class Dispatcher:
         """
         transcript = self.transcript
         while self._entries:
-            entry = self._entries[0]
-            if entry[0] is None:
+            item_id, flag, text = self._entries[0]
+            if item_id is None:
                 if transcript is not None:
-                    transcript.user(entry[2], typed=entry[1])
+                    transcript.user(text, typed=flag)
                 self._entries.pop(0)
                 continue
-            item_id, interrupted = entry
+            interrupted = flag
             record = self.stats.record(item_id)
             if record is not None and record.heard_ms is None and not all_of_them:
                 return  # still playing
             self._entries.pop(0)
-            text = "".join(self._texts.pop(item_id, [])).strip()
+            text = text.strip()
             if transcript is None or not text:
                 continue
             transcript.assistant(
@@ -183,18 +191,25 @@ class Dispatcher:
         for action in actions:
             match action:
                 case act.Play(item_id, pcm):
-                    self.stats.audio(item_id, len(pcm))
-                    if not self.pipeline.jitter.push(item_id, pcm):
-                        log.warning("playback buffer full: dropped %d bytes", len(pcm))
+                    self.stats.audio(item_id)
+                    if not self.pipeline.play(item_id, pcm):
+                        self._pending.append(act.PlaybackOverflow(item_id, len(pcm)))
                 case act.EndAudio(item_id):
-                    self.pipeline.jitter.end_item(item_id)
+                    self.pipeline.end_audio(item_id)
                 case act.Send(event):
-                    self.outbox.put_nowait(event)
+                    self.outbound.event(event)
                 case act.FlushPlayback():
-                    cut = self.pipeline.jitter.flush()
+                    cut = self.pipeline.flush()
                     log.info(
                         "barge-in: playback flushed; cut %s",
-                        [(c.item_id, ms_of(c.played_bytes), ms_of(c.received_bytes)) for c in cut],
+                        [
+                            (
+                                c.item_id,
+                                ms_of(c.played_bytes),
+                                ms_of(self.core.received_bytes(c.item_id)),
+                            )
+                            for c in cut
+                        ],
                     )
                     self._pending.append(act.PlaybackFlushed(cut))
                 case act.Status(state):
@@ -208,12 +223,10 @@ class Dispatcher:
                         self._entries.append((None, typed, text))
                 case act.AssistantText(item_id, delta):
                     self.view.assistant_delta(item_id, delta)
+                case act.AssistantEnd(item_id, interrupted, text):
+                    self.view.assistant_end(item_id, interrupted, text)
                     if self.transcript is not None:
-                        self._texts.setdefault(item_id, []).append(delta)
-                case act.AssistantEnd(item_id, interrupted):
-                    self.view.assistant_end(item_id, interrupted)
-                    if self.transcript is not None:
-                        self._entries.append((item_id, interrupted))
+                        self._entries.append((item_id, interrupted, text))
                 case act.Notice(level, text):
                     if level == "debug":
                         log.debug("%s", text)

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Final, Literal
 
 import typer
 
-from voicelive.protocol.session import VAD_TYPES, VOICE_TYPES
+from voicelive.protocol.session_payload import VAD_TYPES, VOICE_TYPES
 from voicelive.settings import (
     DEFAULT_API_VERSION,
     DEFAULT_MODEL,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from voicelive.errors import EXIT_OK
 
-log = logging.getLogger("voicelive.chat")
+log = logging.getLogger(__name__)
 
 
 class Quit:

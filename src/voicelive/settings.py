@@ -146,7 +146,9 @@ class AudioSettings:
     and it still reaches the speaker 22 ms after the first delta."""
     device_rate: int | None = None
     """Open the devices at this rate and resample; None = 24 kHz if accepted, else native."""
-    max_buffer_ms: int = 60_000
+    max_buffer_ms: int = 15 * 60_000
+    """The playback memory's bound: a whole reply is held however fast it arrives (a long
+    story read out by a fast service); 15 min (43 MB) only stops a broken service."""
     input_file: Path | None = None
     output_file: Path | None = None
 

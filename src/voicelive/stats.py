@@ -43,9 +43,8 @@ class ChatStats:
     underruns: int = 0
     mic_dropped_ms: int = 0
     """Microphone audio dropped because the connection could not keep up."""
-    _by_item: dict[str, TurnRecord] = field(default_factory=dict, repr=False)
+    _by_item: dict[str, TurnRecord] = field(default_factory=dict, repr=False)  # as turns
     _speech_stopped: float | None = field(default=None, repr=False)
-    _bytes: dict[str, int] = field(default_factory=dict, repr=False)
 
     def speech_stopped(self, now: float) -> None:
         self._speech_stopped = now - self.started
@@ -54,18 +53,13 @@ class ChatStats:
         """A typed message starts a turn with no speech to time from."""
         self._speech_stopped = None
 
-    def audio(self, item_id: str, n_bytes: int) -> None:
-        """Reply audio received for ``item_id`` (queued for playback)."""
+    def audio(self, item_id: str) -> None:
+        """Reply audio arrived for ``item_id``: its turn starts (once)."""
         if item_id not in self._by_item:
             record = TurnRecord(item_id, speech_stopped_s=self._speech_stopped)
             self._speech_stopped = None
             self._by_item[item_id] = record
             self.turns.append(record)
-            if len(self._by_item) > 64:  # only recent items can still change
-                del self._by_item[next(iter(self._by_item))]
-        self._bytes[item_id] = self._bytes.get(item_id, 0) + n_bytes
-        if len(self._bytes) > 64:
-            del self._bytes[next(iter(self._bytes))]
 
     def first_heard(self, item_id: str, now: float) -> int | None:
         """The reply's first sample reached the speaker; returns its latency in ms, if any."""
@@ -81,12 +75,14 @@ class ChatStats:
         """The record of a recent item, if it had audio."""
         return self._by_item.get(item_id)
 
-    def finished(self, item_id: str, heard_bytes: int | None = None) -> None:
-        """Playback of the item ended: drained (all heard) or cut at ``heard_bytes``."""
+    def finished(self, item_id: str, received_bytes: int, heard_bytes: int | None = None) -> None:
+        """Playback of the item ended: drained (all heard) or cut at ``heard_bytes``.
+
+        ``received_bytes`` is the core's count of the item's audio (its one owner)."""
         record = self._by_item.get(item_id)
         if record is None or record.heard_ms is not None:
             return  # unknown, or already finished (a cut is not undone by a later drain)
-        record.received_ms = ms_of(self._bytes.get(item_id, 0))
+        record.received_ms = ms_of(received_bytes)
         if heard_bytes is None:
             record.heard_ms = record.received_ms
         else:

@@ -26,7 +26,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.prefill import AdaptivePrefill
 from voicelive.audio.quiet_batcher import QuietBatcher
 from voicelive.errors import AudioDeviceError, ConfigError
 from voicelive.protocol.pcm import SAMPLE_RATE
@@ -458,13 +457,12 @@ class Speaker(_Stream):
     The stream runs only while there is something to play (``idle_stop_s`` None: always).
     Rendering silence costs a PortAudio thread waking every few milliseconds, about 4 % of a
     core here, the largest part of the client's idle cost. So the stream is opened (and its
-    errors reported) on ``__enter__`` and stopped at once, then started by the jitter buffer's
-    arrival listener on the first delta of a reply (measured: opening and starting ~5 ms, an
-    open one ~1 ms, and its first sound comes *sooner* than through a running stream, whose
-    buffer is full of silence); :meth:`_check_idle` stops it once nothing was queued, played or
-    pending for ``idle_stop_s`` (by then the device has played the tail; PortAudio drops what
-    is still buffered on a stop). Its jitter buffer gets an adaptive prefill
-    (:mod:`voicelive.audio.prefill`): a device pulls in real time.
+    errors reported) on ``__enter__`` and stopped at once, then started by :meth:`wake`
+    (the pipeline calls it when it queues audio) on the first delta of a reply (measured:
+    opening and starting ~5 ms, an open one ~1 ms, and its first sound comes *sooner* than
+    through a running stream, whose buffer is full of silence); :meth:`_check_idle` stops it
+    once nothing was queued, played or pending for ``idle_stop_s`` (by then the device has
+    played the tail; PortAudio drops what is still buffered on a stop).
     """
 
     kind: Kind = "output"
@@ -521,17 +519,14 @@ class Speaker(_Stream):
                 loop.call_soon_threadsafe(notify, notice)
 
         self._open("RawOutputStream", callback, self._block_ms, self._latency)
-        self._jitter.use_adaptive_prefill(AdaptivePrefill())
         if self._idle_stop_s is not None:
             # Started and stopped at once: PulseAudio then holds the stream corked, while one
             # opened but never started is an uncorked, starving stream (+0.8 % of its core).
             self._stop_stream()
-            self._jitter.set_listener(self._on_audio)
-            self._on_audio()
+            self.wake()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._jitter.set_listener(None)
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
@@ -539,8 +534,8 @@ class Speaker(_Stream):
 
     # ------------------------------------------------------------------ loop thread
 
-    def _on_audio(self) -> None:
-        """Audio was queued (the jitter buffer's listener): start the stream if it is stopped.
+    def wake(self) -> None:
+        """Audio was queued: start the stream if it is stopped.
 
         Never raises (it runs inside the dispatcher's push): a stream that will not start
         sets :attr:`failed`, which the pipeline reports as a speaker that stopped working.

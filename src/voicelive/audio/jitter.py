@@ -6,20 +6,23 @@ with their assistant ``item_id`` and:
 
 - primes: plays silence until ``prefill`` bytes are queued (or the item is known complete),
   so the first block of a reply does not starve the device; with an adaptive prefill
-  (:mod:`voicelive.audio.prefill`, switched on by the real speaker) it also waits its *hold*
-  after the first of those bytes arrived, so a jittery network does not make a reply run dry;
+  (:mod:`voicelive.audio.prefill`, given by the pipeline when a device pulls in real time) it
+  also waits its *hold* after the first of those bytes arrived, so a jittery network does not
+  make a reply run dry;
 - pads with silence and counts an *underrun* when it runs dry mid-item, then primes again;
 - counts, per item, the bytes the callback really handed to the device: that number (not wall
-  time) is what ``conversation.item.truncate`` needs after a barge-in;
+  time) is what ``conversation.item.truncate`` needs after a barge-in. How much was
+  *received* is the core's record (it owns each item's playback record); the buffer reports
+  what it played and what it refused;
 - ``flush()`` drops everything queued at once (barge-in takes effect at the next pull);
-- is bounded: audio beyond ``max_bytes`` is dropped and counted, never blocking the pusher.
+- is bounded only against a broken service (``max_bytes``, many minutes): audio beyond it is
+  refused (``push`` returns False) and counted, never blocking the pusher.
 
 Threads: ``push``, ``end_item``, ``flush``, ``stats`` are called from the event loop;
 ``pull_into`` from the PortAudio callback thread. One lock guards the state; every critical
 section is a few memcpy's long. ``pull_into`` never blocks on anything but that lock, never
-raises for empty/short data and allocates nothing on the steady path. The arrival listener
-(:meth:`JitterBuffer.set_listener`) is called on the loop thread after a push, outside the
-lock, so it may start a stream (which waits for the callback thread).
+raises for empty/short data and allocates nothing on the steady path. It starts nothing:
+whoever pushes tells the speaker (:meth:`voicelive.audio.pipeline.AudioPipeline.play`).
 """
 
 from __future__ import annotations
@@ -31,9 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from voicelive.audio.prefill import AdaptivePrefill
-from voicelive.protocol.playback import ItemPlayback, PlaybackEvent, PlaybackNotice
+from voicelive.protocol.playback import RECENT_ITEMS, ItemPlayback, PlaybackEvent, PlaybackNotice
 
-_MAX_TRACKED_ITEMS = 64
 _ZEROS = memoryview(bytes(65536))  # silence, shared read-only, so padding allocates nothing
 
 
@@ -69,23 +71,24 @@ class JitterBuffer:
         *,
         prefill_bytes: int,
         max_bytes: int,
+        adaptive: AdaptivePrefill | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``adaptive``: learn a hold from delta arrival times (for a consumer that pulls in
+        real time, a device: the hold is wall time); None: the fixed prefill only."""
         if prefill_bytes < 0 or max_bytes <= 0:
             raise ValueError("prefill_bytes must be >= 0 and max_bytes > 0")
         self._lock = threading.Lock()
         self._clock = clock
-        self._adaptive: AdaptivePrefill | None = None
+        self._adaptive = adaptive
         self._hold_until = 0.0  # clock time before which a priming buffer stays silent
-        self._listener: Callable[[], None] | None = None
         self._prefill = prefill_bytes
         self._max = max_bytes
         self._segments: deque[_Segment] = deque()
         self._queued = 0
         self._primed = False
         self._open: set[str] = set()
-        self._received: OrderedDict[str, int] = OrderedDict()
-        self._played: dict[str, int] = {}
+        self._played: OrderedDict[str, int] = OrderedDict()  # recent items
         self._current: str | None = None
         self._max_queued = 0
         self._pushed = 0
@@ -95,20 +98,6 @@ class JitterBuffer:
         self._flushes = 0
 
     # ------------------------------------------------------------------ event-loop side
-
-    def use_adaptive_prefill(self, adaptive: AdaptivePrefill | None) -> None:
-        """Learn a hold from delta arrival times (None: the fixed prefill only).
-
-        For a consumer that pulls in real time (a device): the hold is wall time.
-        """
-        with self._lock:
-            self._adaptive = adaptive
-            self._hold_until = 0.0
-
-    def set_listener(self, listener: Callable[[], None] | None) -> None:
-        """Call ``listener()`` (loop thread, outside the lock) after each push that queued
-        audio: the speaker starts its stream on it."""
-        self._listener = listener
 
     def push(self, item_id: str, pcm: bytes) -> bool:
         """Queue ``pcm`` for ``item_id``. Returns False (and counts it) if the buffer is full."""
@@ -131,16 +120,10 @@ class JitterBuffer:
             self._pushed += len(pcm)
             self._max_queued = max(self._max_queued, self._queued)
             self._open.add(item_id)
-            if item_id not in self._received:
-                self._received[item_id] = 0
-                self._played.setdefault(item_id, 0)
-                while len(self._received) > _MAX_TRACKED_ITEMS:
-                    old, _ = self._received.popitem(last=False)
-                    self._played.pop(old, None)
-            self._received[item_id] += len(pcm)
-        listener = self._listener
-        if listener is not None:
-            listener()
+            if item_id not in self._played:
+                self._played[item_id] = 0
+                while len(self._played) > RECENT_ITEMS:
+                    self._played.popitem(last=False)
         return True
 
     def end_item(self, item_id: str) -> None:
@@ -151,7 +134,7 @@ class JitterBuffer:
                 self._adaptive.finish(item_id)
 
     def flush(self) -> list[ItemPlayback]:
-        """Drop all queued audio now. Returns received/played bytes of each item that was cut.
+        """Drop all queued audio now. Returns the played bytes of each item that was cut.
 
         An item is "cut" if it still had audio queued or was still open (more expected); its
         record says which (``open``), because an open item that underran has nothing queued
@@ -165,12 +148,7 @@ class JitterBuffer:
             for item_id in self._open:
                 if item_id not in cut:
                     cut.append(item_id)
-            records = [
-                ItemPlayback(
-                    i, self._received.get(i, 0), self._played.get(i, 0), open=i in self._open
-                )
-                for i in cut
-            ]
+            records = [ItemPlayback(i, self._played.get(i, 0), open=i in self._open) for i in cut]
             self._segments.clear()
             self._queued = 0
             self._primed = False
@@ -182,14 +160,9 @@ class JitterBuffer:
             return records
 
     def playback(self, item_id: str) -> ItemPlayback:
-        """Received and played bytes of one item so far (zeros if unknown)."""
+        """Played bytes of one recent item so far (zero if unknown)."""
         with self._lock:
-            return ItemPlayback(
-                item_id,
-                self._received.get(item_id, 0),
-                self._played.get(item_id, 0),
-                open=item_id in self._open,
-            )
+            return ItemPlayback(item_id, self._played.get(item_id, 0), open=item_id in self._open)
 
     def stats(self) -> JitterStats:
         with self._lock:

@@ -1,11 +1,12 @@
-"""The audio pipeline: microphone → capture queue, jitter buffer → speaker. Lives for the chat.
+"""The audio pipeline: microphone → the outbound queue, jitter buffer → speaker. Lives for the chat.
 
-It knows no connection: whichever connection is current takes blocks from
-:meth:`~AudioPipeline.next_block`, and the dispatcher pushes assistant audio into
-:attr:`~AudioPipeline.jitter`. Between connections the capture is *paused*: blocks recorded
-while there is no session are dropped, not sent late; so are blocks recorded while muted.
-Each change of either tells the microphone to drop the quiet audio it holds back
-(:mod:`voicelive.audio.quiet_batcher`), which was recorded before the change.
+It knows no connection: microphone blocks go into the one ordered
+:class:`~voicelive.connection.outbound.Outbound` queue, which the current connection
+empties, and the dispatcher hands assistant audio to :meth:`~AudioPipeline.play`. Between
+connections the capture is *paused*: blocks recorded while there is no session are dropped,
+not sent late; so are blocks recorded while muted. Each change of either tells the
+microphone to drop the quiet audio it holds back (:mod:`voicelive.audio.quiet_batcher`),
+which was recorded before the change.
 
 Threads: the PortAudio callbacks reach the pipeline only through ``call_soon_threadsafe`` (see
 :mod:`voicelive.audio.devices`); everything here runs on the event loop thread.
@@ -19,25 +20,21 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from voicelive.audio.interfaces import AudioIO, AudioStream, MicStream, PlaybackSink, SpeakerStream
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.ports import AudioIO, AudioStream, MicStream, PlaybackSink
+from voicelive.audio.prefill import AdaptivePrefill
 from voicelive.audio.silent_input import SilentInputDetector
+from voicelive.connection.outbound import Outbound
 from voicelive.errors import AudioDeviceError
 from voicelive.protocol.pcm import bytes_of, ms_of
+from voicelive.protocol.playback import ItemPlayback
 from voicelive.settings import AudioSettings
 
-log = logging.getLogger("voicelive.chat")
-
-CAPTURE_QUEUE_MS = 1000
-"""At most 1 s of microphone audio waits for the connection: beyond that the network is
-hopelessly behind, and the oldest goes first. Counted in audio, not blocks: a block may be
-one 20 ms read or a batch of quiet ones (:mod:`voicelive.audio.quiet_batcher`)."""
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class CaptureStats:
-    dropped_late_ms: int = 0
-    """Audio dropped because the queue was full (the connection could not keep up)."""
     dropped_paused_ms: int = 0
     """Audio not sent on purpose: no session to take it (between connections), or muted."""
 
@@ -55,6 +52,7 @@ class AudioPipeline:
         self,
         audio: AudioIO,
         settings: AudioSettings,
+        outbound: Outbound,
         on_warning: Callable[[str], None] | None = None,
         stereo_input: bool = False,
     ) -> None:
@@ -67,20 +65,40 @@ class AudioPipeline:
         live_mic = audio.input_finished is None and on_warning is not None
         self._silence = SilentInputDetector() if live_mic else None
         self._on_warning = on_warning
+        # The adaptive hold (wall time) is for a device's speaker; headless WAV output keeps
+        # the fixed prefill, so its file's timeline stays exact to the byte.
+        real_time = settings.output_file is None
         self.jitter = JitterBuffer(
             prefill_bytes=bytes_of(settings.prebuffer_ms),
             max_bytes=bytes_of(settings.max_buffer_ms),
+            adaptive=AdaptivePrefill() if real_time else None,
         )
         self.input_channels = 2 if stereo_input else 1
         """Channels of the blocks the microphone side delivers (2 with an echo reference)."""
-        self._capture: asyncio.Queue[bytes] = asyncio.Queue()  # bounded in audio, below
-        self._queued_bytes = 0
-        self._max_queued_bytes = bytes_of(CAPTURE_QUEUE_MS) * self.input_channels
+        self._outbound = outbound
         self.stats = CaptureStats()
         self._paused = True
         self._muted = False
         self._mic: MicStream | None = None
-        self._speaker: AudioStream | None = None
+        self._speaker: SpeakerStream | None = None
+
+    # -------------------------------------------------------------- playback (loop thread)
+
+    def play(self, item_id: str, pcm: bytes) -> bool:
+        """Queue assistant audio and wake the speaker. False: refused (the memory bound)."""
+        if not self.jitter.push(item_id, pcm):
+            return False
+        if self._speaker is not None:
+            self._speaker.wake()
+        return True
+
+    def end_audio(self, item_id: str) -> None:
+        """No more audio will come for ``item_id``."""
+        self.jitter.end_item(item_id)
+
+    def flush(self) -> list[ItemPlayback]:
+        """Drop all queued playback now (barge-in); what each cut item had played."""
+        return self.jitter.flush()
 
     # -------------------------------------------------------------- capture (loop thread)
 
@@ -96,22 +114,7 @@ class AudioPipeline:
         if self._paused or self.muted:
             self.stats.dropped_paused_ms += self._ms(block)
             return
-        self._capture.put_nowait(block)
-        self._queued_bytes += len(block)
-        while self._queued_bytes > self._max_queued_bytes and self._capture.qsize() > 1:
-            self.stats.dropped_late_ms += self._ms(self._take())  # keep the newest audio
-
-    async def next_block(self) -> bytes:
-        """The oldest queued microphone audio, waiting for some. Loop thread; cancel-safe
-        (a cancelled wait takes nothing)."""
-        block = await self._capture.get()
-        self._queued_bytes -= len(block)
-        return block
-
-    def _take(self) -> bytes:
-        block = self._capture.get_nowait()
-        self._queued_bytes -= len(block)
-        return block
+        self._outbound.audio(block)
 
     def _ms(self, block: bytes) -> int:
         return ms_of(len(block) // self.input_channels)
@@ -120,8 +123,7 @@ class AudioPipeline:
         """Stop queueing microphone audio and drop what is queued (no session to take it)."""
         self._paused = True
         self._capture_changed()
-        while not self._capture.empty():
-            self.stats.dropped_paused_ms += self._ms(self._take())
+        self.stats.dropped_paused_ms += self._outbound.drop_audio()
 
     def resume_capture(self) -> None:
         self._paused = False
@@ -156,6 +158,7 @@ class AudioPipeline:
             self.audio.microphone(self.on_mic_block) as mic,
         ):
             self._speaker, self._mic = speaker, mic
+            speaker.wake()  # audio may be queued already
             try:
                 yield self
             finally:
@@ -192,6 +195,6 @@ class AudioPipeline:
             stats.max_queued_bytes,
             getattr(speaker, "underflows", "n/a"),
             getattr(mic, "overflows", "n/a"),
-            self.stats.dropped_late_ms,
+            self._outbound.dropped_late_ms,
             self.stats.dropped_paused_ms,
         )

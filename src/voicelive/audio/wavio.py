@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voicelive.audio.interfaces import MicStream, SpeakerStream
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.ports import AudioStream, MicStream
 from voicelive.errors import AudioDeviceError, ConfigError
 from voicelive.protocol.pcm import BYTES_PER_MS, BYTES_PER_SAMPLE, SAMPLE_RATE
 from voicelive.protocol.playback import PlaybackNotice
@@ -203,6 +203,9 @@ class _FileSpeaker:
             if notice is not None:
                 self._notify(notice)
 
+    def wake(self) -> None:
+        """Nothing to start: the file is written on a steady tick."""
+
     def __enter__(self) -> _FileSpeaker:
         if self._path is not None:
             try:
@@ -265,7 +268,7 @@ class WavAudio:
 
     def speaker(
         self, jitter: JitterBuffer, notify: Callable[[PlaybackNotice], None]
-    ) -> AudioStream:
+    ) -> SpeakerStream:
         if self._settings.output_file is None:
             assert self._real is not None, "check() opens the real speaker"
             return self._real.speaker(jitter, notify)

@@ -89,10 +89,13 @@ class AssistantText:
 
 @dataclass(frozen=True)
 class AssistantEnd:
-    """The assistant's transcript for this item is over; ``interrupted`` if it was cut."""
+    """The assistant's transcript for this item is over; ``interrupted`` if it was cut.
+
+    ``text`` is the whole line as shown (the core accumulates it, once, in its history)."""
 
     item_id: str
     interrupted: bool
+    text: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -183,9 +186,27 @@ class ConnectionDropped:
     """The connection broke; the service forgot any response in flight."""
 
 
+@dataclass(frozen=True)
+class SessionStarted:
+    """A session is set up and current (the first, or one after a reconnect or rollover)."""
+
+    silence_ms: int
+    """Its VAD's silence duration: ``speech_stopped`` comes this long after the speech."""
+
+
+@dataclass(frozen=True)
+class PlaybackOverflow:
+    """The jitter buffer refused audio for an item (its memory bound was reached)."""
+
+    item_id: str
+    dropped_bytes: int
+
+
 LocalInput = (
     PlaybackChanged
     | PlaybackFlushed
+    | PlaybackOverflow
+    | SessionStarted
     | LocalInterrupt
     | CommitTurn
     | SendText

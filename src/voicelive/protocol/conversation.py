@@ -1,6 +1,6 @@
 """The conversation state machine: inputs in, actions out. Pure; no I/O, no clock.
 
-Inputs are parsed server events (:mod:`voicelive.protocol.events`) and local inputs
+Inputs are parsed server events (:mod:`voicelive.protocol.server_events`) and local inputs
 (:mod:`voicelive.protocol.actions`: playback changes, what a flush cut, keyboard turns, the end
 of a headless input, a dropped connection). :meth:`Conversation.handle` consumes one and returns
 the actions to perform, in order. It knows which response is active, which assistant items
@@ -18,7 +18,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
-from voicelive.protocol import events as ev
+from voicelive.protocol import client_events as ce
+from voicelive.protocol import server_events as ev
 from voicelive.protocol.actions import (
     Action,
     AssistantEnd,
@@ -36,6 +37,7 @@ from voicelive.protocol.actions import (
     Play,
     PlaybackChanged,
     PlaybackFlushed,
+    PlaybackOverflow,
     ResponseFinished,
     Send,
     SendText,
@@ -45,7 +47,7 @@ from voicelive.protocol.actions import (
 )
 from voicelive.protocol.history import History
 from voicelive.protocol.pcm import BYTES_PER_MS
-from voicelive.protocol.playback import ItemPlayback, PlaybackEvent
+from voicelive.protocol.playback import RECENT_ITEMS, ItemPlayback, PlaybackEvent
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,6 @@ BENIGN_ERROR_CODES: Final = frozenset(
 )
 """Errors that are expected races of barge-in (the server cancelled first): logged, not shown."""
 
-_KEEP_ITEMS: Final = 64
-"""Recent items whose response is remembered: enough for any reply still playing or late."""
-
 
 class Conversation:
     """See the module docstring.
@@ -72,7 +71,7 @@ class Conversation:
 
     def __init__(
         self,
-        ids: ev.EventIds,
+        ids: ce.EventIds,
         *,
         interrupt: bool = True,
         auto_truncate: bool = False,
@@ -96,6 +95,7 @@ class Conversation:
         self._input_ended = False
         self._typed = 0
         self._text_after_flush: list[str] = []
+        self._overflowed: set[str] = set()  # items whose audio the buffer refused (shown once)
         self.dropped_deltas = 0
         self.user_speaking = False
         self.awaiting_reply = False
@@ -111,6 +111,16 @@ class Conversation:
         return not (
             self.user_speaking or self.awaiting_reply or self.active_response or self._playing
         )
+
+    def received_bytes(self, item_id: str) -> int:
+        """Assistant audio of ``item_id`` accepted for playback: the one count of it."""
+        turn = self.history.get(item_id)
+        return turn.received_bytes if turn is not None else 0
+
+    def line_text(self, item_id: str) -> str:
+        """The assistant's words of ``item_id`` so far (what the view showed)."""
+        turn = self.history.get(item_id)
+        return turn.text if turn is not None else ""
 
     @property
     def playing(self) -> bool:
@@ -147,7 +157,8 @@ class Conversation:
                     self.history.turn(item_id, "assistant").text = text
                 if item_id in self._open_text:
                     self._open_text.discard(item_id)
-                    return [AssistantEnd(item_id, interrupted=response_id in self._interrupted)]
+                    interrupted = response_id in self._interrupted
+                    return [AssistantEnd(item_id, interrupted, self.line_text(item_id))]
                 return []
             case ev.SpeechStarted(_, item_id):
                 self.user_speaking = True
@@ -185,6 +196,8 @@ class Conversation:
                 return self._playback_drained(notice.item_id)
             case PlaybackFlushed(cut):
                 return self._playback_flushed(cut)
+            case PlaybackOverflow(item_id, dropped):
+                return self._playback_overflow(item_id, dropped)
             case LocalInterrupt():
                 return self._interrupt_locally()
             case CommitTurn():
@@ -194,7 +207,7 @@ class Conversation:
             case Greet(instructions):
                 self.awaiting_reply = True
                 response = {"instructions": instructions} if instructions else None
-                return [Send(ev.response_create(self._ids, response)), Status(State.THINKING)]
+                return [Send(ce.response_create(self._ids, response)), Status(State.THINKING)]
             case InputEnded():
                 self._input_ended = True
                 return [*(self._commit_turn() if self._manual else []), *self._finished()]
@@ -208,7 +221,7 @@ class Conversation:
     def _note_item(self, item_id: str, response_id: str) -> None:
         if item_id not in self._item_response:
             self._item_response[item_id] = response_id
-            if len(self._item_response) > 2 * _KEEP_ITEMS:
+            if len(self._item_response) > 2 * RECENT_ITEMS:
                 self._forget_old_items()
 
     def _speech_started(self) -> list[Action]:
@@ -235,7 +248,7 @@ class Conversation:
         """End the open transcript lines of these responses."""
         closing = sorted(i for i in self._open_text if self._item_response.get(i) in responses)
         self._open_text.difference_update(closing)
-        return [AssistantEnd(item_id, interrupted=interrupted) for item_id in closing]
+        return [AssistantEnd(i, interrupted, self.line_text(i)) for i in closing]
 
     def _response_done(
         self, response_id: str, status: str, reason: str | None, usage: dict[str, Any] | None
@@ -252,7 +265,7 @@ class Conversation:
             if self._create_after_done:
                 self._create_after_done = False
                 self.awaiting_reply = True
-                actions.append(Send(ev.response_create(self._ids)))
+                actions.append(Send(ce.response_create(self._ids)))
         if status == "failed":
             actions.append(
                 Notice("error", "the service could not finish its reply (response failed)")
@@ -266,10 +279,11 @@ class Conversation:
 
     def _forget_old_items(self) -> None:
         """Keep the bookkeeping of a long session small: only recent items matter for playback."""
-        for item_id in list(self._item_response)[:-_KEEP_ITEMS]:  # dicts keep insertion order
+        for item_id in list(self._item_response)[:-RECENT_ITEMS]:  # dicts keep insertion order
             del self._item_response[item_id]
         live = set(self._item_response.values())
         self._interrupted &= live | {self.active_response}
+        self._overflowed &= set(self._item_response)
 
     def _error_notice(self, error: ev.ServerErrorEvent) -> Notice:
         if error.code in BENIGN_ERROR_CODES:
@@ -279,30 +293,46 @@ class Conversation:
 
     # ------------------------------------------------------------------ playback feedback
 
+    def _playback_overflow(self, item_id: str, dropped: int) -> list[Action]:
+        """The buffer refused audio (a broken service sent far more than any reply): the
+        record counts only what can be heard, and the user is told once per item."""
+        turn = self.history.get(item_id)
+        if turn is not None:
+            turn.received_bytes = max(0, turn.received_bytes - dropped)
+        if item_id in self._overflowed:
+            return []
+        self._overflowed.add(item_id)
+        return [
+            Notice(
+                "warning",
+                "the reply is longer than the playback memory holds; the rest of its audio "
+                "is dropped (its text still shows)",
+            )
+        ]
+
     def _playback_flushed(self, cut: Sequence[ItemPlayback]) -> list[Action]:
         """After a flush: cancel the active response and truncate what was cut short."""
         actions: list[Action] = []
         if self.active_response and self._cancel_sent_for != self.active_response:
             self._cancel_sent_for = self.active_response
-            actions.append(Send(ev.response_cancel(self._ids, self.active_response)))
+            actions.append(Send(ce.response_cancel(self._ids, self.active_response)))
         truncate = not self._auto_truncate or self._local_interrupt
         for item in cut:
+            received = self.received_bytes(item.item_id)
             # Nothing to cut if nothing was received, or if the item was complete and fully
             # played. An item still open (more audio due) is cut even when all it sent so far
             # was played: the rest was never heard.
-            if item.received_bytes == 0 or (
-                not item.open and item.played_bytes >= item.received_bytes
-            ):
+            if received == 0 or (not item.open and item.played_bytes >= received):
                 continue
             # Clamp to what was received: truncating past the item's audio is an error that
             # can leave the session stuck.
-            heard = min(item.played_bytes, item.received_bytes)
+            heard = min(item.played_bytes, received)
             self.history.cut(item.item_id, heard)
             if truncate:
                 actions.append(
-                    Send(ev.item_truncate(self._ids, item.item_id, heard // BYTES_PER_MS))
+                    Send(ce.item_truncate(self._ids, item.item_id, heard // BYTES_PER_MS))
                 )
-            actions.append(_cut_notice(heard, item.received_bytes, item.open))
+            actions.append(_cut_notice(heard, received, item.open))
         self._local_interrupt = False
         self._playing = False
         for text in self._text_after_flush:
@@ -352,7 +382,7 @@ class Conversation:
         self.history.turn(key, "user").text = text
         return [
             UserLine(key, text, typed=True),
-            Send(ev.item_create_text(self._ids, text)),
+            Send(ce.item_create_text(self._ids, text)),
             *self._ask_for_reply(),
         ]
 
@@ -363,13 +393,19 @@ class Conversation:
             # (conversation_already_has_active_response): ask once the cancel has landed.
             self._create_after_done = True
             return [Status(State.THINKING)]
-        return [Send(ev.response_create(self._ids)), Status(State.THINKING)]
+        return [Send(ce.response_create(self._ids)), Status(State.THINKING)]
 
     def _commit_turn(self) -> list[Action]:
         """Manual turns (no VAD): end the user's turn and ask for a reply."""
         actions = self._interrupt_locally()
-        actions.append(Send(ev.audio_commit(self._ids)))
+        actions.append(Send(ce.audio_commit(self._ids)))
         return actions + self._ask_for_reply()
+
+    def end_open_lines(self) -> list[AssistantEnd]:
+        """At exit: end the assistant lines still being written, with what they hold."""
+        closing = sorted(self._open_text)
+        self._open_text.clear()
+        return [AssistantEnd(i, False, self.line_text(i)) for i in closing]
 
     # ------------------------------------------------------------------ connection changes
 

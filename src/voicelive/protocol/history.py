@@ -72,6 +72,10 @@ class History:
                 self._turns.popitem(last=False)
         return turn
 
+    def get(self, item_id: str) -> Turn | None:
+        """The turn of ``item_id``, if it is remembered."""
+        return self._turns.get(item_id)
+
     def cut(self, item_id: str, heard_bytes: int) -> None:
         """The user heard only ``heard_bytes`` of this assistant item's audio."""
         turn = self._turns.get(item_id)

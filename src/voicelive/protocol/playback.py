@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Final
 
 
 class PlaybackEvent(enum.Enum):
@@ -27,12 +28,17 @@ class PlaybackNotice:
     item_id: str
 
 
+RECENT_ITEMS: Final = 64
+"""How many recent assistant items the core and the buffer remember: enough for any reply
+still playing or arriving late. The one memory limit of the per-item bookkeeping."""
+
+
 @dataclass(frozen=True)
 class ItemPlayback:
-    """How much of one assistant item was received and really played, in bytes."""
+    """How much of one assistant item the speaker really played, in bytes (what was received
+    is the core's record)."""
 
     item_id: str
-    received_bytes: int
     played_bytes: int
     open: bool
     """More audio was still expected for this item (no end of audio yet)."""

@@ -33,7 +33,7 @@ from websockets.exceptions import (
 from voicelive import __version__
 from voicelive.auth import Auth
 from voicelive.errors import AuthError, ConfigError, ConnectError, ConnectionLost
-from voicelive.protocol.events import describe
+from voicelive.protocol.server_events import describe
 from voicelive.settings import AgentSettings, ConnectionSettings
 
 log = logging.getLogger(__name__)

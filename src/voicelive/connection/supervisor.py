@@ -3,17 +3,24 @@
 A connection is one attempt; the audio pipeline and the conversation core outlive it. The
 supervisor owns the attempts and nothing else:
 
-- **serve**: the capture queue goes to the current connection, the dispatcher's outbox too,
-  and every frame received goes to the dispatcher;
+- **serve**: one sender empties the ordered :class:`~voicelive.connection.outbound.Outbound` queue
+  (microphone audio and client events, in their order) into the current connection, and
+  every frame received goes to the dispatcher;
 - **reconnect** on any close the user did not ask for (a TCP reset, a keepalive timeout, any
-  close code, even a clean one): exponential backoff with jitter (:mod:`voicelive.backoff`),
-  a fresh handshake each time (new credential headers and request id), ``session.update``
-  again, the history replayed, and only then the microphone resumed. Refusals (400, 401, 403,
-  404, a rejected ``session.update``) end the chat with their own error; 429 is retried,
-  honouring ``Retry-After``;
+  close code, even a clean one): exponential backoff with jitter
+  (:mod:`~voicelive.connection.backoff`), a fresh handshake each time (new credential
+  headers and request id), ``session.update`` again, the history replayed, and only then the
+  microphone resumed. Refusals (400, 401, 403, 404, a rejected ``session.update``) end the
+  chat with their own error; 429 is retried, honouring ``Retry-After``;
 - **roll over** before ``expires_at``: the next session is opened and set up while the old one
-  still serves, and the switch happens at a quiet moment (nobody speaking, nothing playing),
-  or, failing one before a safety margin, once the current reply's audio has all arrived.
+  still serves, and the switch happens at a quiet moment (the core says when: nobody
+  speaking, nothing playing), or, failing one before a safety margin, once the current
+  reply's audio has all arrived. A block whose send the switch interrupted goes to the new
+  session.
+
+It asks the core only questions (:class:`CoreQuestions`) and tells the dispatcher only
+inputs (frames, :class:`~voicelive.protocol.actions.SessionStarted`,
+:class:`~voicelive.protocol.actions.ConnectionDropped`).
 
 Cancel it to stop (quit); :meth:`close` then closes the current connection with 1000.
 Loop thread only.
@@ -28,22 +35,39 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from voicelive.audio.pipeline import AudioPipeline
 from voicelive.auth import Auth
-from voicelive.backoff import Backoff
-from voicelive.connection import VoiceLiveConnection
+from voicelive.connection.backoff import Backoff
+from voicelive.connection.client import VoiceLiveConnection
+from voicelive.connection.outbound import Outbound
+from voicelive.connection.session_setup import SessionInfo, replay_events, set_up
 from voicelive.dispatcher import Dispatcher
 from voicelive.errors import ConnectError, ConnectionLost
 from voicelive.protocol import actions as act
-from voicelive.protocol import events as ev
-from voicelive.protocol.pcm import BYTES_PER_MS
-from voicelive.session_setup import SessionInfo, replay_events, set_up
+from voicelive.protocol import client_events as ce
+from voicelive.protocol.history import History
 from voicelive.settings import Settings
-from voicelive.view import View
+from voicelive.terminal.view import View
 
-log = logging.getLogger("voicelive.chat")
+log = logging.getLogger(__name__)
+
+
+class CoreQuestions(Protocol):
+    """What the supervisor asks the conversation core (read-only)."""
+
+    @property
+    def idle(self) -> bool:
+        """A quiet moment: nobody speaking, no reply due or running, nothing playing."""
+
+    @property
+    def active_response(self) -> str | None:
+        """The response in progress, if any."""
+
+    @property
+    def history(self) -> History:
+        """What was said and heard, for a new session's replay."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +100,10 @@ class Supervisor:
         self,
         settings: Settings,
         auth: Auth,
-        ids: ev.EventIds,
+        ids: ce.EventIds,
+        core: CoreQuestions,
         dispatcher: Dispatcher,
+        outbound: Outbound,
         pipeline: AudioPipeline,
         view: View,
         *,
@@ -88,7 +114,9 @@ class Supervisor:
         self.settings = settings
         self.auth = auth
         self.ids = ids
+        self.core = core
         self.dispatcher = dispatcher
+        self.outbound = outbound
         self.pipeline = pipeline
         self.view = view
         self.timing = timing
@@ -99,7 +127,6 @@ class Supervisor:
         self._closing: set[asyncio.Task[None]] = set()
         self.reconnects = 0
         self.rollovers = 0
-        self._sent_bytes = 0  # microphone audio sent on the current connection
 
     # -------------------------------------------------------------- attempts
 
@@ -138,18 +165,16 @@ class Supervisor:
 
     def _go_live(self, live: Live, *, replay: bool) -> None:
         """Make ``live`` current: drop stale client events, replay, resume the microphone."""
-        stale = []
-        while not self.dispatcher.outbox.empty():
-            stale.append(self.dispatcher.outbox.get_nowait()["type"])
+        stale = self.outbound.drop_events()
         if stale:
             log.info("not sent to the new session (meant for the old one): %s", stale)
         if replay:
-            events = replay_events(self.dispatcher.core.history, self.settings.replay, self.ids)
-            for event in events:
-                self.dispatcher.outbox.put_nowait(event)
+            events = replay_events(self.core.history, self.settings.replay, self.ids)
+            self.outbound.events_first(events)  # the history before any new speech
             log.info("replay: %d item(s) queued for the new session", len(events))
         self.current = live
-        self._sent_bytes = 0  # a new session's input audio timeline starts at 0
+        self.outbound.new_session()  # a new session's input audio timeline starts at 0
+        self.dispatcher.feed(act.SessionStarted(live.info.silence_ms))
         self.pipeline.resume_capture()
 
     # -------------------------------------------------------------- the running loop
@@ -158,18 +183,22 @@ class Supervisor:
         """Serve ``live`` and its successors until cancelled; raise when giving up."""
         while True:
             try:
-                live = await self._serve(live)
+                successor = await self._serve(live)
             except ConnectionLost as lost:
                 if not self.settings.connection.reconnect:
                     raise
                 live = await self._recover(lost)
+            else:
+                # switched only now that the old sender has stopped (and put back what it
+                # had not finished sending), so the replay goes ahead of it
+                self._switch(live, successor)
+                live = successor
 
     async def _serve(self, live: Live) -> Live:
-        """Run one connection; return its successor after a rollover, raise ConnectionLost."""
+        """Run one connection; return its successor for a rollover, raise ConnectionLost."""
         conn = live.conn
         tasks = [
-            asyncio.ensure_future(self._send_audio(conn)),
-            asyncio.ensure_future(self._send_control(conn)),
+            asyncio.ensure_future(self._send(conn)),
             asyncio.ensure_future(self._receive(conn)),
         ]
         expiry = live.info.expires_at
@@ -188,7 +217,6 @@ class Supervisor:
                     if task is planner:
                         successor = planner.result()
                         if successor is not None:
-                            self._switch(live, successor)
                             return successor
                     else:
                         task.result()  # raises ConnectionLost (or a bug)
@@ -197,30 +225,22 @@ class Supervisor:
                 task.cancel()
             await asyncio.gather(*watched, return_exceptions=True)
 
-    async def _send_audio(self, conn: VoiceLiveConnection) -> None:
+    async def _send(self, conn: VoiceLiveConnection) -> None:
+        """Send the outbound queue in order. A send cut short by a cancel (a rollover's
+        switch, a quit) puts its item back: the next session gets it."""
+        outbound = self.outbound
         while True:
-            block = await self.pipeline.next_block()
-            await conn.send(ev.audio_append(block))
-            self._sent_bytes += len(block)
-
-    async def _send_control(self, conn: VoiceLiveConnection) -> None:
-        outbox = self.dispatcher.outbox
-        while True:
-            await conn.send(await outbox.get())
+            item = await outbound.get()
+            try:
+                await conn.send(ce.audio_append(item) if isinstance(item, bytes) else item)
+            except asyncio.CancelledError:
+                outbound.unget(item)
+                raise
+            outbound.sent(item)
 
     async def _receive(self, conn: VoiceLiveConnection) -> None:
         while True:
             self.dispatcher.on_frame(await conn.recv())
-
-    def speech_ended_ago_ms(self, audio_end_ms: int) -> int:
-        """How long ago the user stopped speaking, given ``speech_stopped.audio_end_ms``.
-
-        ``audio_end_ms`` is a point on the current session's input timeline (the audio sent
-        to it) and lies the VAD's silence duration after the last voiced audio.
-        """
-        sent_ms = self._sent_bytes // (BYTES_PER_MS * self.pipeline.input_channels)
-        silence_ms = self.current.info.silence_ms if self.current is not None else 0
-        return max(0, sent_ms - audio_end_ms) + silence_ms
 
     # -------------------------------------------------------------- reconnect
 
@@ -288,17 +308,12 @@ class Supervisor:
             log.warning("rollover: the next session could not be opened (%s)", exc)
             return None  # the old one expires and the reconnect path takes over
         safety = min(self.timing.rollover_safety_s, lead / 4)
-        quiet = await self._wait_until(self._quiet, expires_at - safety)
+        quiet = await self._wait_until(lambda: self.core.idle, expires_at - safety)
         if not quiet:
             log.info("rollover: no quiet moment; switching once the reply's audio is in")
-            await self._wait_until(
-                lambda: self.dispatcher.core.active_response is None, expires_at - 1.0
-            )
+            await self._wait_until(lambda: self.core.active_response is None, expires_at - 1.0)
         prepared, self._prepared = self._prepared, None
         return prepared
-
-    def _quiet(self) -> bool:
-        return self.dispatcher.core.idle and not self.pipeline.jitter.busy
 
     async def _wait_until(self, condition: Callable[[], bool], deadline: float) -> bool:
         """Wait until ``condition()`` holds (re-checked on every handled input) or the deadline."""

@@ -26,7 +26,7 @@ class View(Protocol):
     def status(self, state: str) -> None: ...
     def user(self, text: str, *, typed: bool = False) -> None: ...
     def assistant_delta(self, item_id: str, delta: str) -> None: ...
-    def assistant_end(self, item_id: str, interrupted: bool) -> None: ...
+    def assistant_end(self, item_id: str, interrupted: bool, text: str) -> None: ...
     def notice(self, level: str, text: str) -> None: ...
     def set_muted(self, muted: bool) -> None: ...
     def line_typed(self, line: str) -> None: ...
@@ -44,7 +44,6 @@ class TerminalView:
         self._status_drawn = False
         self._status_width = 0
         self._open_item: str | None = None  # assistant line being streamed (tty)
-        self._texts: dict[str, list[str]] = {}  # assistant words per item (plain mode)
 
     # -------------------------------------------------------------- helpers
 
@@ -96,8 +95,7 @@ class TerminalView:
 
     def assistant_delta(self, item_id: str, delta: str) -> None:
         if not self._tty:
-            self._texts.setdefault(item_id, []).append(delta)
-            return
+            return  # plain mode prints the whole line at its end
         if self._open_item != item_id:
             self._clear_status()
             self._end_open_line()
@@ -105,10 +103,10 @@ class TerminalView:
             self._open_item = item_id
         self._write(delta)
 
-    def assistant_end(self, item_id: str, interrupted: bool) -> None:
+    def assistant_end(self, item_id: str, interrupted: bool, text: str) -> None:
+        """The line of ``item_id`` is over; ``text`` is all of it (plain mode prints it)."""
         mark = " [interrupted]" if interrupted else ""
         if not self._tty:
-            text = "".join(self._texts.pop(item_id, []))
             self._write(f"assistant: {text}{mark}\n")
             return
         if self._open_item == item_id:
@@ -145,7 +143,4 @@ class TerminalView:
         if self._tty:
             self._clear_status()
             self._end_open_line()
-        else:
-            for item_id in list(self._texts):
-                self.assistant_end(item_id, interrupted=False)
         self._out.flush()

@@ -41,6 +41,14 @@ class MicStream(AudioStream, Protocol):
     def drop_held(self) -> None: ...
 
 
+class SpeakerStream(AudioStream, Protocol):
+    """The speaker end. ``wake()`` (loop thread): audio was queued; a speaker that stops its
+    stream while idle starts it again. Never raises: a stream that will not start sets
+    ``failed``."""
+
+    def wake(self) -> None: ...
+
+
 class AudioIO(Protocol):
     """Opens the two audio ends.
 
@@ -55,4 +63,4 @@ class AudioIO(Protocol):
 
     def check(self) -> None: ...
     def microphone(self, sink: MicSink) -> MicStream: ...
-    def speaker(self, jitter: JitterBuffer, notify: PlaybackSink) -> AudioStream: ...
+    def speaker(self, jitter: JitterBuffer, notify: PlaybackSink) -> SpeakerStream: ...

@@ -1,7 +1,4 @@
-"""Voice Live wire events: client event builders and server event parsing. Pure; no I/O.
-
-Client events are plain dicts ready for ``json.dumps``; every builder sets a unique
-``event_id`` (``cli_<n>``) so an ``error`` event can be traced back to what caused it.
+"""Voice Live server events: frames decoded and parsed into small typed records. Pure; no I/O.
 
 Server events are parsed into small frozen records for the types the client acts on; every
 other type in the protocol reference (§3.1) becomes :class:`Ignored` (known, deliberately not
@@ -13,92 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
 import json
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 
 class MalformedEvent(ValueError):
     """A frame that is not a JSON object with a string ``type``, or a field of the wrong shape."""
-
-
-# --------------------------------------------------------------------------- client events
-
-
-class EventIds:
-    """Hands out unique client ``event_id`` values. Not thread-safe: use from the event loop."""
-
-    def __init__(self, prefix: str = "cli") -> None:
-        self._prefix = prefix
-        self._counter = itertools.count(1)
-
-    def next(self) -> str:
-        return f"{self._prefix}_{next(self._counter):05d}"
-
-
-def session_update(ids: EventIds, session: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "session.update", "event_id": ids.next(), "session": session}
-
-
-def audio_append(pcm16: bytes) -> dict[str, Any]:
-    """``input_audio_buffer.append``; no event_id: it has no reply and is sent 50 times a second."""
-    return {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm16).decode("ascii")}
-
-
-def audio_commit(ids: EventIds) -> dict[str, Any]:
-    return {"type": "input_audio_buffer.commit", "event_id": ids.next()}
-
-
-def audio_clear(ids: EventIds) -> dict[str, Any]:
-    return {"type": "input_audio_buffer.clear", "event_id": ids.next()}
-
-
-def response_create(ids: EventIds, response: dict[str, Any] | None = None) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": "response.create", "event_id": ids.next()}
-    if response:
-        event["response"] = response
-    return event
-
-
-def response_cancel(ids: EventIds, response_id: str | None = None) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": "response.cancel", "event_id": ids.next()}
-    if response_id:
-        event["response_id"] = response_id
-    return event
-
-
-def item_truncate(ids: EventIds, item_id: str, audio_end_ms: int) -> dict[str, Any]:
-    return {
-        "type": "conversation.item.truncate",
-        "event_id": ids.next(),
-        "item_id": item_id,
-        "content_index": 0,
-        "audio_end_ms": audio_end_ms,
-    }
-
-
-def item_create_text(
-    ids: EventIds, text: str, role: Literal["user", "assistant"] = "user"
-) -> dict[str, Any]:
-    """A text message item: ``input_text`` for the user, ``text`` for the assistant (§2.4)."""
-    part = "input_text" if role == "user" else "text"
-    return {
-        "type": "conversation.item.create",
-        "event_id": ids.next(),
-        "item": {
-            "type": "message",
-            "role": role,
-            "content": [{"type": part, "text": text}],
-        },
-    }
-
-
-def item_delete(ids: EventIds, item_id: str) -> dict[str, Any]:
-    return {"type": "conversation.item.delete", "event_id": ids.next(), "item_id": item_id}
-
-
-# --------------------------------------------------------------------------- server events
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from voicelive.connection import VoiceLiveConnection
+from voicelive.connection.client import VoiceLiveConnection
 from voicelive.errors import ConnectError, ProtocolError, ServerError
-from voicelive.protocol import events as ev
+from voicelive.protocol import client_events as ce
+from voicelive.protocol import server_events as ev
 from voicelive.protocol.history import History
-from voicelive.protocol.session import build_session
+from voicelive.protocol.session_payload import build_session
 from voicelive.settings import ReplaySettings, Settings
 
-log = logging.getLogger("voicelive.chat")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class SessionInfo:
 
 
 async def set_up(
-    conn: VoiceLiveConnection, settings: Settings, ids: ev.EventIds, timeout_s: float
+    conn: VoiceLiveConnection, settings: Settings, ids: ce.EventIds, timeout_s: float
 ) -> SessionInfo:
     """Run the set-up handshake within ``timeout_s`` in all (not per event).
 
@@ -53,7 +54,7 @@ async def set_up(
                 session.get("expires_at"),
             )
             payload = build_session(settings.session, settings.connection.api_version)
-            await conn.send(ev.session_update(ids, payload))
+            await conn.send(ce.session_update(ids, payload))
             updated = await _next_of(conn, "session.updated")
     except TimeoutError:
         raise ConnectError(
@@ -112,7 +113,7 @@ def _raise_setup_error(event: dict[str, Any]) -> None:
 
 
 def replay_events(
-    history: History, bounds: ReplaySettings, ids: ev.EventIds
+    history: History, bounds: ReplaySettings, ids: ce.EventIds
 ) -> list[dict[str, Any]]:
     """The ``conversation.item.create`` events that tell a new session the conversation so far.
 
@@ -131,4 +132,4 @@ def replay_events(
             bounds.turns,
             bounds.chars,
         )
-    return [ev.item_create_text(ids, text, role) for role, text in replay.turns]
+    return [ce.item_create_text(ids, text, role) for role, text in replay.turns]
