@@ -70,6 +70,7 @@ from voicelive.settings import (
     Secret,
     SessionSettings,
     Settings,
+    ToolsSettings,
     TurnDetectionSettings,
     uses_legacy_eou_fields,
 )
@@ -266,7 +267,28 @@ def settings_from_context(ctx: typer.Context) -> Settings:
         greet_instructions=v["greet_instructions"],
         record=_output(v, "record", (".wav",), audio),
         transcript=_output(v, "transcript", TRANSCRIPT_SUFFIXES, audio),
+        tools=_tools(v, api_version),
     )
+
+
+def _tools(v: _Values, api_version: str) -> ToolsSettings | None:
+    """``--mcp-config`` read and checked here (the CLI layer: ``${VAR}`` comes from the
+    environment); the tools modules are imported only when it is given."""
+    path = v.path("mcp_config")
+    if path is None:
+        for dest in ("approve", "tool_timeout"):
+            if v.given(dest):
+                v.refuse(dest, "needs --mcp-config (VOICELIVE_MCP_CONFIG)")
+        return None
+    from voicelive.tools.catalog import service_mcp_refusal
+    from voicelive.tools.config import load_mcp_config
+
+    mcp = load_mcp_config(path, os.environ)
+    refusal = service_mcp_refusal(api_version, mcp.service)
+    if refusal is not None:
+        raise ConfigError(refusal)
+    patterns = tuple(p.strip() for p in (v["approve"] or "").split(",") if p.strip())
+    return ToolsSettings(mcp, patterns, **_present(call_timeout_s=v["tool_timeout"]))
 
 
 def _present(**values: Any) -> dict[str, Any]:

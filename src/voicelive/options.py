@@ -112,6 +112,7 @@ def _opt(
 
 _C, _V, _T, _A, _L = "Connection", "Conversation", "Turn detection", "Audio", "Logging and mode"
 _G = "Foundry agent"
+_TL = "Tools"
 _AZ = "AZURE_VOICELIVE_"
 
 OPTIONS: Final[tuple[OptionSpec, ...]] = (
@@ -251,6 +252,16 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     _opt("debug", "off", "Show tracebacks on errors.", _L, kind="bool"),
     _opt("simulate", "off", "Talk to the bundled offline simulator instead of Azure.", _L,
          kind="bool"),
+    # --- tools
+    _opt("mcp_config", "(none: no tools)",
+         "MCP servers whose tools the assistant may call: an mcpServers JSON file as Claude "
+         "Desktop, Cursor and VS Code use (README \"Tools\").", _TL, "FILE",
+         example="examples/mcp/mcp.json"),
+    _opt("approve", "(none: every call is asked)",
+         "Tools that run without asking: comma-separated patterns on server.tool, as the "
+         "prompt names them (codes.*, *.lookup_code).", _TL, "PATTERNS", example="codes.*"),
+    _opt("tool_timeout", "30", "Seconds one tool call may take ({range}).", _TL, "S",
+         low=1.0, high=600.0),
 )  # fmt: skip
 
 SPECS: Final[dict[str, OptionSpec]] = {spec.dest: spec for spec in OPTIONS}

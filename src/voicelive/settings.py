@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from voicelive.tools.config import McpConfig
 
 GA_API_VERSIONS = ("2025-10-01", "2026-04-10", "2026-07-15")
 PREVIEW_API_VERSIONS = ("2025-05-01-preview", "2026-01-01-preview", "2026-06-01-preview")
@@ -171,6 +175,15 @@ class ReplaySettings:
 
 
 @dataclass(frozen=True)
+class ToolsSettings:
+    """``--mcp-config`` (already read and checked), ``--approve`` patterns, ``--tool-timeout``."""
+
+    mcp: McpConfig
+    approve: tuple[str, ...] = ()
+    call_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ``run_chat`` needs. ``simulate`` means: start the bundled simulator.
 
@@ -193,6 +206,8 @@ class Settings:
     greet_instructions: str | None = None
     record: Path | None = None
     transcript: Path | None = None
+    tools: ToolsSettings | None = None
+    """None without ``--mcp-config``: nothing of :mod:`voicelive.tools` is imported then."""
 
     def __post_init__(self) -> None:
         others = tuple(f for f in self.connection.features if f != CLIENT_EC_REFERENCE_FEATURE)
