@@ -479,3 +479,19 @@ def test_a_refused_response_create_is_sent_again_after_the_next_response_done() 
     # our own create, while pending, keeps a second one back
     wire.local(CancelRequested())
     assert len(wire.of(SendResponseCreate)) == 2
+
+
+def test_a_response_create_lost_with_the_connection_is_asked_again_on_the_new_session() -> None:
+    wire = Wire(make_loop("*"))
+    wire.created("r1")
+    wire.call("r1", "c1", args="{}")
+    wire.local(ToolFinished("c1", ToolOutcome("ok", "A")))
+    wire.done("r1")
+    assert len(wire.of(SendResponseCreate)) == 1  # then the socket drops before a response
+    wire.local(Reconnected())
+    assert len(wire.of(SendResponseCreate)) == 2
+    assert outputs(wire) == {"c1": "A"}  # the output itself is in the replay, not sent twice
+    wire.created("r2")
+    wire.done("r2")
+    wire.local(Reconnected())  # a later drop after a finished response asks nothing
+    assert len(wire.of(SendResponseCreate)) == 2

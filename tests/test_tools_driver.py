@@ -17,6 +17,9 @@ from voicelive.tools.config import parse_mcp_config
 from voicelive.tools.driver import Callbacks, StartedTools, ToolSettings, start_tools
 from voicelive.tools.loop_events import ToolCallRecord
 
+pytestmark = pytest.mark.slow  # real MCP server processes (about 1-2 s each to start)
+
+
 SERVER = Path(__file__).parent / "mcp_servers" / "codes_server.py"
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from voicelive.tools.catalog import ToolCatalog
 from voicelive.tools.config import StdioServer, load_mcp_config
 from voicelive.tools.manager import McpServers
+
+pytestmark = pytest.mark.slow  # real MCP server processes (about 1-2 s each to start)
+
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "mcp" / "mcp.json"
 

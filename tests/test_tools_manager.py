@@ -15,6 +15,9 @@ import pytest
 from voicelive.tools.config import HttpServer, Secret, StdioServer
 from voicelive.tools.manager import McpServers, server_environment
 
+pytestmark = pytest.mark.slow  # real MCP server processes (about 1-2 s each to start)
+
+
 SERVER = Path(__file__).parent / "mcp_servers" / "codes_server.py"
 
 

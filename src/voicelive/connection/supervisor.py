@@ -70,6 +70,18 @@ class CoreQuestions(Protocol):
         """What was said and heard, for a new session's replay."""
 
 
+class ToolsOnReconnect(Protocol):
+    """What the supervisor needs of the tools (:class:`voicelive.tools.driver.ToolDriver`)."""
+
+    session_tools: list[dict[str, Any]]
+
+    def replay_events(self) -> list[dict[str, Any]]:
+        """The calls so far, for a new session (function_call items and their outputs)."""
+
+    def reconnected(self) -> None:
+        """The new session is current and has the replay: pending outputs may go to it."""
+
+
 @dataclass(frozen=True)
 class Live:
     """An open connection whose session is set up."""
@@ -110,6 +122,7 @@ class Supervisor:
         timing: Timing = DEFAULT_TIMING,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
+        tools: ToolsOnReconnect | None = None,
     ) -> None:
         self.settings = settings
         self.auth = auth
@@ -122,6 +135,7 @@ class Supervisor:
         self.timing = timing
         self._rng = rng
         self._clock = clock
+        self.tools = tools
         self.current: Live | None = None
         self._prepared: Live | None = None
         self._closing: set[asyncio.Task[None]] = set()
@@ -137,7 +151,11 @@ class Supervisor:
             self.view.status(act.State.STARTING)
         try:
             info = await set_up(
-                conn, self.settings, self.ids, self.settings.connection.open_timeout_s
+                conn,
+                self.settings,
+                self.ids,
+                self.settings.connection.open_timeout_s,
+                self.tools.session_tools if self.tools is not None else None,
             )
         except BaseException:
             await conn.close(1000, "")
@@ -170,11 +188,15 @@ class Supervisor:
             log.info("not sent to the new session (meant for the old one): %s", stale)
         if replay:
             events = replay_events(self.core.history, self.settings.replay, self.ids)
+            if self.tools is not None:  # tool calls after the text: their order is not kept
+                events += self.tools.replay_events()
             self.outbound.events_first(events)  # the history before any new speech
             log.info("replay: %d item(s) queued for the new session", len(events))
         self.current = live
         self.outbound.new_session()  # a new session's input audio timeline starts at 0
         self.dispatcher.feed(act.SessionStarted(live.info.silence_ms))
+        if replay and self.tools is not None:
+            self.tools.reconnected()  # outputs of calls still in flight go to this session
         self.pipeline.resume_capture()
 
     # -------------------------------------------------------------- the running loop

@@ -342,7 +342,10 @@ class CallLoop:
 
     def _reconnected(self, now: float, out: list[Action]) -> None:
         # The old socket took its responses with it: nothing is active, every group is over.
+        # A response.create of ours that had not led to a finished response is asked again
+        # (it may have been dropped unsent, or its response died with the socket).
         self._active = None
+        self._create_due = self._create_due or self._ours_unsettled
         self._requested = self._ours_unsettled = False
         for call in self._calls.values():
             if call.response_id is not None:

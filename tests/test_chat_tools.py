@@ -1,0 +1,192 @@
+"""run_chat with --mcp-config: a scripted service on 127.0.0.1, a real stdio MCP server (the
+SDK), typed answers through a real pipe as the keyboard."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes import FakeAudio, RecordingView
+from tests.scripted_server import Scripted
+from voicelive.chat import run_chat
+from voicelive.errors import EXIT_INTERRUPTED
+from voicelive.quit import Quit
+from voicelive.settings import (
+    AudioSettings,
+    ConnectionSettings,
+    LogSettings,
+    Secret,
+    Settings,
+    ToolsSettings,
+)
+from voicelive.tools.config import parse_mcp_config
+
+pytestmark = pytest.mark.slow
+
+SERVER = Path(__file__).parent / "mcp_servers" / "codes_server.py"
+
+
+class Keyboard:
+    """A pipe standing in for stdin: the test types lines into it."""
+
+    def __init__(self) -> None:
+        self.read_fd, self._write_fd = os.pipe()
+
+    def type(self, line: str) -> None:
+        os.write(self._write_fd, (line + "\n").encode())
+
+    def close(self) -> None:
+        for fd in (self.read_fd, self._write_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+@pytest.fixture
+def keyboard() -> Iterator[Keyboard]:
+    kb = Keyboard()
+    yield kb
+    kb.close()
+
+
+def settings(port: int, tmp_path: Path, approve: tuple[str, ...] = (), **extra: Any) -> Settings:
+    env = {"CODES_SERVER_PID_FILE": str(tmp_path / "pid")}
+    entry = {"command": sys.executable, "args": [str(SERVER)], "env": env}
+    mcp = parse_mcp_config({"mcpServers": {"codes": entry}}, tmp_path / "mcp.json", {})
+    return Settings(
+        connection=ConnectionSettings(endpoint=f"ws://127.0.0.1:{port}", api_key=Secret("k-1")),
+        audio=AudioSettings(prebuffer_ms=0),
+        log=LogSettings(log_file=None),
+        tools=ToolsSettings(mcp, approve, **extra),
+        transcript=tmp_path / "talk.jsonl",
+        stats_json=tmp_path / "stats.json",
+    )
+
+
+def call(scripted: Scripted, rid: str, call_id: str, name: str, args: dict[str, Any]) -> None:
+    item = {"id": f"it_{call_id}", "type": "function_call", "call_id": call_id, "name": name}
+    scripted.send(type="response.created", response={"id": rid})
+    scripted.send(type="response.output_item.added", response_id=rid, output_index=0, item=item)
+    scripted.send(type="conversation.item.created", item=item)
+    scripted.send(
+        type="response.function_call_arguments.done",
+        response_id=rid,
+        item_id=f"it_{call_id}",
+        call_id=call_id,
+        arguments=json.dumps(args),
+    )
+    scripted.send(type="response.done", response={"id": rid, "status": "completed"})
+
+
+async def output_of(scripted: Scripted, timeout: float = 20) -> dict[str, Any]:
+    while True:
+        event = await scripted.wait_for("conversation.item.create", timeout)
+        if event["item"]["type"] == "function_call_output":
+            return event
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pipe as stdin, pids by signal 0")
+async def test_declare_ask_approve_answer_record_and_stop(
+    scripted: Scripted, keyboard: Keyboard, tmp_path: Path
+) -> None:
+    view, quit = RecordingView(), Quit()
+    s = settings(scripted.port, tmp_path)
+    task = asyncio.create_task(
+        run_chat(s, view=view, audio=FakeAudio(), stdin_fd=keyboard.read_fd, quit=quit)
+    )
+    update = await scripted.wait_for("session.update", 30)
+    tools = update["session"]["tools"]
+    assert {t["name"] for t in tools} >= {"codes__lookup_code", "codes__slow"}
+    assert update["session"]["tool_choice"] == "auto"
+    await view.wait_for("status", "listening", 10)
+
+    call(scripted, "r1", "c1", "codes__lookup_code", {"word": "lighthouse"})
+    prompt = await view.wait_for("tool-ask", "allow?", 10)
+    assert prompt == (
+        'tool codes.lookup_code {"word": "lighthouse"}: allow? y / n / a (always this tool)'
+    )
+    keyboard.type("y")
+    output = await output_of(scripted)
+    assert output["item"] == {"type": "function_call_output", "call_id": "c1", "output": "LH-42"}
+    await scripted.wait_for("response.create", 10)
+
+    call(scripted, "r2", "c2", "codes__lookup_code", {"word": "anchor"})
+    await view.wait_for("tool-ask", "anchor", 10)
+    keyboard.type("n")
+    assert (await output_of(scripted))["item"]["output"] == "not approved by the user"
+
+    call(scripted, "r3", "c3", "codes__slow", {"seconds": 60})
+    await view.wait_for("tool-ask", "codes.slow", 10)
+    keyboard.type("a")
+    await view.wait_for("tool", "running codes.slow · ", 10)
+    keyboard.type("/cancel")
+    assert (await output_of(scripted))["item"]["output"] == "cancelled by the user"
+
+    call(scripted, "r4", "c4", "codes__slow", {"seconds": 60})  # "a": no question now
+    await view.wait_for("tool", "running codes.slow · ", 10)
+    pid = int((tmp_path / "pid").read_text())
+    quit.signal(EXIT_INTERRUPTED, "Ctrl+C")  # while the tool runs
+    assert await asyncio.wait_for(task, 30) == EXIT_INTERRUPTED
+    assert gone(pid)
+
+    lines = [json.loads(x) for x in (tmp_path / "talk.jsonl").read_text().splitlines()]
+    tool_lines = [(x["name"], x["outcome"], x["output"]) for x in lines if x["role"] == "tool"]
+    assert tool_lines == [
+        ("codes.lookup_code", "ok", "LH-42"),
+        ("codes.lookup_code", "denied", "not approved by the user"),
+        ("codes.slow", "cancelled", "cancelled by the user"),
+    ]
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert [(c["name"], c["outcome"]) for c in stats["tool_calls"]] == [
+        ("codes.lookup_code", "ok"),
+        ("codes.lookup_code", "denied"),
+        ("codes.slow", "cancelled"),
+    ]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pids by signal 0")
+async def test_pre_approved_tool_and_a_reconnect_during_the_call(
+    scripted: Scripted, tmp_path: Path
+) -> None:
+    view, quit = RecordingView(), Quit()
+    s = settings(scripted.port, tmp_path, approve=("codes.*",), call_timeout_s=20.0)
+    task = asyncio.create_task(run_chat(s, view=view, audio=FakeAudio(), stdin_fd=None, quit=quit))
+    await scripted.wait_for("session.update", 30)
+    await view.wait_for("status", "listening", 10)
+    call(scripted, "r1", "c1", "codes__slow", {"seconds": 1.5})
+    await view.wait_for("tool", "running codes.slow", 10)
+    scripted.outgoing.put_nowait((1011, "drop"))  # the connection drops while the tool runs
+    await scripted.wait_for("session.update", 30)  # the new session
+    replayed = await scripted.wait_for("conversation.item.create", 10)
+    assert replayed["item"] == {
+        "type": "function_call",
+        "call_id": "c1",
+        "name": "codes__slow",
+        "arguments": '{"seconds": 1.5}',
+    }
+    output = await output_of(scripted)
+    assert output["item"]["output"] == "done"
+    await scripted.wait_for("response.create", 10)
+    outputs = [
+        e for e in scripted.received
+        if e["type"] == "conversation.item.create" and e["item"]["type"] == "function_call_output"
+    ]  # fmt: skip
+    assert len(outputs) == 1  # answered once, on the new session
+    quit.signal(EXIT_INTERRUPTED, "Ctrl+C")
+    assert await asyncio.wait_for(task, 30) == EXIT_INTERRUPTED
+    assert gone(int((tmp_path / "pid").read_text()))
