@@ -326,10 +326,6 @@ async def run_chat(
                 if auth is None:
                     auth = make_auth(settings.connection.api_key, settings.connection.token_scope)
                 stack.push_async_callback(auth.close)
-                if tools_task is not None:  # started with the audio check: the slowest server
-                    view.status(act.State.STARTING)
-                    tools = await _until_quit(quit, tools_task)
-                    dispatcher.tools = tools
                 supervisor = Supervisor(
                     settings,
                     auth,
@@ -340,15 +336,14 @@ async def run_chat(
                     pipeline,
                     view,
                     timing=timing,
-                    tools=tools,
+                    tools_ready=tools_task,  # started with the audio check
                 )
                 stack.push_async_callback(supervisor.close)
                 view.status(act.State.CONNECTING)
-                live = (
-                    None
-                    if quit.event.is_set()
-                    else await _until_quit(quit, supervisor.connect_first())
-                )
+                live = await _until_quit(quit, supervisor.connect_first())
+                if tools_task is not None and live is not None:
+                    tools = tools_task.result()  # connect_first awaited it
+                    dispatcher.tools = tools
                 if live is not None:
                     with pipeline.running(dispatcher.on_playback):
                         view.status(act.State.LISTENING)

@@ -33,7 +33,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -123,7 +123,11 @@ class Supervisor:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
         tools: ToolsOnReconnect | None = None,
+        tools_ready: Awaitable[ToolsOnReconnect] | None = None,
     ) -> None:
+        """``tools_ready``: the tools still starting; the first attempt awaits it after the
+        handshake and before ``session.update`` (which declares them), so the servers start
+        while the connection is being opened."""
         self.settings = settings
         self.auth = auth
         self.ids = ids
@@ -136,6 +140,7 @@ class Supervisor:
         self._rng = rng
         self._clock = clock
         self.tools = tools
+        self._tools_ready = tools_ready
         self.current: Live | None = None
         self._prepared: Live | None = None
         self._closing: set[asyncio.Task[None]] = set()
@@ -150,6 +155,9 @@ class Supervisor:
         if first:
             self.view.status(act.State.STARTING)
         try:
+            if self._tools_ready is not None:
+                self.tools = await self._tools_ready
+                self._tools_ready = None
             info = await set_up(
                 conn,
                 self.settings,

@@ -108,6 +108,8 @@ class ToolDriver:
             ApprovalPolicy(self.settings.approve), self.settings.approval_timeout_s
         )
         self._loop = CallLoop(catalog, queue, self.settings.max_calls_per_turn)
+        self.tool_names = [tool.display for tool in catalog]
+        """``server.tool`` of every declared function tool (what ``--approve`` matches)."""
         self._servers = servers
         self._cb = callbacks
         self._ids = ids

@@ -67,12 +67,13 @@ async def open_tools(
     holder.append(started.driver)
     for failure in started.failures:
         view.notice("warning", failure)
-    names = sorted({t["name"] for t in started.driver.session_tools if "name" in t})
+    names = started.driver.tool_names
     services = [t["server_label"] for t in started.driver.session_tools if t["type"] == "mcp"]
     log.info("tools: %d function(s) %s; service-side MCP %s", len(names), names, services)
-    if names or services:
-        count = len(names) + len(services)
-        view.notice("info", f"{count} tool(s) ready: {', '.join(names + services)}")
+    if names:
+        view.notice("info", f"tools: {', '.join(names)} (each call asks first unless --approve)")
+    if services:
+        view.notice("info", f"service-side MCP servers: {', '.join(services)}")
     return started.driver
 
 
