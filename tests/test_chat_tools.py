@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -190,3 +191,65 @@ async def test_pre_approved_tool_and_a_reconnect_during_the_call(
     quit.signal(EXIT_INTERRUPTED, "Ctrl+C")
     assert await asyncio.wait_for(task, 30) == EXIT_INTERRUPTED
     assert gone(int((tmp_path / "pid").read_text()))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pipe as stdin")
+async def test_service_side_mcp_approval_and_a_barge_in_during_a_call(
+    scripted: Scripted, keyboard: Keyboard, tmp_path: Path
+) -> None:
+    view, quit = RecordingView(), Quit()
+    entry = {"command": sys.executable, "args": [str(SERVER)]}
+    wiki = {"type": "service", "url": "https://mcp.example.com/mcp", "headers": {"X-Key": "hk-7"}}
+    mcp = parse_mcp_config({"mcpServers": {"codes": entry, "wiki": wiki}}, tmp_path / "m.json", {})
+    s = dataclasses.replace(
+        settings(scripted.port, tmp_path), tools=ToolsSettings(mcp, ("codes.slow",))
+    )
+    task = asyncio.create_task(
+        run_chat(s, view=view, audio=FakeAudio(), stdin_fd=keyboard.read_fd, quit=quit)
+    )
+    update = await scripted.wait_for("session.update", 30)
+    service = [t for t in update["session"]["tools"] if t["type"] == "mcp"]
+    assert service == [
+        {
+            "type": "mcp",
+            "server_label": "wiki",
+            "server_url": "https://mcp.example.com/mcp",
+            "require_approval": "always",
+            "headers": {"X-Key": "hk-7"},
+        }
+    ]
+    await view.wait_for("status", "listening", 10)
+
+    listing = {"type": "mcp_list_tools", "id": "ml_1", "server_label": "wiki"}
+    scripted.send(type="conversation.item.created", item=listing)
+    scripted.send(type="mcp_list_tools.failed", item_id="ml_1")
+    await view.wait_for("warning", "could not reach the MCP server 'wiki'", 10)
+
+    request = {"type": "mcp_approval_request", "id": "apr_1", "server_label": "wiki",
+               "name": "ask_question", "arguments": '{"q": "tides"}'}  # fmt: skip
+    scripted.send(type="response.created", response={"id": "r1"})
+    scripted.send(type="conversation.item.created", item=request)
+    scripted.send(type="response.done", response={"id": "r1", "status": "completed"})
+    await view.wait_for("tool-ask", 'wiki.ask_question {"q": "tides"}', 10)
+    keyboard.type("y")
+    approval = await scripted.wait_for("conversation.item.create", 10)
+    assert approval["item"] == {
+        "type": "mcp_approval_response", "approval_request_id": "apr_1", "approve": True,
+    }  # fmt: skip
+    scripted.send(type="response.mcp_call.completed", item_id="mc_1", output_index=0)
+    scripted.send(type="response.mcp_call.completed", item_id="mc_1", output_index=0)
+    await scripted.wait_for("response.create", 10)
+
+    # the user talks (a new turn and response) while a tool runs: its output still goes, and
+    # the response.create waits for that response to finish
+    call(scripted, "r2", "c2", "codes__slow", {"seconds": 1})
+    await view.wait_for("tool", "running codes.slow", 10)
+    scripted.send(type="input_audio_buffer.speech_started", audio_start_ms=100, item_id="u1")
+    scripted.send(type="response.created", response={"id": "r3"})
+    assert (await output_of(scripted))["item"]["output"] == "done"
+    scripted.send(type="response.done", response={"id": "r3", "status": "completed"})
+    await scripted.wait_for("response.create", 10)
+    creates = [e for e in scripted.received if e["type"] == "response.create"]
+    assert len(creates) == 2  # one after the MCP call (deduplicated), one after the output
+    quit.signal(EXIT_INTERRUPTED, "Ctrl+C")
+    assert await asyncio.wait_for(task, 30) == EXIT_INTERRUPTED

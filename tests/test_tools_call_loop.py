@@ -411,10 +411,15 @@ def test_pre_approved_service_tool_is_answered_at_once() -> None:
     assert wire.frame(request) == [SendMcpApproval("apr_3", True)]
 
 
-def test_list_tools_failure_is_one_line() -> None:
+def test_list_tools_failure_is_one_line_naming_the_server() -> None:
     wire = Wire(make_loop())
+    listing = {"type": "mcp_list_tools", "id": "ml_1", "server_label": "wiki"}
+    wire.frame({"type": "conversation.item.created", "item": listing})
     assert wire.frame({"type": "mcp_list_tools.failed", "item_id": "ml_1"}) == [
-        Notice("The service could not list the tools of MCP item ml_1.")
+        Notice(
+            "The service could not reach the MCP server 'wiki'; its tools are not available "
+            "(check its url, and that Azure can reach it)."
+        )
     ]
 
 

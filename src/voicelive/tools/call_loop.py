@@ -116,6 +116,7 @@ class CallLoop:
         self._refused_this_turn = False
         self._create_after_refusal_used = False
         self._service = ServiceCalls()
+        self._listings: dict[str, str] = {}  # mcp_list_tools item id -> server label
         self._shown: Ask | None = None
 
     # ----------------------------------------------------------------- queries
@@ -188,9 +189,15 @@ class CallLoop:
                 if record is not None:
                     out.append(Recorded(record))
             case wire.McpListToolsFailed(item_id=item_id):
-                out.append(Notice(f"The service could not list the tools of MCP item {item_id}."))
-            case wire.McpToolsListing():
-                pass
+                label = self._listings.get(item_id, item_id)
+                out.append(
+                    Notice(
+                        f"The service could not reach the MCP server {label!r}; its tools "
+                        "are not available (check its url, and that Azure can reach it)."
+                    )
+                )
+            case wire.McpToolsListing(item_id=item_id, server_label=label):
+                self._listings[item_id] = label or item_id
             case ToolFinished():
                 self._tool_finished(event, now)
             case ApprovalAnswered(ask_id=ask_id, key=key):
