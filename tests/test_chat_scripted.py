@@ -239,6 +239,29 @@ async def test_errors_malformed_and_unknown_events_do_not_end_the_session(
     assert await asyncio.wait_for(task, 5) == 130
 
 
+async def test_a_frame_nested_too_deeply_is_skipped_and_the_chat_goes_on(
+    scripted: Scripted,
+) -> None:
+    """Issue 18: one event nested 200,000 levels deep ended the chat with an internal error."""
+    audio, view = FakeAudio(), RecordingView()
+    task = start(settings(scripted.port), audio, view)
+    await asyncio.wait_for(audio.opened.wait(), 5)
+    depth = 200_000
+    scripted.outgoing.put_nowait('{"type": "error", "error": ' + "[" * depth + "]" * depth + "}")
+    scripted.send(
+        type="conversation.item.input_audio_transcription.completed",
+        event_id="e4",
+        item_id="u1",
+        content_index=0,
+        transcript="still here",
+    )
+    await view.wait_for("warning", "nested too deeply")
+    await view.wait_for("user", "still here")
+    assert not task.done()
+    ctrl_c()
+    assert await asyncio.wait_for(task, 5) == 130
+
+
 async def test_without_reconnect_a_close_mid_session_is_connection_lost(
     scripted: Scripted,
 ) -> None:

@@ -111,6 +111,23 @@ def test_malformed_frames_raise(frame: str | bytes) -> None:
         ev.decode_frame(frame)
 
 
+DEPTH = 200_000
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "[" * DEPTH + "]" * DEPTH,
+        '{"type": "response.done", "response": ' + '{"a": ' * DEPTH + "1" + "}" * DEPTH + "}",
+    ],
+    ids=["array", "object"],
+)
+def test_a_frame_nested_too_deeply_is_malformed_not_a_crash(frame: str) -> None:
+    """Issue 18: 200,000 levels gave RecursionError, which ended the chat (exit 1)."""
+    with pytest.raises(ev.MalformedEvent, match="nested too deeply"):
+        ev.decode_frame(frame)
+
+
 @pytest.mark.parametrize(
     "obj",
     [

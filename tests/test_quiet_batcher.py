@@ -8,7 +8,12 @@ import pytest
 
 from tests.fakes import FakeAudio
 from voicelive.audio.pipeline import AudioPipeline
-from voicelive.audio.quiet_batcher import QuietBatcher, is_quiet
+from voicelive.audio.quiet_batcher import (
+    PLAYBACK_HANGOVER_S,
+    PlaybackActivity,
+    QuietBatcher,
+    is_quiet,
+)
 from voicelive.chat import QUIET_AFTER_MS, quiet_after_ms
 from voicelive.connection.outbound import Outbound
 from voicelive.settings import AudioSettings, TurnDetectionSettings
@@ -134,3 +139,93 @@ async def test_every_change_in_what_may_be_sent_drops_what_the_microphone_holds(
         pipeline.muted = False
         pipeline.pause_capture()
         assert audio.mic.drops == 4
+
+
+# --------------------------------------------------------------------------------------------
+# What may be held: certainly not speech (issue 18)
+
+
+def level_block(amplitude: int) -> bytes:
+    """A 20 ms block alternating +-``amplitude``: RMS = peak = ``amplitude`` / 32768."""
+    return struct.pack(f"<{BLOCK}h", *[amplitude if i % 2 else -amplitude for i in range(BLOCK)])
+
+
+ROOM = level_block(33)  # -60 dBFS RMS: a quiet room
+"""-60 dBFS: quiet room noise, held."""
+
+
+def settled(batcher: QuietBatcher, room: bytes = ROOM, blocks: int = 20) -> QuietBatcher:
+    """``batcher`` after ``blocks`` of ``room``, holding nothing."""
+    for _ in range(blocks):
+        batcher.feed(room)
+    batcher.flush()
+    return batcher
+
+
+def test_a_soft_block_a_vad_could_call_speech_goes_at_once_though_its_peaks_are_small() -> None:
+    """-41 dBFS RMS (peaks 300, inside the old quiet band): the default VAD threshold
+    (-40 dBFS per 10 ms frame in the simulator) is 1 dB away; it must not wait."""
+    soft = level_block(300)
+    assert is_quiet(soft)  # the peak band alone would hold it
+    batcher = settled(QuietBatcher(block_ms=20, hold_ms=200, quiet_after_ms=0))
+    assert batcher.feed(ROOM) is None
+    assert batcher.feed(soft) == ROOM + soft
+
+
+def test_a_level_rising_above_the_rooms_floor_goes_at_once_below_the_ceiling_too() -> None:
+    """A soft onset at -53 dBFS, 7 dB over a -60 dBFS room: a VAD set sensitive could take it
+    for speech, so it goes at once (with what was held) and the next blocks go one by one."""
+    batcher = settled(QuietBatcher(block_ms=20, hold_ms=200, quiet_after_ms=100))
+    for _ in range(6):  # past the 100 ms after the start
+        batcher.feed(ROOM)
+    assert batcher.feed(ROOM) is None
+    rising = level_block(73)
+    assert batcher.feed(rising) is not None
+    assert batcher.held_blocks == 0
+    assert batcher.feed(ROOM) == ROOM  # lively again after the rise
+
+
+def test_steady_room_noise_with_small_wobbles_is_still_batched() -> None:
+    batcher = settled(QuietBatcher(block_ms=20, hold_ms=200, quiet_after_ms=0))
+    wobbling = [level_block(a) for a in (30, 36, 33, 39, 31, 35, 33, 38, 30, 34)]
+    assert [batcher.feed(b) for b in wobbling[:9]] == [None] * 9
+    assert batcher.feed(wobbling[9]) == b"".join(wobbling)
+
+
+def test_the_floor_follows_a_room_that_got_louder_slowly_and_batching_resumes() -> None:
+    """A fan starting (-60 -> -54 dBFS in steps): the first step is a rise, goes at once; the
+    floor then follows and the louder room is batched again."""
+    batcher = settled(QuietBatcher(block_ms=20, hold_ms=200, quiet_after_ms=0))
+    fan = level_block(66)  # -54 dBFS
+    assert batcher.feed(fan) == fan
+    results = [batcher.feed(fan) for _ in range(500)]  # 10 s of the louder room
+    assert results[-10:].count(None) == 9
+
+
+def test_nothing_is_batched_while_the_speaker_plays_and_quiet_after_ms_past_it() -> None:
+    """A barge-in must not wait: while the assistant's audio plays (and its hangover), every
+    block goes at once; then, after quiet_after_ms, quiet blocks are held again."""
+    now = [100.0]
+    playback = PlaybackActivity(clock=lambda: now[0])
+    batcher = settled(QuietBatcher(block_ms=20, hold_ms=200, quiet_after_ms=100, playback=playback))
+    for _ in range(6):
+        batcher.feed(ROOM)
+    assert batcher.feed(ROOM) is None
+    batcher.flush()
+    playback.played()  # the speaker's callback handed assistant audio to the device
+    assert [batcher.feed(ROOM) for _ in range(50)] == [ROOM] * 50  # 1 s: all at once
+    now[0] += PLAYBACK_HANGOVER_S  # the speaker has been silent for its hangover
+    assert [batcher.feed(ROOM) for _ in range(5)] == [ROOM] * 5  # quiet_after_ms after it
+    assert batcher.feed(ROOM) is None
+
+
+def test_the_playback_flag_is_set_only_by_audible_output() -> None:
+    now = [5.0]
+    playback = PlaybackActivity(clock=lambda: now[0])
+    assert not playback.playing()
+    playback.saw_output(bytes(960))  # silence (the jitter buffer's padding): not playing
+    assert not playback.playing()
+    playback.saw_output(bytes(958) + b"\x01\x00")
+    assert playback.playing()
+    now[0] += PLAYBACK_HANGOVER_S
+    assert not playback.playing()

@@ -414,11 +414,11 @@ def _start_tools(
 
 
 def _write_stats(path: Path, summary: dict[str, Any]) -> None:
-    """Write ``--stats-json`` whole or not at all (a temporary file, then a rename)."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write ``--stats-json`` whole or not at all (a temporary file, then a rename), private."""
+    from voicelive.private_files import write_atomic_text
+
     try:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic_text(path, json.dumps(summary, indent=2) + "\n")
     except OSError as exc:
         log.warning("could not write --stats-json %s: %s", path, exc)
     else:

@@ -8,7 +8,7 @@ and long base64 runs (audio) become ``<N base64 chars>``. TEXT/BINARY frame dump
 websockets are dropped: our own event log (connection.py) records each event with its ids.
 
 The log file is private because, even redacted, it holds the conversation: on POSIX it is
-created with mode 0600 and an existing file is set back to 0600 (:func:`_open_private`); on
+created with mode 0600 and an existing file is set back to 0600 (:mod:`voicelive.private_files`); on
 Windows a mode means nothing beyond read-only, and privacy comes from where the file is: a file
 under the user's profile (the default ``voicelive.log`` in a folder of one's own, or
 ``%LOCALAPPDATA%``) inherits an ACL that gives access to that user, SYSTEM and Administrators
@@ -31,8 +31,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Final
 
+from voicelive.private_files import open_append_text
 from voicelive.settings import LogSettings
 
 _HEADER_ARG_NAMES: Final = frozenset({"api-key", "authorization", "ocp-apim-subscription-key"})
@@ -119,7 +120,7 @@ def configure(settings: LogSettings) -> None:
             logging.getLogger(name).setLevel(logging.NOTSET)
         return
     global _handler
-    stream = _open_private(Path(settings.log_file))
+    stream = open_append_text(Path(settings.log_file))
     root.setLevel(level)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
@@ -132,23 +133,6 @@ def configure(settings: LogSettings) -> None:
     _handler = handler
     for name in _CHATTY:
         logging.getLogger(name).setLevel(max(level, logging.INFO))
-
-
-def _open_private(path: Path) -> TextIO:
-    """Open ``path`` for appending (UTF-8), created private to the user. Raises OSError.
-
-    POSIX: created with mode 0600, and an existing file is set to 0600 (``O_CREAT`` keeps an
-    old file's mode). Windows: ``os.open``'s mode only controls the read-only bit, and
-    ``os.fchmod`` does not exist; the file's privacy is the ACL it inherits from its folder.
-    """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        if sys.platform != "win32":
-            os.fchmod(fd, 0o600)
-        return os.fdopen(fd, "a", encoding="utf-8")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def shutdown() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from voicelive.errors import ConfigError
+from voicelive.private_files import open_append_text
 
 
 class TranscriptFile:
@@ -28,7 +29,7 @@ class TranscriptFile:
 
     def __enter__(self) -> TranscriptFile:
         try:
-            self._file = self.path.open("a", encoding="utf-8")
+            self._file = open_append_text(self.path)
         except OSError as exc:
             raise ConfigError(
                 f"Cannot write --transcript {self.path} ({exc.strerror or exc}); "

@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.quiet_batcher import QuietBatcher
+from voicelive.audio.quiet_batcher import PlaybackActivity, QuietBatcher
 from voicelive.errors import AudioDeviceError, ConfigError
 from voicelive.protocol.pcm import SAMPLE_RATE
 from voicelive.protocol.playback import PlaybackEvent, PlaybackNotice
@@ -361,7 +361,8 @@ class Microphone(_Stream):
 
     With ``quiet_hold_ms`` of two blocks or more, quiet blocks wait in the callback thread and
     reach ``sink`` joined, once no one has made a sound for ``quiet_after_ms``
-    (:class:`~voicelive.audio.quiet_batcher.QuietBatcher`); a sound reaches it at once.
+    (:class:`~voicelive.audio.quiet_batcher.QuietBatcher`); a sound reaches it at once, and
+    so does everything while ``playback`` (the speaker's) says the assistant is heard.
 
     With ``echo`` each block goes through its capture tap, stamped with its ADC time: paired
     with what the speaker played at that instant (stereo when the session takes the echo
@@ -379,8 +380,10 @@ class Microphone(_Stream):
         echo: EchoLink | None = None,
         quiet_hold_ms: int = 0,
         quiet_after_ms: int = 0,
+        playback: PlaybackActivity | None = None,
     ) -> None:
         super().__init__(device, device_rate)
+        self._playback = playback
         self._chunk_ms = chunk_ms
         self._sink = sink
         self._echo = echo
@@ -417,7 +420,8 @@ class Microphone(_Stream):
         # and no send. Not with the echo tap, which pairs each block by its own ADC time.
         batcher = None
         if capture is None and self._quiet[0] >= 2 * self._chunk_ms:
-            batcher = self._batcher = QuietBatcher(self._chunk_ms, *self._quiet)
+            batcher = QuietBatcher(self._chunk_ms, *self._quiet, playback=self._playback)
+            self._batcher = batcher
             batch_sink = sink
 
             def deliver(batch: bytes, epoch: int) -> None:  # loop thread
@@ -477,9 +481,11 @@ class Speaker(_Stream):
         latency_ms: int | None = None,
         idle_stop_s: float | None = IDLE_STOP_S,
         echo: EchoLink | None = None,
+        playback: PlaybackActivity | None = None,
     ) -> None:
         super().__init__(device, device_rate)
         self._echo = echo
+        self._playback = playback
         self._jitter = jitter
         self._notify = notify
         self._block_ms = block_ms
@@ -508,13 +514,16 @@ class Speaker(_Stream):
             from voicelive.audio.resample import PullResampler  # numpy + soxr: only when needed
 
             fill = PullResampler(SAMPLE_RATE, self.rate, fill).fill
+        playback = self._playback
 
         def callback(outdata: Any, frames: int, time: Any, status: Any) -> None:
             if status.output_underflow:
                 self.underflows += 1
             if tap is not None:  # before the pull: it places the pulled audio in time
                 tap.block(stamp(time.outputBufferDacTime, time.currentTime), frames)
-            notice = fill(memoryview(outdata))
+            notice = fill(out := memoryview(outdata))
+            if playback is not None:  # the microphone batches nothing while this is heard
+                playback.saw_output(out)
             if notice is not None:
                 loop.call_soon_threadsafe(notify, notice)
 
@@ -614,6 +623,7 @@ class PortAudioIO:
         self._settings = settings
         self._echo = echo
         self._quiet_after_ms = quiet_after_ms
+        self._playback = PlaybackActivity()  # the speaker tells the microphone it plays
         self._input: int | None = None
         self._output: int | None = None
 
@@ -632,6 +642,7 @@ class PortAudioIO:
             echo=self._echo,
             quiet_hold_ms=s.quiet_hold_ms if self._quiet_after_ms else 0,
             quiet_after_ms=self._quiet_after_ms,
+            playback=self._playback,
         )
 
     def speaker(self, jitter: JitterBuffer, notify: Callable[[PlaybackNotice], None]) -> Speaker:
@@ -644,4 +655,5 @@ class PortAudioIO:
             s.device_rate,
             s.output_latency_ms,
             echo=self._echo,
+            playback=self._playback,
         )

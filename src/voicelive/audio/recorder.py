@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Final, Self
 
 from voicelive.errors import ConfigError
+from voicelive.private_files import open_write_binary
 from voicelive.protocol.pcm import BYTES_PER_SAMPLE, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class ConversationRecorder:
                 f"--record {self.path}: the folder {self.path.parent} does not exist."
             )
         try:
-            self._file = io.FileIO(self.path, "w")
+            self._file = open_write_binary(self.path)
             self._file.write(wav_header(0))
         except OSError as exc:
             self._close_file()

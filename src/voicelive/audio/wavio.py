@@ -23,6 +23,7 @@ speaker catches up one block per loop turn and the microphone's tick can come fi
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import wave
 from collections import deque
@@ -35,6 +36,7 @@ import numpy as np
 from voicelive.audio.interfaces import MicStream, SpeakerStream
 from voicelive.audio.jitter import JitterBuffer
 from voicelive.errors import AudioDeviceError, ConfigError
+from voicelive.private_files import open_write_binary
 from voicelive.protocol.pcm import BYTES_PER_MS, BYTES_PER_SAMPLE, SAMPLE_RATE
 from voicelive.protocol.playback import PlaybackNotice
 from voicelive.settings import AudioSettings
@@ -187,6 +189,7 @@ class _FileSpeaker:
         self._notify = notify
         self._block = block_bytes
         self._wav: wave.Wave_write | None = None
+        self._wav_file: io.BufferedWriter | None = None
         self._task: asyncio.Task[None] | None = None
         self.failed = asyncio.Event()
 
@@ -208,8 +211,9 @@ class _FileSpeaker:
 
     def __enter__(self) -> _FileSpeaker:
         if self._path is not None:
-            try:
-                wav = wave.open(str(self._path), "wb")
+            try:  # private, as every file voicelive writes; wave closes only what it opened
+                self._wav_file = io.BufferedWriter(open_write_binary(self._path))
+                wav = wave.open(self._wav_file, "wb")
             except OSError as exc:
                 raise AudioDeviceError(
                     f"Cannot write --output-file {self._path} ({exc.strerror or exc})."
@@ -228,6 +232,9 @@ class _FileSpeaker:
             self._wav.close()  # patches the header with the real length
             log.info("output file written: %s", self._path)
             self._wav = None
+        if self._wav_file is not None:
+            self._wav_file.close()
+            self._wav_file = None
 
 
 class WavAudio:

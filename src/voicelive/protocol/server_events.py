@@ -259,7 +259,8 @@ def _obj(event: dict[str, Any], key: str) -> dict[str, Any]:
 def decode_frame(text: str | bytes) -> dict[str, Any]:
     """Decode one WebSocket message into a JSON object with a string ``type``.
 
-    Raises :class:`MalformedEvent` for binary frames, invalid JSON, non-objects, missing type.
+    Raises :class:`MalformedEvent` for binary frames, invalid or too deeply nested JSON,
+    non-objects, missing type.
     """
     if isinstance(text, bytes):
         raise MalformedEvent(f"unexpected binary frame of {len(text)} bytes")
@@ -267,6 +268,8 @@ def decode_frame(text: str | bytes) -> dict[str, Any]:
         event = json.loads(text)
     except json.JSONDecodeError as exc:
         raise MalformedEvent(f"frame is not valid JSON ({exc.msg} at {exc.pos})") from None
+    except RecursionError:  # the C decoder's guard: unwound, nothing left half-done
+        raise MalformedEvent("frame is JSON nested too deeply") from None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise MalformedEvent("frame is not a JSON object with a string 'type'")
     return event
