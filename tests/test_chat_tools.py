@@ -9,12 +9,14 @@ import dataclasses
 import json
 import os
 import sys
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.chat_process import finish, spawn_chat
 from tests.fakes import FakeAudio, RecordingView
 from tests.scripted_server import Scripted
 from voicelive.chat import run_chat
@@ -253,3 +255,66 @@ async def test_service_side_mcp_approval_and_a_barge_in_during_a_call(
     assert len(creates) == 2  # one after the MCP call (deduplicated), one after the output
     quit.signal(EXIT_INTERRUPTED, "Ctrl+C")
     assert await asyncio.wait_for(task, 30) == EXIT_INTERRUPTED
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pids by signal 0")
+async def test_the_real_process_quits_with_q_while_a_tool_runs_and_leaves_no_server(
+    scripted: Scripted, tmp_path: Path
+) -> None:
+    quiet = tmp_path / "quiet.wav"
+    with wave.open(str(quiet), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(24_000)
+        wav.writeframes(bytes(2 * 24_000 * 30))
+    config = tmp_path / "mcp.json"
+    entry = {"command": sys.executable, "args": [str(SERVER)],
+             "env": {"CODES_SERVER_PID_FILE": str(tmp_path / "pid")}}  # fmt: skip
+    config.write_text(json.dumps({"mcpServers": {"codes": entry}}))
+    proc = await spawn_chat(
+        f"ws://127.0.0.1:{scripted.port}",
+        "--input-file", str(quiet), "--output-file", str(tmp_path / "out.wav"),
+        "--log-file", str(tmp_path / "voicelive.log"),
+        "--mcp-config", str(config), "--approve", "codes.*",
+        api_key="k-1",
+        stdin=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    try:
+        update = await scripted.wait_for("session.update", 60)
+        assert "codes__slow" in {t["name"] for t in update["session"]["tools"]}
+        pid = int((tmp_path / "pid").read_text())
+        both = [
+            ("c1", "codes__lookup_code", {"word": "harbour"}),
+            ("c2", "codes__slow", {"seconds": 60}),
+        ]
+        scripted.send(type="response.created", response={"id": "r1"})
+        for call_id, name, args in both:
+            item = {
+                "id": f"it_{call_id}",
+                "type": "function_call",
+                "call_id": call_id,
+                "name": name,
+            }
+            scripted.send(type="response.output_item.added", response_id="r1", item=item)
+            scripted.send(
+                type="response.function_call_arguments.done",
+                response_id="r1",
+                item_id=f"it_{call_id}",
+                call_id=call_id,
+                arguments=json.dumps(args),
+            )
+        scripted.send(type="response.done", response={"id": "r1", "status": "completed"})
+        # both started together; the quick one's output means the slow one is running
+        assert (await output_of(scripted, 30))["item"]["output"] == "HB-07"
+        proc.stdin.write(b"q\n")
+        await proc.stdin.drain()
+        stdout, stderr = await finish(proc, 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, stderr
+    assert b"tools: codes." in stdout
+    assert gone(pid)
+    assert b"Traceback" not in stderr
