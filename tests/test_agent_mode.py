@@ -18,8 +18,8 @@ from tests.fakes import RecordingView
 from tests.simulator_helpers import silence, speech_like
 from tests.test_chat_simulator import RATE, loud_span, read_wav, write_wav
 from voicelive.chat import run_chat
-from voicelive.config import resolve_settings
-from voicelive.settings import AgentSettings
+from voicelive.config.resolve import resolve_settings
+from voicelive.config.settings import AgentSettings
 from voicelive.simulator import Simulator, SimulatorOptions
 
 

@@ -19,6 +19,13 @@ import pytest
 from tests.fakes import FakeAudio, RecordingView
 from tests.scripted_server import Scripted
 from voicelive.chat import run_chat
+from voicelive.config.settings import (
+    AudioSettings,
+    ConnectionSettings,
+    LogSettings,
+    Secret,
+    Settings,
+)
 from voicelive.connection.supervisor import DEFAULT_TIMING, Timing
 from voicelive.errors import (
     EXIT_INTERRUPTED,
@@ -28,7 +35,6 @@ from voicelive.errors import (
     ServerError,
 )
 from voicelive.quit import Quit
-from voicelive.settings import AudioSettings, ConnectionSettings, LogSettings, Secret, Settings
 
 
 def settings(port: int, *, reconnect: bool = True, **audio: Any) -> Settings:

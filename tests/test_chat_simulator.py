@@ -22,9 +22,15 @@ from tests.chat_process import finish
 from tests.fakes import RecordingView
 from tests.simulator_helpers import best_correlation, silence, speech_like, utterance
 from voicelive.chat import run_chat
+from voicelive.config.settings import (
+    AudioSettings,
+    ConnectionSettings,
+    LogSettings,
+    Secret,
+    Settings,
+)
 from voicelive.errors import ConnectionLost
 from voicelive.quit import Quit
-from voicelive.settings import AudioSettings, ConnectionSettings, LogSettings, Secret, Settings
 from voicelive.simulator import Simulator, SimulatorOptions
 
 pytestmark = pytest.mark.slow  # the real client against the simulator, seconds each
@@ -243,7 +249,7 @@ async def test_handshake_refusals_through_the_cli(
 
 
 def session_settings(sim: Simulator, tmp_path: Path, wav: Path, **turn: Any) -> Settings:
-    from voicelive.settings import SessionSettings, TurnDetectionSettings
+    from voicelive.config.settings import SessionSettings, TurnDetectionSettings
 
     base = settings(sim, tmp_path, wav)
     modalities = turn.pop("modalities", ("text", "audio"))

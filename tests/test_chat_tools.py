@@ -20,9 +20,7 @@ from tests.chat_process import finish, spawn_chat
 from tests.fakes import FakeAudio, RecordingView
 from tests.scripted_server import Scripted
 from voicelive.chat import run_chat
-from voicelive.errors import EXIT_INTERRUPTED
-from voicelive.quit import Quit
-from voicelive.settings import (
+from voicelive.config.settings import (
     AudioSettings,
     ConnectionSettings,
     LogSettings,
@@ -30,6 +28,8 @@ from voicelive.settings import (
     Settings,
     ToolsSettings,
 )
+from voicelive.errors import EXIT_INTERRUPTED
+from voicelive.quit import Quit
 from voicelive.tools.config import parse_mcp_config
 
 pytestmark = pytest.mark.slow

@@ -22,9 +22,9 @@ import voicelive.simulator
 from voicelive import __version__
 from voicelive.audio.devices import DeviceInfo
 from voicelive.cli import app
+from voicelive.config.options import OPTIONS
+from voicelive.config.settings import AgentSettings, LogSettings, Settings
 from voicelive.errors import AudioDeviceError, AuthError
-from voicelive.options import OPTIONS
-from voicelive.settings import AgentSettings, LogSettings, Settings
 
 ENDPOINT = "https://res.services.ai.azure.com"
 SECRET = "sk-VERY-SECRET-0123456789abcdef"
@@ -47,6 +47,8 @@ def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Calls]:
     for spec in OPTIONS:
         for name in spec.envvars:
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("VOICELIVE_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))  # not the user's file
     monkeypatch.chdir(tmp_path)
     record = Calls()
 
@@ -171,7 +173,7 @@ def test_help_loads_nothing_heavy(args: list[str]) -> None:
     assert stdout.strip(), "no help printed"
     heavy = [m for m in modules if any(m == h or m.startswith(h + ".") for h in HELP_HEAVY)]
     assert heavy == []
-    assert "voicelive.options" in modules or args == ["--version"]
+    assert "voicelive.config.options" in modules or args == ["--version"]
 
 
 def test_the_chat_path_imports_azure_identity_only_for_entra_id() -> None:
@@ -179,7 +181,7 @@ def test_the_chat_path_imports_azure_identity_only_for_entra_id() -> None:
     script = (
         "import asyncio, sys\n"
         "import voicelive.chat, voicelive.auth, voicelive.connection.client\n"
-        "from voicelive.settings import Secret\n"
+        "from voicelive.config.settings import Secret\n"
         "h = asyncio.run(voicelive.auth.ApiKeyAuth(Secret('k')).headers())\n"
         "assert h, h\n"
         "print([m for m in sys.modules if m == 'azure' or m.startswith('azure.')])\n"

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from voicelive.config import resolve_settings
+from voicelive.config.resolve import resolve_settings
+from voicelive.config.settings import KNOWN_API_VERSIONS, AgentSettings
 from voicelive.connection.client import build_url
 from voicelive.errors import ConfigError
 from voicelive.protocol import client_events as ce
 from voicelive.protocol import server_events as ev
 from voicelive.protocol.session_payload import build_session
-from voicelive.settings import KNOWN_API_VERSIONS, AgentSettings
 
 models = pytest.importorskip(
     "azure.ai.voicelive.models", reason="azure-ai-voicelive (test-only dependency) is not installed"

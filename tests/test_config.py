@@ -7,10 +7,19 @@ from typing import Any
 
 import pytest
 
-from voicelive.config import SIMULATOR_ENDPOINT, is_loopback, read_dotenv, resolve_settings
-from voicelive.errors import ConfigError
-from voicelive.options import OPTIONS, SPECS, env_example, options_markdown
-from voicelive.settings import (
+from voicelive.config.layers import read_dotenv
+from voicelive.config.options import (
+    OPTIONS,
+    SECTIONS,
+    SPECS,
+    OptionSpec,
+    env_example,
+    field_default,
+    options_markdown,
+    shown,
+)
+from voicelive.config.resolve import SIMULATOR_ENDPOINT, is_loopback, resolve_settings
+from voicelive.config.settings import (
     DEFAULT_API_VERSION,
     DEFAULT_MODEL,
     KNOWN_API_VERSIONS,
@@ -18,6 +27,7 @@ from voicelive.settings import (
     ReplaySettings,
     Settings,
 )
+from voicelive.errors import ConfigError
 
 ENDPOINT = "https://res.services.ai.azure.com"
 SECRET = "s3cr3t-KEY-0123456789abcdef"
@@ -503,9 +513,39 @@ def test_option_table_is_consistent() -> None:
             assert f"`{name}`" in table
 
 
+def _field_value(settings: Settings, spec: OptionSpec) -> object:
+    """The value of the settings field ``spec`` sets, None under an unset section (agent)."""
+    attrs, section = [], spec.section
+    while section:
+        parent, _, attr = SECTIONS[section][1].rpartition(".")
+        attrs.insert(0, attr)
+        section = parent
+    holder: object = settings
+    for attr in attrs:
+        holder = getattr(holder, attr)
+    return None if holder is None else getattr(holder, spec.field)
+
+
+def test_each_default_is_written_once_in_its_settings_field() -> None:
+    """The field holds the default; the table's words for it (which --help, the README and
+    .env.example print, as the tests above and in test_cli/test_readme hold) show the field's
+    value, or say in words what happens for a field that has none; resolving nothing gives it."""
+    settings = resolve()
+    for spec in OPTIONS:
+        value = field_default(spec.section, spec.field)
+        if value is None and "none" not in spec.choices:
+            assert spec.default.startswith("("), (spec.dest, spec.default)
+        else:
+            assert spec.default.startswith(shown(value)), (spec.dest, spec.default, value)
+        if spec.dest != "endpoint":
+            assert _field_value(settings, spec) == value, spec.dest
+    assert shown(field_default("audio", "prebuffer_ms")) == SPECS["prebuffer_ms"].default == "40"
+    assert "| `--prebuffer-ms` | `VOICELIVE_PREBUFFER_MS` | 40 |" in options_markdown()
+
+
 def test_env_example_is_generated_from_the_table() -> None:
     text = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
-    assert text == env_example(), "regenerate: python -m voicelive.options > .env.example"
+    assert text == env_example(), "regenerate: python -m voicelive.config.options > .env.example"
     for spec in OPTIONS:
         assert f"\n# {spec.variable}={spec.example}\n" in text, spec.variable
         for name in spec.envvars:

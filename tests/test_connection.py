@@ -14,15 +14,15 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response as HttpResponse
 
 from voicelive.auth import ApiKeyAuth, EntraAuth
-from voicelive.connection.client import VoiceLiveConnection, build_url, is_loopback_host
-from voicelive.errors import AuthError, ConfigError, ConnectError, ConnectionLost
-from voicelive.settings import (
+from voicelive.config.settings import (
     AgentSettings,
     ConnectionSettings,
     Secret,
     SessionSettings,
     Settings,
 )
+from voicelive.connection.client import VoiceLiveConnection, build_url, is_loopback_host
+from voicelive.errors import AuthError, ConfigError, ConnectError, ConnectionLost
 
 KEY = Secret("test-key-0123456789")
 

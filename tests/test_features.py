@@ -21,9 +21,9 @@ from tests.fakes import FakeAudio, RecordingView
 from tests.scripted_server import Scripted
 from tests.test_chat_scripted import delta, settings
 from voicelive.chat import run_chat
+from voicelive.config.settings import Settings
 from voicelive.errors import EXIT_INTERRUPTED
 from voicelive.quit import Quit
-from voicelive.settings import Settings
 
 
 class Chat:

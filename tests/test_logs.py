@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from voicelive import logs
-from voicelive.settings import LogSettings
+from voicelive.config.settings import LogSettings
 
 SECRET = "sk-REAL-looking-key-1234567890abcdef"
 

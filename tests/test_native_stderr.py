@@ -19,7 +19,7 @@ import pytest
 
 from voicelive import logs
 from voicelive import logs
-from voicelive.settings import LogSettings
+from voicelive.config.settings import LogSettings
 logs.configure(LogSettings(log_file=Path(sys.argv[1])))
 libc = ctypes.CDLL(None)
 with logs.native_stderr_to_log():

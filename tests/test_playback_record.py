@@ -9,13 +9,13 @@ import json
 
 from tests.fakes import FakeAudio, RecordingView
 from voicelive.audio.pipeline import AudioPipeline
+from voicelive.config.settings import AudioSettings
 from voicelive.connection.outbound import Outbound
 from voicelive.dispatcher import Dispatcher
 from voicelive.protocol import client_events as ce
 from voicelive.protocol.conversation import Conversation
 from voicelive.protocol.pcm import bytes_of
 from voicelive.quit import Quit
-from voicelive.settings import AudioSettings
 
 DELTA_MS = 100
 

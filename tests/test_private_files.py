@@ -19,7 +19,7 @@ from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.recorder import ConversationRecorder
 from voicelive.audio.wavio import WavAudio
 from voicelive.chat import _write_stats
-from voicelive.settings import AudioSettings, LogSettings
+from voicelive.config.settings import AudioSettings, LogSettings
 from voicelive.transcript_file import TranscriptFile
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")

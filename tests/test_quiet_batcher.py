@@ -15,8 +15,8 @@ from voicelive.audio.quiet_batcher import (
     is_quiet,
 )
 from voicelive.chat import QUIET_AFTER_MS, quiet_after_ms
+from voicelive.config.settings import AudioSettings, TurnDetectionSettings
 from voicelive.connection.outbound import Outbound
-from voicelive.settings import AudioSettings, TurnDetectionSettings
 
 BLOCK = 480  # samples in 20 ms
 

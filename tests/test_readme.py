@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from voicelive.config.options import OPTIONS, options_markdown
 from voicelive.errors import EXIT_CODES
-from voicelive.options import OPTIONS, options_markdown
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -18,7 +18,7 @@ def test_every_option_and_variable_is_in_the_readme_table() -> None:
 
 
 def test_the_readme_table_is_the_generated_one() -> None:
-    """The table is generated from src/voicelive/options.py: paste options_markdown() over it."""
+    """The table is generated from config/options.py: paste options_markdown() over it."""
     assert options_markdown() in README
 
 

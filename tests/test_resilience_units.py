@@ -7,13 +7,13 @@ import random
 import pytest
 
 from tests.test_core_playback import Rig, audio
+from voicelive.config.settings import ReplaySettings
 from voicelive.connection.backoff import FIRST_DELAY_S, MAX_DELAY_S, MAX_RETRY_AFTER_S, Backoff
 from voicelive.connection.session_setup import replay_events
 from voicelive.protocol import actions as act
 from voicelive.protocol import client_events as ce
 from voicelive.protocol import server_events as ev
 from voicelive.protocol.history import History
-from voicelive.settings import ReplaySettings
 
 
 def test_backoff_first_retry_is_quick_later_ones_grow_to_a_cap_then_it_gives_up() -> None:

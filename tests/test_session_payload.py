@@ -9,17 +9,13 @@ from typing import Any
 
 import pytest
 
-from voicelive.config import resolve_settings
+from voicelive.config.resolve import resolve_settings
+from voicelive.config.settings import KNOWN_API_VERSIONS, SessionSettings, TurnDetectionSettings
 from voicelive.protocol.session_payload import (
     build_session,
     infer_voice_type,
     supports_auto_truncate,
     supports_echo_reference,
-)
-from voicelive.settings import (
-    KNOWN_API_VERSIONS,
-    SessionSettings,
-    TurnDetectionSettings,
 )
 
 GA_AND_NEWER = [v for v in KNOWN_API_VERSIONS if v != "2025-05-01-preview"]

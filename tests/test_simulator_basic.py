@@ -480,14 +480,12 @@ async def test_close_is_idempotent_and_closes_clients_with_going_away() -> None:
 async def test_serve_prints_endpoint_and_stops_on_cancel(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    task = asyncio.create_task(serve("127.0.0.1", 0, SimulatorOptions()))
-    line = ""
-    async with asyncio.timeout(5):
-        while "listening" not in line:
-            await asyncio.sleep(0)  # yield to the server task; bounded by the timeout above
-            line = capsys.readouterr().out
-    assert line.startswith("Voice Live simulator listening on ws://127.0.0.1:")
-    endpoint = line.split(" on ")[1].split(" ")[0]
+    listening: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(serve("127.0.0.1", 0, SimulatorOptions(), listening))
+    endpoint = await asyncio.wait_for(listening, 5)  # set right after the line is printed
+    line = capsys.readouterr().out
+    assert line.startswith(f"Voice Live simulator listening on {endpoint} ")
+    assert endpoint.startswith("ws://127.0.0.1:")
     async with connect(
         f"{endpoint}/voice-live/realtime?api-version=2025-10-01&model=m",
         additional_headers={"api-key": "k"},

@@ -310,8 +310,9 @@ async def _play_back(
         await client.append(stereo(heard, played), chunk_bytes=1920)
     else:
         await client.append(heard)
-    await client.send("input_audio_buffer.clear")  # a marker: everything before it is handled
-    return await client.until("input_audio_buffer.cleared", timeout=10)
+    # A marker: a session change waits until all audio appended before it has been heard.
+    await client.send("session.update", session={"instructions": "marker"})
+    return await client.until("session.updated", timeout=10)
 
 
 async def test_without_a_reference_the_simulator_hears_its_own_reply() -> None:

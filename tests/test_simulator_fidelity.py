@@ -37,7 +37,7 @@ async def _update_error(
         ),
         ({"modalities": ["audio"]}, "session.modalities", "invalid_value"),
         (
-            {"input_audio_sampling_rate": 44100},
+            {"input_audio_sampling_rate": 12000},
             "session.input_audio_sampling_rate",
             "invalid_value",
         ),

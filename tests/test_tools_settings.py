@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from voicelive.config import resolve_settings
+from voicelive.config.resolve import resolve_settings
 from voicelive.errors import ConfigError
 from voicelive.tools.config import StdioServer
 
@@ -30,7 +30,7 @@ def test_flags_and_variable() -> None:
     settings = resolve({"mcp_config": str(EXAMPLE), "approve": "codes.*, *.search,"})
     tools = settings.tools  # type: ignore[attr-defined]
     assert tools.approve == ("codes.*", "*.search")
-    assert tools.call_timeout_s == 30.0
+    assert tools.call_timeout_s is None  # the default, 30 s
     (spec,) = tools.mcp.servers
     assert isinstance(spec, StdioServer) and spec.name == "codes"
     from_env = resolve({}, {"VOICELIVE_MCP_CONFIG": str(EXAMPLE), "VOICELIVE_TOOL_TIMEOUT": "2.5"})
@@ -58,7 +58,7 @@ def test_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_without_tools_the_launch_path_imports_nothing_of_them() -> None:
     code = (
         "import sys\n"
-        "from voicelive.config import resolve_settings\n"
+        "from voicelive.config.resolve import resolve_settings\n"
         "resolve_settings({'endpoint': 'https://a.services.ai.azure.com'}, environ={})\n"
         "import voicelive.chat\n"
         "print(sorted(m for m in sys.modules if m.startswith(('voicelive.tools', 'mcp'))))\n"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Protocol
 
+from voicelive.config.settings import Secret
 from voicelive.errors import AuthError
-from voicelive.settings import Secret
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential

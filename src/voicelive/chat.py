@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from voicelive.audio.interfaces import AudioIO
 from voicelive.audio.pipeline import AudioPipeline
 from voicelive.auth import Auth, make_auth
+from voicelive.config.settings import Secret, Settings, TurnDetectionSettings
 from voicelive.connection.outbound import Outbound
 from voicelive.connection.supervisor import DEFAULT_TIMING, Supervisor, Timing
 from voicelive.dispatcher import Dispatcher
@@ -41,7 +42,6 @@ from voicelive.protocol import client_events as ce
 from voicelive.protocol.conversation import Conversation
 from voicelive.quit import Quit
 from voicelive.quit_signals import install_quit_signals
-from voicelive.settings import Secret, Settings, TurnDetectionSettings
 from voicelive.stats import ChatStats
 from voicelive.terminal.keyboard import read_lines
 from voicelive.terminal.typed_commands import (

@@ -6,15 +6,18 @@ becomes ``error: <message>`` on stderr and its ``exit_code`` (tracebacks only wi
 Ctrl+C becomes 130; any other exception is a bug, reported as one line (exit 1) without its
 message, which could hold anything.
 
-``chat`` takes its parameters from the option table (:func:`voicelive.options.parameters`),
-and :class:`voicelive.config.ChatCommand` layers the environment and ``.env`` under the flags.
-Heavy modules (asyncio, audio, websockets, the simulator server, azure-identity) are imported
-inside the commands, so ``--help`` stays fast and works without PortAudio; a test holds this.
+``chat`` has one parameter per row of :data:`voicelive.config.options.OPTIONS` (Typer reads
+them from the signature made here); :func:`voicelive.config.resolve.resolve_settings` layers
+them over the environment, ``.env`` and the config file, and checks them. Heavy modules
+(asyncio, audio, websockets, the simulator server, azure-identity) are imported inside the
+commands, so ``--help`` stays fast and works without PortAudio; a test holds this.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,9 +25,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from voicelive import __version__
-from voicelive.config import ChatCommand, is_loopback, settings_from_context
+from voicelive.config.layers import config_path
+from voicelive.config.options import OPTIONS, OptionSpec, help_text
+from voicelive.config.resolve import is_loopback, resolve_settings
 from voicelive.errors import EXIT_INTERRUPTED, ConfigError, VoiceLiveError
-from voicelive.options import parameters
 from voicelive.simulator.options import FAULTS
 
 if TYPE_CHECKING:
@@ -55,6 +59,9 @@ def _run(body: Callable[[], int], debug: Callable[[], bool]) -> None:
         raise typer.Exit(err.exit_code) from None
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:  # `voicelive config | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except Exception as err:
         if debug():
             traceback.print_exc()
@@ -66,16 +73,8 @@ def _run(body: Callable[[], int], debug: Callable[[], bool]) -> None:
     raise typer.Exit(code)
 
 
-def _help(ctx: typer.Context, value: bool) -> None:
-    """``voicelive --help``, declared here as a flag that defaults to False (Click then adds no
-    help option of its own to the top level).
-
-    Typer's own help option defaults to None, and Typer builds a pydantic validator to check that
-    None: importing pydantic for it took 0.2 s of every ``voicelive chat --help``.
-    """
-    if value:
-        typer.echo(ctx.get_help())
-        raise typer.Exit(0)
+def _warn(text: str) -> None:
+    typer.echo(f"warning: {text}", err=True)
 
 
 def _version(value: bool) -> None:
@@ -86,16 +85,6 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    show_help: Annotated[
-        bool,
-        typer.Option(
-            "--help",
-            callback=_help,
-            is_eager=True,
-            expose_value=False,
-            help="Show this message and exit.",
-        ),
-    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -110,17 +99,26 @@ def _main(
     """
 
 
-def chat(ctx: typer.Context, **values: Any) -> None:
+@app.command(short_help="Talk with Voice Live (quit with q + Enter or Ctrl+C).")
+def chat(**values: Any) -> None:
     """Talk with Voice Live: speak, listen, interrupt; quit with q + Enter or Ctrl+C.
 
-    Every option can also be set by its environment variable or in a .env file in the current
-    directory (flag > environment > .env > default). Values are checked before connecting.
+    Every option can also be set by its environment variable, in a .env file in the current
+    directory or in the config file (`voicelive config path`), under its long name: flag >
+    environment > .env > --profile's table > the file's top level > default. Values are
+    checked before connecting.
     """
     show_traceback = values.get("debug") is True
 
     def body() -> int:
         nonlocal show_traceback
-        settings = settings_from_context(ctx)
+        settings = resolve_settings(
+            values,
+            environ=os.environ,
+            dotenv_path=Path.cwd() / ".env",
+            config_path=config_path(os.environ),
+            warn=_warn,
+        )
         show_traceback = settings.log.debug
         from voicelive.logs import configure, native_stderr_to_log, shutdown
 
@@ -154,17 +152,63 @@ def chat(ctx: typer.Context, **values: Any) -> None:
     _run(body, lambda: show_traceback)
 
 
-# The options are the table's rows; Typer reads them from the signature.
-chat.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-    [
-        inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
-        *parameters(),
-    ]
+def _option(spec: OptionSpec) -> inspect.Parameter:
+    """The Typer parameter of one table row: text or an on/off flag, None when not given (the
+    values are converted and checked with the other layers', in one place)."""
+    decls = f"{spec.flag}/{spec.negative}" if spec.negative else spec.flag
+    option = typer.Option(
+        decls, help=help_text(spec), metavar=spec.metavar or None, show_default=False
+    )
+    kind = bool if spec.kind == "bool" else str
+    annotation = Annotated[kind | None, option]  # type: ignore[valid-type]
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Parameter(spec.dest, keyword, default=None, annotation=annotation)
+
+
+# Typer reads a command's options from its signature: here, the table's rows.
+chat.__signature__ = inspect.Signature([_option(s) for s in OPTIONS])  # type: ignore[attr-defined]
+
+
+config_app = typer.Typer(
+    help="Show the effective configuration and where each value came from.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
-app.command(
-    cls=ChatCommand,
-    short_help="Talk with Voice Live (quit with q + Enter or Ctrl+C).",
-)(chat)
+app.add_typer(config_app, name="config")
+
+
+@config_app.callback(invoke_without_command=True)
+def config(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Show with this profile of the file.")
+    ] = None,
+) -> None:
+    """Every option's effective value and where it came from (API key hidden), as `voicelive
+    chat` would take it from this directory; `voicelive config path` prints the file's path."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    def body() -> int:
+        from voicelive.config.resolve import describe
+
+        path = config_path(os.environ)
+        flags = {"profile": profile}
+        dotenv = Path.cwd() / ".env"
+        rows = describe(flags, environ=os.environ, dotenv_path=dotenv, config_path=path, warn=_warn)
+        typer.echo(f"config file: {path}{'' if path.is_file() else ' (none)'}")
+        width = max(len(flag) for flag, _, _ in rows)
+        for flag, value, where in rows:
+            typer.echo(f"  {flag:<{width}}  {value}  {where}")
+        return 0
+
+    _run(body, lambda: False)
+
+
+@config_app.command("path")
+def config_file_path() -> None:
+    """Print the config file's path (VOICELIVE_CONFIG, else the user config directory's)."""
+    typer.echo(str(config_path(os.environ)))
 
 
 def format_devices(devices: list[DeviceInfo]) -> str:

@@ -33,8 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
+from voicelive.config.settings import LogSettings
 from voicelive.private_files import open_append_text
-from voicelive.settings import LogSettings
 
 _HEADER_ARG_NAMES: Final = frozenset({"api-key", "authorization", "ocp-apim-subscription-key"})
 _PATTERNS: Final = (

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.quiet_batcher import PlaybackActivity, QuietBatcher
+from voicelive.config.settings import AudioSettings
 from voicelive.errors import AudioDeviceError, ConfigError
 from voicelive.protocol.pcm import SAMPLE_RATE
 from voicelive.protocol.playback import PlaybackEvent, PlaybackNotice
-from voicelive.settings import AudioSettings
 
 if TYPE_CHECKING:
     from voicelive.audio.echo_reference import EchoLink

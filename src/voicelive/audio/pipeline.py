@@ -24,11 +24,11 @@ from voicelive.audio.interfaces import AudioIO, AudioStream, MicStream, Playback
 from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.prefill import AdaptivePrefill
 from voicelive.audio.silent_input import SilentInputDetector
+from voicelive.config.settings import AudioSettings
 from voicelive.connection.outbound import Outbound
 from voicelive.errors import AudioDeviceError
 from voicelive.protocol.pcm import bytes_of, ms_of
 from voicelive.protocol.playback import ItemPlayback
-from voicelive.settings import AudioSettings
 
 log = logging.getLogger(__name__)
 

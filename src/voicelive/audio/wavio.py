@@ -35,11 +35,11 @@ import numpy as np
 
 from voicelive.audio.interfaces import MicStream, SpeakerStream
 from voicelive.audio.jitter import JitterBuffer
+from voicelive.config.settings import AudioSettings
 from voicelive.errors import AudioDeviceError, ConfigError
 from voicelive.private_files import open_write_binary
 from voicelive.protocol.pcm import BYTES_PER_MS, BYTES_PER_SAMPLE, SAMPLE_RATE
 from voicelive.protocol.playback import PlaybackNotice
-from voicelive.settings import AudioSettings
 
 if TYPE_CHECKING:
     from voicelive.audio.devices import PortAudioIO

@@ -32,9 +32,9 @@ from websockets.exceptions import (
 
 from voicelive import __version__
 from voicelive.auth import Auth
+from voicelive.config.settings import AgentSettings, ConnectionSettings
 from voicelive.errors import AuthError, ConfigError, ConnectError, ConnectionLost
 from voicelive.protocol.server_events import describe
-from voicelive.settings import AgentSettings, ConnectionSettings
 
 log = logging.getLogger(__name__)
 REALTIME_PATH = "/voice-live/realtime"

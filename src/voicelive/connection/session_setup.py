@@ -11,13 +11,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from voicelive.config.settings import ReplaySettings, Settings
 from voicelive.connection.client import VoiceLiveConnection
 from voicelive.errors import ConnectError, ProtocolError, ServerError
 from voicelive.protocol import client_events as ce
 from voicelive.protocol import server_events as ev
 from voicelive.protocol.history import History
 from voicelive.protocol.session_payload import build_session
-from voicelive.settings import ReplaySettings, Settings
 
 log = logging.getLogger(__name__)
 

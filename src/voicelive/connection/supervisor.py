@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 from voicelive.audio.pipeline import AudioPipeline
 from voicelive.auth import Auth
+from voicelive.config.settings import Settings
 from voicelive.connection.backoff import Backoff
 from voicelive.connection.client import VoiceLiveConnection
 from voicelive.connection.outbound import Outbound
@@ -48,7 +49,6 @@ from voicelive.errors import ConnectError, ConnectionLost
 from voicelive.protocol import actions as act
 from voicelive.protocol import client_events as ce
 from voicelive.protocol.history import History
-from voicelive.settings import Settings
 from voicelive.terminal.view import View
 
 log = logging.getLogger(__name__)

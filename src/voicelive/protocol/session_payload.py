@@ -31,12 +31,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from voicelive.protocol.pcm import SAMPLE_RATE
-from voicelive.settings import (
+from voicelive.config.settings import (
     SessionSettings,
     TurnDetectionSettings,
     uses_legacy_eou_fields,
 )
+from voicelive.protocol.pcm import SAMPLE_RATE
 
 OPENAI_VOICES: Final = frozenset(
     {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}

@@ -16,8 +16,21 @@ from .constants import SAMPLE_RATE
 Pcm = npt.NDArray[np.int16]
 
 INPUT_FORMATS = ("pcm16", "g711_ulaw", "g711_alaw")
-OUTPUT_FORMATS = ("pcm16", "pcm16_16000hz", "pcm16_8000hz", "g711_ulaw", "g711_alaw")
-_OUTPUT_RATES = {"pcm16": 24_000, "pcm16_16000hz": 16_000, "pcm16_8000hz": 8_000}
+_OUTPUT_RATES = {
+    "pcm16": 24_000,
+    "pcm16_8000hz": 8_000,
+    "pcm16_16000hz": 16_000,
+    # Not in the reference page nor the SDK's enum, but Microsoft's live suite sends them with
+    # Azure voices and expects audio in them: the service's own tests are the better evidence.
+    "pcm16_22050hz": 22_050,
+    "pcm16_24000hz": 24_000,
+    "pcm16_44100hz": 44_100,
+    "pcm16_48000hz": 48_000,
+}
+OUTPUT_FORMATS = (*_OUTPUT_RATES, "g711_ulaw", "g711_alaw")
+INPUT_RATES = (8_000, 16_000, 24_000, 44_100)
+"""``input_audio_sampling_rate`` values for pcm16: the reference's 8/16/24 kHz, and 44.1 kHz,
+which Microsoft's live suite sends (``largest_lake.44kHz.wav``)."""
 _G711_RATE = 8_000
 
 
@@ -91,6 +104,11 @@ def decode_input(data: bytes, fmt: str, rate: int) -> Pcm:
     if fmt == "g711_alaw":
         return resample(alaw_decode(data), _G711_RATE, SAMPLE_RATE)
     return resample(np.frombuffer(data, dtype="<i2").astype(np.int16), rate, SAMPLE_RATE)
+
+
+def output_rate(fmt: str) -> int:
+    """Sample rate of an output format."""
+    return _G711_RATE if fmt.startswith("g711") else _OUTPUT_RATES.get(fmt, SAMPLE_RATE)
 
 
 def encode_output(samples: Pcm, fmt: str) -> bytes:

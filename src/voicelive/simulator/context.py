@@ -10,6 +10,7 @@ from typing import Protocol
 
 from .conversation import Conversation
 from .responder import DeltaJitter
+from .transcription import TranscriptOrder
 from .wire import IdFactory, JsonDict
 
 
@@ -19,6 +20,7 @@ class Context(Protocol):
     conversation: Conversation
     speedup: float
     jitter: DeltaJitter | None
+    transcript_order: TranscriptOrder
 
     async def send(self, event: JsonDict) -> None:
         """Send a server event; adds ``event_id``, records it. Raises ``ConnectionClosed``."""

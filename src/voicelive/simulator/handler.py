@@ -25,6 +25,7 @@ from .observation import ConnectionLog
 from .options import SimulatorOptions
 from .responder import DeltaJitter
 from .session import SessionError, apply_update, default_session, parse_features
+from .transcription import TranscriptOrder
 from .turns import TurnController
 from .wire import IdFactory, JsonDict, error_event
 
@@ -52,6 +53,7 @@ class Hub(Protocol):
     ids: IdFactory
     faults: FaultPlan
     jitter: DeltaJitter
+    transcript_order: TranscriptOrder
 
     def record(self, direction: str, event: JsonDict) -> None:
         """Append a frame to the recording (``event`` already elided where needed)."""
@@ -74,6 +76,7 @@ class ConnectionHandler:
         self.ids = hub.ids
         self.speedup = hub.options.speedup
         self.jitter: DeltaJitter | None = hub.jitter if hub.jitter else None
+        self.transcript_order = hub.transcript_order
         assert ws.request is not None  # the handler only runs after a completed handshake
         _, query = handshake_params(ws.request.path)
         self.api_version = query["api-version"]
@@ -244,6 +247,7 @@ class ConnectionHandler:
         except SessionError as exc:
             await self.send_error(exc.message, code=exc.code, param=exc.param, client_event=event)
             return
+        await self.turns.flush_input()  # audio appended before the update is heard as it was
         self.session = session
         self.turns.configure()
         await self.send({"type": "session.updated", "session": session})

@@ -69,7 +69,10 @@ class SimulatorOptions:
     ``jitter_ms``: when > 0, every reply delta waits a further random 0..``jitter_ms`` ms of real
     time (not divided by ``speedup``) before it is sent, and these waits add up over a reply, so
     it arrives late and unevenly like over a jittery network. ``seed`` makes that randomness
-    reproducible (None: a different sequence every run).
+    reproducible (None: a different sequence every run). ``transcript_order``: where a turn's
+    input transcription arrives relative to its reply's ``response.created``: ``"either"``
+    (the default; seeded per turn by ``seed``, None counting as 0), ``"before"`` or
+    ``"after"`` (see :mod:`voicelive.simulator.transcription`).
 
     Raises ``ValueError`` on an unknown fault name, a non-positive speedup or negative delays.
     """
@@ -81,6 +84,7 @@ class SimulatorOptions:
     fault_after_s: float = 1.0
     jitter_ms: float = 0.0
     seed: int | None = None
+    transcript_order: str = "either"
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
@@ -92,6 +96,8 @@ class SimulatorOptions:
             raise ValueError("fault_after_s must be >= 0")
         if not self.jitter_ms >= 0:
             raise ValueError("jitter_ms must be >= 0")
+        if self.transcript_order not in ("either", "before", "after"):
+            raise ValueError("transcript_order must be 'either', 'before' or 'after'")
 
     def __repr__(self) -> str:
         # Never show the key itself, even in a traceback.
@@ -100,5 +106,5 @@ class SimulatorOptions:
             f"SimulatorOptions(api_key={key!r}, speedup={self.speedup!r}, "
             f"record_path={self.record_path!r}, fault={self.fault!r}, "
             f"fault_after_s={self.fault_after_s!r}, jitter_ms={self.jitter_ms!r}, "
-            f"seed={self.seed!r})"
+            f"seed={self.seed!r}, transcript_order={self.transcript_order!r})"
         )

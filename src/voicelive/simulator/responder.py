@@ -24,6 +24,7 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 
 from . import audio
+from .animation import WordTiming, viseme_track, word_timings
 from .audio import Pcm
 from .constants import SAMPLE_RATE
 from .conversation import Conversation, Item, bytes_to_ms, ms_to_bytes
@@ -68,6 +69,10 @@ class ReplyPlan:
     output_audio_format: str
     response_fields: JsonDict  # modalities, voice, temperature… echoed in the response object
     input_tokens: int
+    word_timestamps: bool = False
+    """The session asked for ``output_audio_timestamp_types: ["word"]``."""
+    visemes: bool = False
+    """The session asked for ``animation.outputs: ["viseme_id"]``."""
 
 
 def _chirp_for(text: str) -> Pcm:
@@ -128,12 +133,16 @@ def plan_reply(conversation: Conversation, session: JsonDict, overrides: JsonDic
         transcript = "Hello! This is the Voice Live simulator."
         pcm = _chirp_for(transcript)
     instructions = str(overrides.get("instructions") or session.get("instructions") or "")
+    animation = session.get("animation")
+    outputs = animation.get("outputs") if isinstance(animation, dict) else None
     return ReplyPlan(
         transcript=transcript,
         audio=pcm if speak else None,
         output_audio_format=str(fields["output_audio_format"]),
         response_fields=fields,
         input_tokens=_input_tokens(conversation, instructions),
+        word_timestamps="word" in (session.get("output_audio_timestamp_types") or []),
+        visemes=isinstance(outputs, list) and "viseme_id" in outputs,
     )
 
 
@@ -151,8 +160,10 @@ class ResponseRun:
         speedup: float,
         on_delta: DeltaHook | None = None,
         jitter: DeltaJitter | None = None,
+        on_created: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._out = outbox
+        self._on_created = on_created
         self._jitter = jitter if jitter else None
         self._lag_s = 0.0  # jitter accumulated so far in this response
         self._conversation = conversation
@@ -205,6 +216,8 @@ class ResponseRun:
         await send(
             {"type": "response.created", "response": self._response("in_progress", [], None)}
         )
+        if self._on_created is not None:
+            await self._on_created()  # e.g. a transcript that comes after the reply started
         previous = self._conversation.append(self.item)
         added = {"response_id": self.response_id, "output_index": 0, "item": self.item.wire()}
         await send({"type": "response.output_item.added", **added})
@@ -222,6 +235,11 @@ class ResponseRun:
         text = await (self._stream_audio() if spoken else self._stream_text())
         part[key] = text
         if spoken:
+            # The service closes the timestamp and viseme streams before the audio's.
+            if self._plan.word_timestamps:
+                await send({"type": "response.audio_timestamp.done", **self._ids()})
+            if self._plan.visemes:
+                await send({"type": "response.animation_viseme.done", **self._ids()})
             await send({"type": "response.audio.done", **self._ids()})
             await send(
                 {"type": "response.audio_transcript.done", **self._ids(), "transcript": text}
@@ -294,6 +312,11 @@ class ResponseRun:
         step = 24 * CHUNK_MS
         n_chunks = max(1, math.ceil(pcm.size / step))
         words = self._plan.transcript.split(" ")
+        audio_ms = pcm.size * 1000 // SAMPLE_RATE
+        timings = (
+            word_timings(self._plan.transcript, audio_ms) if self._plan.word_timestamps else []
+        )
+        visemes = viseme_track(self._plan.transcript, audio_ms) if self._plan.visemes else []
         loop = asyncio.get_running_loop()
         sent_words = 0
         t0 = loop.time()
@@ -310,6 +333,9 @@ class ResponseRun:
                     {"type": "response.audio_transcript.delta", **self._ids(), "delta": delta}
                 )
             chunk = np.ascontiguousarray(pcm[index * step : (index + 1) * step])
+            await self._send_marks(
+                timings, visemes, (index + 1) * CHUNK_MS, last=index == n_chunks - 1
+            )
             if self.item.first_delta_at is None:
                 self.item.first_delta_at = loop.time()
             self.item.audio += chunk.astype("<i2").tobytes()
@@ -320,6 +346,34 @@ class ResponseRun:
             await self._delta_sent()
             await self._pause_until(t0 + (index + 1) * step_s + self._lag_s)
         return " ".join(words[:sent_words])
+
+    async def _send_marks(
+        self, timings: list[WordTiming], visemes: list[tuple[int, int]], until_ms: int, last: bool
+    ) -> None:
+        """Send (and pop) the word timestamps and visemes that start before ``until_ms`` of the
+        reply audio (all that are left with ``last``), ahead of the audio they describe."""
+        while timings and (last or timings[0].audio_offset_ms < until_ms):
+            word = timings.pop(0)
+            await self._out.send(
+                {
+                    "type": "response.audio_timestamp.delta",
+                    **self._ids(),
+                    "audio_offset_ms": word.audio_offset_ms,
+                    "audio_duration_ms": word.audio_duration_ms,
+                    "text": word.text,
+                    "timestamp_type": "word",
+                }
+            )
+        while visemes and (last or visemes[0][0] < until_ms):
+            offset, viseme = visemes.pop(0)
+            await self._out.send(
+                {
+                    "type": "response.animation_viseme.delta",
+                    **self._ids(),
+                    "audio_offset_ms": offset,
+                    "viseme_id": viseme,
+                }
+            )
 
     async def _stream_text(self) -> str:
         words = self._plan.transcript.split(" ")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
-from .audio import INPUT_FORMATS, OUTPUT_FORMATS
+from .audio import INPUT_FORMATS, INPUT_RATES, OUTPUT_FORMATS
 
 
 class SessionError(ValueError):
@@ -96,6 +96,11 @@ _TD_COMMON = frozenset(
         "auto_truncate",
     }
 )
+TOLERATED_TD_FIELDS = frozenset({"speech_duration_assistant_speaking_ms"})
+"""``turn_detection`` fields accepted (type-checked, kept, logged) though neither the reference
+nor the SDK models name them: Microsoft's live suite sends them, so the service takes them. The
+simulator does not model them (its barge-in needs ``speech_duration_ms`` as any turn does)."""
+_TD_COMMON = _TD_COMMON | TOLERATED_TD_FIELDS
 _TD_FIELDS: dict[str, frozenset[str]] = {
     "server_vad": _TD_COMMON,
     "semantic_vad": frozenset(
@@ -238,7 +243,12 @@ def check_turn_detection(value: Any, param: str, *, legacy_eou: bool = False) ->
     td = _obj(value, param, _TD_FIELDS[value["type"]])
     if "threshold" in td:
         _number(td["threshold"], f"{param}.threshold", 0.0, 1.0)
-    for key in ("prefix_padding_ms", "silence_duration_ms", "speech_duration_ms"):
+    for key in (
+        "prefix_padding_ms",
+        "silence_duration_ms",
+        "speech_duration_ms",
+        *TOLERATED_TD_FIELDS,
+    ):
         if key in td:
             _number(td[key], f"{param}.{key}", 0, 10_000, integer=True)
     for key in ("create_response", "interrupt_response", "auto_truncate", "remove_filler_words"):
@@ -312,7 +322,7 @@ def _any_object_or_null(value: Any, param: str) -> None:
 
 
 def _rate(value: Any, param: str) -> None:
-    _enum(value, param, (8000, 16000, 24000))
+    _enum(value, param, INPUT_RATES)
 
 
 SESSION_FIELDS: dict[str, Checker] = {

@@ -32,6 +32,7 @@ from .observation import ConnectionLog
 from .options import SimulatorOptions
 from .recorder import Recorder
 from .responder import DeltaJitter
+from .transcription import TranscriptOrder
 from .wire import IdFactory, JsonDict, elide_audio, redact_mapping
 
 PATH = "/voice-live/realtime"
@@ -84,6 +85,7 @@ class Simulator:
         self.ids = IdFactory()
         self.faults = FaultPlan(self.options)
         self.jitter = DeltaJitter(self.options.jitter_ms, self.options.seed)
+        self.transcript_order = TranscriptOrder(self.options.transcript_order, self.options.seed)
         self.received_events: list[dict[str, Any]] = []
         self.handshakes: list[dict[str, Any]] = []
         self.handshake_attempts = 0
@@ -321,10 +323,16 @@ class Simulator:
         await ConnectionHandler(ws, self, self.open_connection(ws)).run()
 
 
-async def serve(host: str, port: int, options: SimulatorOptions) -> None:
+async def serve(
+    host: str,
+    port: int,
+    options: SimulatorOptions,
+    listening: asyncio.Future[str] | None = None,
+) -> None:
     """Run a simulator for ``voicelive simulate`` until cancelled, then close it cleanly.
 
-    Prints one line with the endpoint to stdout once listening.
+    Prints one line with the endpoint to stdout once listening, and then resolves
+    ``listening`` (when given) with that endpoint, so a caller can wait for it.
     """
     simulator = Simulator(options)
     await simulator.start(host, port)
@@ -332,6 +340,8 @@ async def serve(host: str, port: int, options: SimulatorOptions) -> None:
         f"Voice Live simulator listening on {simulator.endpoint} (endpoint for --endpoint)",
         flush=True,
     )
+    if listening is not None and not listening.done():
+        listening.set_result(simulator.endpoint)
     try:
         await asyncio.Future()
     finally:

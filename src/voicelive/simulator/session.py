@@ -8,6 +8,7 @@ style), in which case nothing changes — as the service rejects a bad update wh
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 from typing import Any
@@ -25,6 +26,8 @@ __all__ = [
     "parse_features",
     "vad_settings",
 ]
+
+logger = logging.getLogger(__name__)
 
 _NEW_PADDING_FROM = "2026-04-10"  # prefix_padding_ms default rises 300 → 400/420 from here
 SESSION_LIFETIME_S = 30 * 60
@@ -144,6 +147,10 @@ def apply_update(
     legacy_eou = uses_legacy_eou(api_version)
     for key, value in update.items():
         schema.check_session_field(key, value, legacy_eou=legacy_eou, current=current)
+    td_update = update.get("turn_detection")
+    if isinstance(td_update, dict):
+        for key in sorted(schema.TOLERATED_TD_FIELDS & set(td_update)):
+            logger.info("session.update: accepted turn_detection.%s (not modelled)", key)
     merged = copy.deepcopy(current)
     for key, value in update.items():
         merged[key] = copy.deepcopy(value)
@@ -212,9 +219,12 @@ def _check_echo_cancellation(
     ec = merged.get("input_audio_echo_cancellation")
     if isinstance(ec, dict):
         fields = [name for name in ("reference_source", "channels") if name in ec]
-        if fields and API_VERSIONS.index(api_version) < API_VERSIONS.index(
-            _FIRST_CLIENT_EC_VERSION
-        ):
+        old = API_VERSIONS.index(api_version) < API_VERSIONS.index(_FIRST_CLIENT_EC_VERSION)
+        if fields and old and _server_defaults(ec):
+            # Microsoft's live suite sends these defaults on 2025-10-01 and the service takes
+            # them; they change nothing (the service's own canceller, mono input).
+            logger.info("session.update: accepted %s %s on %s", _EC, fields, api_version)
+        elif fields and old:
             raise SessionError(
                 "unknown_parameter",
                 f"Unknown parameter: '{_EC}.{fields[0]}'.",
@@ -266,6 +276,14 @@ def _check_echo_cancellation(
             "The input channel count cannot change once audio has been sent.",
             f"{_EC}.channels",
         )
+
+
+def _server_defaults(ec: JsonDict) -> bool:
+    """The echo cancellation fields say only what is the default anyway (server, mono)."""
+    channels = ec.get("channels", 1)
+    return ec.get("reference_source", "server") == "server" and (
+        channels == 1 and not isinstance(channels, bool)
+    )
 
 
 # eagerness → silence needed to end a turn (approximation of semantic end-of-turn detection)

@@ -17,9 +17,11 @@ from .context import Context
 from .conversation import InputBuffer, Item
 from .echo import EchoCanceller, split_stereo
 from .items import lookup_item, truncate_item, truncate_problem
+from .pacing import InputPacer
 from .responder import ResponseRun, elapsed_ms, plan_reply
 from .schema import SessionError, check_response_params
 from .session import client_echo_reference, vad_settings
+from .transcription import transcription_events
 from .vad import EnergyVad, SpeechStarted, SpeechStopped, VadConfig
 from .wire import JsonDict, decode_b64
 
@@ -38,6 +40,8 @@ class TurnController:
         self._queued = False  # a VAD turn ended while a response was still running
         self._closed = False
         self._echo: EchoCanceller | None = None  # with a client echo reference (stereo input)
+        self._late_transcripts: list[JsonDict] = []
+        self._pacer = InputPacer(ctx.speedup, self._hear)
         self.audio_started = False
         """Input audio was appended: the input channel count is fixed from now on."""
         self.configure()
@@ -75,6 +79,7 @@ class TurnController:
     async def close(self) -> None:
         """Stop any running response without sending more events (connection is going)."""
         self._closed = True
+        await self._pacer.close()
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.wait({self._task})
@@ -113,6 +118,14 @@ class TurnController:
                 audio.decode_input(mic, fmt, rate), audio.decode_input(reference, fmt, rate)
             )
         self.audio_started = True
+        self._pacer.push(pcm)
+
+    async def flush_input(self) -> None:
+        """Let the detector hear all audio appended so far (before a session change)."""
+        await self._pacer.flush()
+
+    async def _hear(self, pcm: audio.Pcm) -> None:
+        """Paced input (see :mod:`.pacing`): into the buffer and through the detector."""
         self.buffer.append(pcm.astype("<i2").tobytes())
         if self._vad is None:
             return
@@ -174,8 +187,10 @@ class TurnController:
         )
         pcm = self.buffer.slice(self._turn_start_ms, decision.audio_end_ms)
         self.buffer.drop_before(decision.audio_end_ms)
-        await self._commit(item_id, pcm, decision.last_voiced_ms - self._turn_start_ms)
-        if (self._td or {}).get("create_response", True):
+        reply = bool((self._td or {}).get("create_response", True))
+        speech_ms = decision.last_voiced_ms - self._turn_start_ms
+        await self._commit(item_id, pcm, speech_ms, reply_follows=reply and self.active is None)
+        if reply:
             if self.active is None:
                 self.start_response({})
             else:
@@ -183,6 +198,7 @@ class TurnController:
 
     async def commit(self, event: JsonDict) -> None:
         """Client ``input_audio_buffer.commit``: commit everything held (no response)."""
+        await self._pacer.flush()  # everything appended before the commit is in it
         if self.buffer.duration_ms < MIN_COMMIT_MS:
             await self._ctx.send_error(
                 "Error committing input audio buffer: buffer too small. Expected at least "
@@ -200,12 +216,17 @@ class TurnController:
         await self._commit(item_id, pcm, None)
 
     async def clear(self) -> None:
+        await self._pacer.drop()
         self.buffer.clear()
         self._vad = None
         self.configure()
         await self._ctx.send({"type": "input_audio_buffer.cleared"})
 
-    async def _commit(self, item_id: str, pcm: bytes, speech_ms: int | None) -> None:
+    async def _commit(
+        self, item_id: str, pcm: bytes, speech_ms: int | None, reply_follows: bool = False
+    ) -> None:
+        """Commit ``pcm`` as a user item; ``reply_follows``: a response starts right after it,
+        so the transcript may come on either side of its ``response.created``."""
         ctx = self._ctx
         item = Item(
             id=item_id,
@@ -226,29 +247,34 @@ class TurnController:
         await ctx.send(
             {"type": "conversation.item.created", "previous_item_id": previous, "item": item.wire()}
         )
-        if ctx.session.get("input_audio_transcription"):
-            # No speech recognition here: an honest placeholder with the speech length.
-            seconds = (speech_ms if speech_ms is not None else item.audio_ms) / 1000
-            text = f"[{seconds:.1f} seconds of speech; the simulator does not transcribe]"
-            ids = {"item_id": item_id, "content_index": 0}
-            await ctx.send(
-                {"type": "conversation.item.input_audio_transcription.delta", **ids, "delta": text}
-            )
-            await ctx.send(
-                {
-                    "type": "conversation.item.input_audio_transcription.completed",
-                    **ids,
-                    "transcript": text,
-                }
-            )
-            item.wire_content[0]["transcript"] = text
+        if not ctx.session.get("input_audio_transcription"):
+            return
+        events = transcription_events(item, speech_ms)
+        if reply_follows and ctx.transcript_order.after_response_created():
+            self._late_transcripts.extend(events)  # sent right after the reply's response.created
+            return
+        for transcript_event in events:
+            await ctx.send(transcript_event)
+
+    async def _send_late_transcripts(self) -> None:
+        """After a ``response.created``: the transcripts held back for it, in order."""
+        while self._late_transcripts:
+            await self._ctx.send(self._late_transcripts.pop(0))
 
     # --- responses --------------------------------------------------------------------------
 
     def start_response(self, overrides: JsonDict) -> None:
         ctx = self._ctx
         plan = plan_reply(ctx.conversation, ctx.session, overrides)
-        run = ResponseRun(ctx, ctx.conversation, plan, ctx.speedup, ctx.on_delta, ctx.jitter)
+        run = ResponseRun(
+            ctx,
+            ctx.conversation,
+            plan,
+            ctx.speedup,
+            ctx.on_delta,
+            ctx.jitter,
+            on_created=self._send_late_transcripts,
+        )
         self._run = run
         self._task = asyncio.get_running_loop().create_task(
             run.run(), name=f"simulator {run.response_id}"

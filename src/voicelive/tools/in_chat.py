@@ -17,12 +17,13 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from voicelive.config.settings import DEFAULT_TOOL_TIMEOUT_S
 from voicelive.tools.driver import Callbacks, ToolDriver, ToolSettings, start_tools
 from voicelive.tools.loop_events import ToolCallRecord
 
 if TYPE_CHECKING:
+    from voicelive.config.settings import ToolsSettings
     from voicelive.protocol.client_events import EventIds
-    from voicelive.settings import ToolsSettings
     from voicelive.stats import ChatStats
     from voicelive.terminal.view import View
     from voicelive.transcript_file import TranscriptFile
@@ -62,7 +63,11 @@ async def open_tools(
         on_notice=lambda text: view.notice("warning", text),
         on_record=on_record,
     )
-    settings = ToolSettings(approve=tools.approve, call_timeout_s=tools.call_timeout_s)
+    assert tools.mcp is not None, "the resolver fills it whenever tools are configured"
+    settings = ToolSettings(
+        approve=tools.approve or (),
+        call_timeout_s=tools.call_timeout_s or DEFAULT_TOOL_TIMEOUT_S,
+    )
     started = await start_tools(tools.mcp, callbacks, ids, settings)
     holder.append(started.driver)
     for failure in started.failures:

@@ -1,8 +1,9 @@
-"""Frozen settings objects: the single source of configuration below the CLI.
+"""Frozen settings objects: the single source of configuration below the CLI, and of the
+defaults (the option table shows these, :mod:`voicelive.config.options`).
 
-The CLI resolves every value (flag > environment > ``.env`` in the working directory > default),
-validates it and builds one :class:`Settings`. Nothing below the CLI reads ``os.environ``.
-All objects are immutable and safe to share between threads.
+:mod:`voicelive.config.resolve` builds one :class:`Settings` from the flags, the environment,
+``.env`` and the config file; nothing below the CLI reads ``os.environ``. All objects are
+immutable and safe to share between threads.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from voicelive.tools.config import McpConfig
 
-GA_API_VERSIONS = ("2025-10-01", "2026-04-10", "2026-07-15")
-PREVIEW_API_VERSIONS = ("2025-05-01-preview", "2026-01-01-preview", "2026-06-01-preview")
 KNOWN_API_VERSIONS = (
     "2025-05-01-preview",
     "2025-10-01",
@@ -32,10 +31,8 @@ CLIENT_EC_REFERENCE_FEATURE = "client_ec_reference:true"
 
 
 class Secret(str):
-    """A string whose ``repr`` never shows its value (API keys, tokens).
-
-    ``str(secret)`` still returns the value, for the one place that must send it.
-    """
+    """A string whose ``repr`` never shows its value (API keys, tokens); ``str()`` returns it,
+    for the one place that must send it."""
 
     def __repr__(self) -> str:
         return "Secret('***')"
@@ -46,9 +43,8 @@ class AgentSettings:
     """A Foundry Agent Service agent to talk to instead of a model (protocol.md §1.2).
 
     ``name`` and ``project`` go to the handshake as ``agent-name`` and ``agent-project-name``;
-    ``version`` (``agent-version``) and ``conversation_id`` (``conversation-id``, a conversation
-    to continue) only when set. Agent sessions authenticate with Entra ID only, and their
-    ``session.update`` carries no ``instructions`` (the agent has its own).
+    ``version`` and ``conversation_id`` (a conversation to continue) only when set. Agent
+    sessions use Entra ID only, and their ``session.update`` carries no ``instructions``.
     """
 
     name: str
@@ -59,12 +55,10 @@ class AgentSettings:
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Where and how to connect.
-
-    ``endpoint`` is the resource URL as the user gave it (``https://…``, ``wss://…``, or
-    ``ws://`` for loopback hosts only). ``api_key`` is None when Entra ID is used.
-    ``agent``: talk to this Foundry agent; the handshake then names the agent, not ``model``.
-    """
+    """Where and how to connect: ``endpoint`` as the user gave it (``https://``, ``wss://``, or
+    ``ws://`` for loopback hosts only); ``api_key`` None means Entra ID; ``agent``: talk to
+    this Foundry agent (the handshake then names it, not ``model``); ``reconnect``: reconnect
+    by itself and replay the conversation, ``reconnect_attempts`` times per outage."""
 
     endpoint: str
     api_key: Secret | None = None
@@ -74,18 +68,17 @@ class ConnectionSettings:
     open_timeout_s: float = 15.0
     max_message_bytes: int = 16 * 1024 * 1024
     reconnect: bool = True
-    """Reconnect by itself when the connection drops, and replay the conversation."""
     reconnect_attempts: int = 8
-    """Attempts per outage before giving up."""
     agent: AgentSettings | None = None
     features: tuple[str, ...] = ()
-    """Preview feature flags for the handshake's ``features`` query parameter. :class:`Settings`
-    keeps :data:`CLIENT_EC_REFERENCE_FEATURE` here exactly when ``session.echo_reference``."""
+    """Preview feature flags for the handshake; :class:`Settings` keeps
+    :data:`CLIENT_EC_REFERENCE_FEATURE` here exactly when ``session.echo_reference``."""
 
 
 @dataclass(frozen=True)
 class TurnDetectionSettings:
-    """``turn_detection`` knobs; ``vad_type`` None means manual commit (push-to-talk)."""
+    """``turn_detection`` knobs; ``vad_type`` None means manual commit (push-to-talk).
+    ``eou_threshold``: GA ``low|medium|high|default``; 2025-05-01-preview a number as text."""
 
     vad_type: str | None = "server_vad"
     threshold: float | None = None
@@ -95,7 +88,6 @@ class TurnDetectionSettings:
     remove_filler_words: bool | None = None
     eou_model: str | None = None
     eou_threshold: str | None = None
-    """GA: ``low|medium|high|default``; 2025-05-01-preview: a float 0-1 as text."""
     eou_timeout_ms: int | None = None
     interrupt_response: bool = True
     auto_truncate: bool = False
@@ -103,7 +95,15 @@ class TurnDetectionSettings:
 
 @dataclass(frozen=True)
 class SessionSettings:
-    """What goes into ``session.update``; None means "leave the service default"."""
+    """What goes into ``session.update``; None means "leave the service default".
+
+    ``echo_reference``: the client sends the echo reference, ``input_audio_echo_cancellation``
+    becomes ``{"type": "server_echo_cancellation", "reference_source": "client", "channels":
+    2}`` and the input is stereo, microphone left, what the speaker played right
+    (2026-06-01-preview and later; needs ``echo_cancellation``). ``voice_endpoint_id``: the
+    deployment of an ``azure-custom`` voice; ``voice_model``: the base model of an
+    ``azure-personal`` voice, e.g. ``DragonLatestNeural``.
+    """
 
     instructions: str | None = None
     voice: str | None = None
@@ -116,21 +116,21 @@ class SessionSettings:
     noise_reduction: str | None = "azure_deep_noise_suppression"
     echo_cancellation: bool = True
     echo_reference: bool = False
-    """Send the echo reference from the client: ``input_audio_echo_cancellation`` becomes
-    ``{"type": "server_echo_cancellation", "reference_source": "client", "channels": 2}`` and
-    the input audio is stereo, microphone left, what the speaker played right (2026-06-01-preview
-    and later; needs ``echo_cancellation``)."""
     voice_endpoint_id: str | None = None
-    """Deployment id of an ``azure-custom`` voice (required by the service for that type)."""
     voice_model: str | None = None
-    """Base model of an ``azure-personal`` voice, e.g. ``DragonLatestNeural``."""
 
 
 @dataclass(frozen=True)
 class AudioSettings:
     """Devices and buffering. Devices are an index (as text) or a name substring; None = default.
 
-    ``input_file``/``output_file`` replace the microphone/speaker with WAV files (headless runs).
+    ``input_file``/``output_file`` replace the microphone/speaker with WAV files (headless
+    runs). ``quiet_hold_ms``: near-silent microphone blocks go in batches of up to this much
+    (:mod:`voicelive.audio.quiet_batcher`); 0 sends each block as read. ``output_block_ms`` 0
+    lets PortAudio pick the smallest block (3-8 ms to sound, measured). ``output_latency_ms``
+    None is PortAudio's "low" (about 8 ms here); 20 because, measured with both cores busy,
+    "low" underflowed twice in 15 s and 20 ms never, still reaching the speaker 22 ms after the
+    first delta. ``device_rate`` None: 24 kHz if the device takes it, else its own rate.
     """
 
     input_device: str | None = None
@@ -138,16 +138,8 @@ class AudioSettings:
     prebuffer_ms: int = 40
     chunk_ms: int = 20
     quiet_hold_ms: int = 200
-    """While the microphone is near silence and no one has spoken for a while, its blocks go
-    to the service in batches of up to this much audio (:mod:`voicelive.audio.quiet_batcher`);
-    0 sends every block as it is read. Saves most of the CPU of listening."""
     output_block_ms: int = 0
-    """0 lets PortAudio pick the smallest block ("low" latency): 3-8 ms to sound when measured."""
     output_latency_ms: int | None = 20
-    """Suggested output latency for PortAudio; None = its "low" setting (about 8 ms here).
-
-    20 ms: measured here, "low" underflowed twice in 15 s with both cores busy, 20 ms never,
-    and it still reaches the speaker 22 ms after the first delta."""
     device_rate: int | None = None
     """Open the devices at this rate and resample; None = 24 kHz if accepted, else native."""
     max_buffer_ms: int = 15 * 60_000
@@ -174,25 +166,28 @@ class ReplaySettings:
     chars: int = 8000
 
 
+DEFAULT_TOOL_TIMEOUT_S = 30.0
+
+
 @dataclass(frozen=True)
 class ToolsSettings:
-    """``--mcp-config`` (already read and checked), ``--approve`` patterns, ``--tool-timeout``."""
+    """``--mcp-config`` (read and checked by the resolver: the servers, ``${VAR}`` filled in),
+    ``--approve`` patterns, ``--tool-timeout``. ``mcp`` is never None in a built Settings."""
 
-    mcp: McpConfig
-    approve: tuple[str, ...] = ()
-    call_timeout_s: float = 30.0
+    mcp: McpConfig | None = None
+    approve: tuple[str, ...] | None = None
+    call_timeout_s: float | None = None
+    """None: :data:`DEFAULT_TOOL_TIMEOUT_S`."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything ``run_chat`` needs. ``simulate`` means: start the bundled simulator.
+    """Everything ``run_chat`` needs. ``simulate``: start the bundled simulator. ``greet``: the
+    assistant speaks first (with ``greet_instructions`` when set). ``record``: a WAV file of
+    the conversation; ``transcript``: its text, Markdown (``.md``) or JSON lines (``.jsonl``).
 
-    ``greet``: the assistant speaks first, with ``greet_instructions`` when set. ``record``: a
-    WAV file of the conversation; ``transcript``: the conversation's text, as Markdown
-    (``.md``) or JSON lines (``.jsonl``), by the file's suffix.
-
-    ``connection.features`` is kept in step with ``session.echo_reference`` here (the flag is
-    added or removed), so the handshake and the ``session.update`` always agree.
+    ``connection.features`` is kept in step with ``session.echo_reference`` here, so the
+    handshake and the ``session.update`` always agree.
     """
 
     connection: ConnectionSettings
@@ -206,6 +201,8 @@ class Settings:
     greet_instructions: str | None = None
     record: Path | None = None
     transcript: Path | None = None
+    profile: str | None = None
+    """The config file's profile the values were taken from, None for none."""
     tools: ToolsSettings | None = None
     """None without ``--mcp-config``: nothing of :mod:`voicelive.tools` is imported then."""
 
@@ -215,11 +212,6 @@ class Settings:
         if features != self.connection.features:
             # frozen: the one place that sets a field after construction
             object.__setattr__(self, "connection", replace(self.connection, features=features))
-
-
-def is_preview(api_version: str) -> bool:
-    """True for preview API versions (``…-preview``)."""
-    return api_version.endswith("-preview")
 
 
 def uses_legacy_eou_fields(api_version: str) -> bool:
