@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from voicelive.audio.devices import DeviceInfo, resolve_device
+from voicelive.audio.device_choice import DeviceInfo, resolve_device
 from voicelive.errors import AudioDeviceError, ConfigError
 
 

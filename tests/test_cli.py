@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-import voicelive.audio.devices
+import voicelive.audio.device_choice
+import voicelive.audio.portaudio
 import voicelive.chat
 import voicelive.logs
 import voicelive.simulator
 from voicelive import __version__
-from voicelive.audio.devices import DeviceInfo
+from voicelive.audio.device_choice import DeviceInfo
 from voicelive.cli import app
 from voicelive.config.options import OPTIONS
 from voicelive.config.settings import AgentSettings, LogSettings, Settings
@@ -139,7 +140,7 @@ def test_chat_command_declares_exactly_the_option_table() -> None:
 
 
 HEAVY = ("websockets", "numpy", "sounddevice", "soxr", "azure", "voicelive.simulator.server")
-# pydantic: Typer builds a pydantic validator for an unset --help; cli._help avoids it (0.2 s)
+# pydantic: Typer 0.29 converts values (and an unset --help) through it, 0.2 s (pinned to 0.28)
 HELP_HEAVY = (*HEAVY, "pydantic", "asyncio", "dotenv")
 
 LOADED_AFTER = """
@@ -445,7 +446,7 @@ def test_devices_lists_inputs_and_outputs_marking_defaults(
         device(1, "HDMI Out", 0, 8),
         device(2, "pulse", 32, 32, dout=True),
     ]
-    monkeypatch.setattr(voicelive.audio.devices, "list_devices", lambda: listing)
+    monkeypatch.setattr(voicelive.audio.device_choice, "list_devices", lambda: listing)
     result = invoke("devices")
     assert result.exit_code == 0, result.output
     inputs, outputs = result.stdout.split("Output devices:")
@@ -465,7 +466,7 @@ def test_devices_error_is_one_line_with_the_audio_exit_code(
     def broken() -> list[DeviceInfo]:
         raise AudioDeviceError("PortAudio is not installed: install libportaudio2.")
 
-    monkeypatch.setattr(voicelive.audio.devices, "list_devices", broken)
+    monkeypatch.setattr(voicelive.audio.device_choice, "list_devices", broken)
     assert_one_error_line(invoke("devices"), 8, "libportaudio2")
 
 
@@ -606,7 +607,7 @@ def test_an_early_end_waits_for_portaudios_start_up_before_stderr_is_restored(
         def join(self, timeout: float | None = None) -> None:
             joined.append(timeout)
 
-    monkeypatch.setattr(voicelive.audio.devices, "warm_up_portaudio", WarmUp)
+    monkeypatch.setattr(voicelive.audio.portaudio, "warm_up_portaudio", WarmUp)
     calls.raises = AuthError("The service refused the API key (401): check --api-key.")
     assert invoke("chat", "--endpoint", ENDPOINT, "--api-key", SECRET).exit_code == 3
     assert len(joined) == 1 and joined[0] is not None

@@ -28,7 +28,7 @@ from voicelive.protocol.session_payload import build_session
 models = pytest.importorskip(
     "azure.ai.voicelive.models", reason="azure-ai-voicelive (test-only dependency) is not installed"
 )
-from azure.ai.voicelive._utils.model_base import Model  # noqa: E402
+from tests.sdk_models import walk_model  # noqa: E402
 
 # (SDK model, field) pairs we send that the SDK does not model, with the reason.
 DOCUMENTED_EXTRAS = {
@@ -63,32 +63,11 @@ VOICE_MODELS = {
 }
 
 
-def _check(model: Any, raw: dict[str, Any], path: str) -> None:
-    cls = type(model)
-    fields = cls._attr_to_rest_field
-    names = {rf._rest_name for rf in fields.values()}
-    for key in raw:
-        assert key in names or (cls.__name__, key) in DOCUMENTED_EXTRAS, (
-            f"{path}.{key}: unknown to the SDK model {cls.__name__}"
-        )
-    for attr, rf in fields.items():
-        name = rf._rest_name
-        if raw.get(name) is None:
-            continue
-        value = getattr(model, attr)  # forces deserialization of the field
-        if isinstance(value, Model):
-            _check(value, raw[name], f"{path}.{name}")
-        elif isinstance(value, list):
-            for i, entry in enumerate(value):
-                if isinstance(entry, Model):
-                    _check(entry, raw[name][i], f"{path}.{name}[{i}]")
-
-
 def check_client_event(raw: dict[str, Any]) -> Any:
     event = models.ClientEvent._deserialize(raw, [])
     assert type(event) is not models.ClientEvent, f"{raw['type']}: no SDK model"
     assert event.type == raw["type"]
-    _check(event, raw, raw["type"])
+    walk_model(event, raw, raw["type"], extras=DOCUMENTED_EXTRAS)
     return event
 
 
@@ -103,7 +82,7 @@ def check_session_update(raw: dict[str, Any]) -> None:
     if isinstance(voice, dict):
         # the SDK's voice union does not pick a class by itself: check against the one named
         cls = getattr(models, VOICE_MODELS[voice["type"]])
-        _check(cls._deserialize(voice, []), voice, "session.voice")
+        walk_model(cls._deserialize(voice, []), voice, "session.voice", extras=DOCUMENTED_EXTRAS)
     assert event.session is not None
 
 
@@ -246,3 +225,11 @@ def test_the_agent_url_has_the_sdks_query(agent: AgentSettings) -> None:
     sdk_query = [kv for kv in parse_qsl(urlsplit(sdk_url).query) if kv[0] != "x-ms-client-sdk"]
     assert parse_qsl(urlsplit(ours).query) == sdk_query
     assert urlsplit(ours)._replace(query="") == urlsplit(sdk_url)._replace(query="")
+
+
+def test_the_model_walk_can_fail_on_a_misspelt_field_at_any_depth() -> None:
+    update = ce.session_update(ce.EventIds(), {"turn_detection": {"type": "server_vad"}})
+    check_session_update(update)  # the walk passes the real payload ...
+    update["session"]["turn_detection"]["treshold"] = 0.5  # ... and fails on a typo inside it
+    with pytest.raises(AssertionError, match="treshold: unknown to the SDK"):
+        check_session_update(update)

@@ -10,8 +10,13 @@ from typing import Any
 
 import pytest
 
-from voicelive.audio import devices as devices_module
-from voicelive.audio.devices import PREFERRED_HOSTAPI, DeviceInfo, list_devices, resolve_device
+from voicelive.audio import portaudio as devices_module
+from voicelive.audio.device_choice import (
+    PREFERRED_HOSTAPI,
+    DeviceInfo,
+    list_devices,
+    resolve_device,
+)
 from voicelive.errors import AudioDeviceError, ConfigError
 
 WASAPI = "Windows WASAPI"

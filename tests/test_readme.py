@@ -18,7 +18,7 @@ def test_every_option_and_variable_is_in_the_readme_table() -> None:
 
 
 def test_the_readme_table_is_the_generated_one() -> None:
-    """The table is generated from config/options.py: paste options_markdown() over it."""
+    """The table is generated: paste `python -m voicelive.config.options readme` over it."""
     assert options_markdown() in README
 
 

@@ -20,7 +20,7 @@ from voicelive.simulator import Simulator, SimulatorOptions
 models = pytest.importorskip(
     "azure.ai.voicelive.models", reason="azure-ai-voicelive (test-only dependency) is not installed"
 )
-from azure.ai.voicelive._utils.model_base import Model  # noqa: E402
+from tests.sdk_models import walk_model  # noqa: E402
 
 EMITTED = {
     "session.created",
@@ -88,34 +88,19 @@ _SERVER_ALWAYS_SENDS = {
 }
 
 
-def _check(model: Any, raw: dict[str, Any], path: str) -> None:
-    fields = type(model)._attr_to_rest_field
-    rest_names = {rf._rest_name for rf in fields.values()}
-    for key in raw:
-        if key not in rest_names:
-            assert (type(model).__name__, key) in _KNOWN_EXTRAS, f"{path}.{key}: unknown to the SDK"
-    for name in _SERVER_ALWAYS_SENDS.get(type(model).__name__, ()):
-        assert name in raw, f"{path}.{name}: a real server sends it"
-    for attr, rf in fields.items():
-        name = rf._rest_name
-        if not rf._is_optional and (type(model).__name__, name) not in _KNOWN_OMISSIONS:
-            assert name in raw, f"{path}.{name}: required by the SDK model {type(model).__name__}"
-        if raw.get(name) is None:
-            continue
-        value = getattr(model, attr)  # forces deserialization of the field
-        if isinstance(value, Model):
-            _check(value, raw[name], f"{path}.{name}")
-        elif isinstance(value, list):
-            for index, entry in enumerate(value):
-                if isinstance(entry, Model):
-                    _check(entry, raw[name][index], f"{path}.{name}[{index}]")
-
-
 def check_event(raw: dict[str, Any]) -> Any:
     model = models.ServerEvent._deserialize(raw, [])
     assert type(model) is not models.ServerEvent, f"{raw['type']}: the SDK has no model for it"
     assert model.type == raw["type"]
-    _check(model, raw, raw["type"])
+    walk_model(
+        model,
+        raw,
+        raw["type"],
+        extras=_KNOWN_EXTRAS,
+        required=True,
+        omissions=_KNOWN_OMISSIONS,
+        always_sends=_SERVER_ALWAYS_SENDS,
+    )
     return model
 
 
@@ -226,3 +211,9 @@ async def test_session_updated_matches_the_sdk_model(session: dict[str, Any]) ->
         updated = check_event((await client.until("session.updated"))[-1])
         for key in session:
             assert updated.session[key] is not None
+
+
+def test_the_server_side_walk_fails_on_a_missing_required_field() -> None:
+    event = {"type": "response.audio.done", "event_id": "e1", "response_id": "r1"}
+    with pytest.raises(AssertionError, match="required by the SDK model"):
+        check_event(event)  # item_id, output_index, content_index are missing

@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from voicelive.audio import devices
-from voicelive.audio.devices import Speaker
+from voicelive.audio import portaudio
 from voicelive.audio.jitter import JitterBuffer
+from voicelive.audio.speaker import Speaker
 from voicelive.protocol.playback import PlaybackEvent, PlaybackNotice
 
 MS = 48
@@ -79,7 +79,7 @@ def fake_sd(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.SimpleNamespace]:
         PortAudioError=PortAudioError,
         check_output_settings=lambda **kwargs: None,
     )
-    monkeypatch.setattr(devices, "sounddevice", lambda: module)
+    monkeypatch.setattr(portaudio, "sounddevice", lambda: module)
     FakeStream.instances.clear()
     FakeStream.fail_start = False
     yield module

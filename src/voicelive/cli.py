@@ -32,7 +32,7 @@ from voicelive.errors import EXIT_INTERRUPTED, ConfigError, VoiceLiveError
 from voicelive.simulator.options import FAULTS
 
 if TYPE_CHECKING:
-    from voicelive.audio.devices import DeviceInfo
+    from voicelive.audio.device_choice import DeviceInfo
 
 app = typer.Typer(
     name="voicelive",
@@ -134,7 +134,7 @@ def chat(**values: Any) -> None:
                 warm_up = None
                 audio = settings.audio
                 if audio.input_file is None and audio.output_file is None:
-                    from voicelive.audio.devices import warm_up_portaudio
+                    from voicelive.audio.portaudio import warm_up_portaudio
 
                     warm_up = warm_up_portaudio()  # while the chat's modules load
                 try:
@@ -243,7 +243,7 @@ def devices(
     """List audio input and output devices (index, channels, default rate, defaults)."""
 
     def body() -> int:
-        from voicelive.audio.devices import list_devices
+        from voicelive.audio.device_choice import list_devices
         from voicelive.logs import native_stderr_to_log
 
         with native_stderr_to_log():  # ALSA's probing chatter is not for the user

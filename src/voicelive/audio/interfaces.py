@@ -1,7 +1,8 @@
 """The seams between the audio pipeline and the things that make or take sound.
 
-Real: PortAudio devices (:mod:`voicelive.audio.devices`); headless: WAV files
-(:mod:`voicelive.audio.wavio`); tests: ``tests/fakes.py``. mypy checks each against these.
+Real: PortAudio devices (:mod:`voicelive.audio.devices` and the modules it joins); headless:
+WAV files (:mod:`voicelive.audio.wavio`); tests: ``tests/fakes.py``. mypy checks each against
+these.
 """
 
 from __future__ import annotations

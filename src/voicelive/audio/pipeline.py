@@ -9,7 +9,8 @@ microphone to drop the quiet audio it holds back (:mod:`voicelive.audio.quiet_ba
 which was recorded before the change.
 
 Threads: the PortAudio callbacks reach the pipeline only through ``call_soon_threadsafe`` (see
-:mod:`voicelive.audio.devices`); everything here runs on the event loop thread.
+:mod:`voicelive.audio.microphone`, :mod:`voicelive.audio.speaker`); everything here runs on the
+event loop thread.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ value with its range or choices. The default is the field's own (shown as ``40``
 unless the row says in words what happens when the option is unset ("(service default)").
 From the table come ``--help`` (:func:`help_text`), the README table (:func:`options_markdown`)
 and ``.env.example`` (:func:`env_example`); tests keep those files equal to what is generated.
-Adding an option is a row here plus its field in ``settings.py``.
+Adding an option is a row here plus its field in ``settings.py`` (a new settings class: its
+:data:`SECTIONS` entry too); then ``python -m voicelive.config.options > .env.example`` and
+``python -m voicelive.config.options readme`` (the table to paste into the README).
 """
 
 from __future__ import annotations
@@ -357,4 +359,6 @@ def env_example() -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    print(env_example(), end="")
+    import sys
+
+    print(options_markdown() if sys.argv[1:] == ["readme"] else env_example(), end="")

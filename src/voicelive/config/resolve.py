@@ -269,8 +269,9 @@ def _endpoint(v: _Values) -> str:
         raise ConfigError(
             "No Voice Live endpoint is configured: set AZURE_VOICELIVE_ENDPOINT (or --endpoint) "
             "to https://<your-resource>.services.ai.azure.com, plus AZURE_VOICELIVE_API_KEY or "
-            "`az login` for Entra ID, in the environment or in .env; or try the offline simulator "
-            "with `voicelive chat --simulate`."
+            "`az login` for Entra ID, in the environment, in .env or in the config file "
+            "(`voicelive config path`); or try the offline simulator with `voicelive chat "
+            "--simulate`."
         )
     try:
         parts = urlsplit(endpoint)
