@@ -256,17 +256,12 @@ class Supervisor:
             await asyncio.gather(*watched, return_exceptions=True)
 
     async def _send(self, conn: VoiceLiveConnection) -> None:
-        """Send the outbound queue in order. A send cut short by a cancel (a rollover's
-        switch, a quit) puts its item back: the next session gets it."""
-        outbound = self.outbound
-        while True:
-            item = await outbound.get()
-            try:
-                await conn.send(ce.audio_append(item) if isinstance(item, bytes) else item)
-            except asyncio.CancelledError:
-                outbound.unget(item)
-                raise
-            outbound.sent(item)
+        """Send the outbound queue in order; a send a switch cut short goes to the next one."""
+
+        async def send(item: bytes | dict[str, Any]) -> None:
+            await conn.send(ce.audio_append(item) if isinstance(item, bytes) else item)
+
+        await self.outbound.pump(send)
 
     async def _receive(self, conn: VoiceLiveConnection) -> None:
         while True:
