@@ -159,6 +159,9 @@ class Conversation:
         self._items.remove(item)
         return True
 
+    def last_item(self) -> Item | None:
+        return self._items[-1] if self._items else None
+
     def last_user_item(self) -> Item | None:
         return next((it for it in reversed(self._items) if it.role == "user"), None)
 

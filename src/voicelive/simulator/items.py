@@ -12,6 +12,7 @@ from typing import Any
 from . import audio
 from .context import Context
 from .conversation import Item, transcript_prefix
+from .tools import output_problem
 from .wire import JsonDict, decode_b64
 
 # Content part types per role on the request side (protocol notes §2.4): assistant history is
@@ -101,6 +102,12 @@ def build_item(ctx: Context, raw: Any) -> Item:
                 f"Missing 'item.{missing[0]}'.", f"item.{missing[0]}", "missing_required_parameter"
             )
         extra = {name: raw[name] for name in _EXTRA_FIELDS[kind]}
+        if kind == "function_call_output":
+            # The service checks outputs against the calls it made (the exact code it uses is
+            # not documented; invalid_value on item.call_id is the simulator's choice).
+            problem = output_problem(ctx.conversation, raw["call_id"])
+            if problem is not None:
+                raise ItemError(problem, "item.call_id")
         return Item(id=item_id, type=kind, role=None, extra=extra)
     raise ItemError(f"Invalid value for 'item.type': {kind!r}.", "item.type")
 

@@ -304,8 +304,10 @@ def check_tools(value: Any, param: str) -> None:
 def check_tool_choice(value: Any, param: str) -> None:
     if isinstance(value, dict):
         _enum(value.get("type"), f"{param}.type", ("function", "mcp"))
-    else:
-        _enum(value, param, ("auto", "none", "required"))
+    elif not (isinstance(value, str) and value):
+        # "auto", "none", "required", or (REF0715's example, protocol notes C6) the bare name
+        # of a function to force.
+        raise _invalid(param, f"{value!r}; expected 'auto', 'none', 'required' or a function")
 
 
 def check_metadata(value: Any, param: str) -> None:

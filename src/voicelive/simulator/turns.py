@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 
 from . import audio
+from .callrun import CallRun
 from .context import Context
 from .conversation import InputBuffer, Item
 from .echo import EchoCanceller, split_stereo
@@ -21,6 +22,7 @@ from .pacing import InputPacer
 from .responder import ResponseRun, elapsed_ms, plan_reply
 from .schema import SessionError, check_response_params
 from .session import client_echo_reference, vad_settings
+from .tools import plan_call
 from .transcription import transcription_events
 from .vad import EnergyVad, SpeechStarted, SpeechStopped, VadConfig
 from .wire import JsonDict, decode_b64
@@ -266,14 +268,12 @@ class TurnController:
     def start_response(self, overrides: JsonDict) -> None:
         ctx = self._ctx
         plan = plan_reply(ctx.conversation, ctx.session, overrides)
-        run = ResponseRun(
-            ctx,
-            ctx.conversation,
-            plan,
-            ctx.speedup,
-            ctx.on_delta,
-            ctx.jitter,
-            on_created=self._send_late_transcripts,
+        call = plan_call(ctx.conversation, ctx.session, overrides)
+        hooks = (ctx.on_delta, ctx.jitter, self._send_late_transcripts)
+        run = (
+            ResponseRun(ctx, ctx.conversation, plan, ctx.speedup, *hooks)
+            if call is None
+            else CallRun(ctx, ctx.conversation, plan, call, ctx.speedup, *hooks)
         )
         self._run = run
         self._task = asyncio.get_running_loop().create_task(
