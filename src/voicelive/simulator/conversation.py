@@ -47,6 +47,7 @@ class Item:
     first_delta_at: float | None = None  # assistant audio: loop time of the first delta sent
     truncated: bool = False
     released_ms: int | None = None  # audio length when its samples were released (memory)
+    response_id: str | None = None  # output items: the response that made them (not on the wire)
 
     @property
     def audio_ms(self) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 from . import audio
 from .context import Context
 from .conversation import Item, transcript_prefix
+from .mcprun import answer_approval, approval_problem
 from .tools import output_problem
 from .wire import JsonDict, decode_b64
 
@@ -108,6 +109,10 @@ def build_item(ctx: Context, raw: Any) -> Item:
             problem = output_problem(ctx.conversation, raw["call_id"])
             if problem is not None:
                 raise ItemError(problem, "item.call_id")
+        if kind == "mcp_approval_response":
+            problem = approval_problem(ctx.conversation, raw["approval_request_id"])
+            if problem is not None:
+                raise ItemError(problem, "item.approval_request_id")
         return Item(id=item_id, type=kind, role=None, extra=extra)
     raise ItemError(f"Invalid value for 'item.type': {kind!r}.", "item.type")
 
@@ -128,6 +133,8 @@ async def create(ctx: Context, event: JsonDict) -> None:
     await ctx.send(
         {"type": "conversation.item.created", "previous_item_id": prev, "item": item.wire()}
     )
+    if item.type == "mcp_approval_response":
+        await answer_approval(ctx, item)
 
 
 async def lookup_item(ctx: Context, event: JsonDict) -> Item | None:

@@ -299,6 +299,17 @@ def check_tools(value: Any, param: str) -> None:
         _enum(
             tool.get("type"), f"{param}[{i}].type", ("function", "mcp", "web_search", "file_search")
         )
+        if tool["type"] == "mcp":
+            for key in ("server_label", "server_url"):
+                if not isinstance(tool.get(key), str) or not tool[key]:
+                    raise SessionError(
+                        "missing_required_parameter",
+                        f"Missing '{param}[{i}].{key}'.",
+                        f"{param}[{i}].{key}",
+                    )
+            approval = tool.get("require_approval", "always")
+            if not isinstance(approval, dict):
+                _enum(approval, f"{param}[{i}].require_approval", ("always", "never"))
 
 
 def check_tool_choice(value: Any, param: str) -> None:

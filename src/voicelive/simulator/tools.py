@@ -11,8 +11,9 @@ response is planned and ``tool_choice`` is not ``"none"``:
   first such function in declaration order is called. Spoken turns are never transcribed, so
   they never call a tool under ``auto``.
 
-No call is made when the conversation's last item is a ``function_call_output``: the output
-is answered by speaking it (:func:`output_reply`). Arguments: a JSON object written in the
+No call is made when the conversation's last item is a ``function_call_output`` or an
+``mcp_call``: the result is answered by speaking it (:func:`output_reply`). MCP tools
+(:mod:`.mcp`) are called by the same rule. Arguments: a JSON object written in the
 message is used as it is; otherwise each property named as ``name=value`` (or ``name: value``)
 in the message gets that value, and every *required* property still missing gets a stand-in
 of its schema type (``"simulated"``, 0, false, [], {}). Pure functions.
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conversation import Conversation, Item
+from .mcp import reachable, server_tools
 from .wire import JsonDict
 
 _STAND_INS: dict[str, Any] = {
@@ -43,6 +45,8 @@ class ToolCall:
     name: str
     arguments: str
     """JSON text, as the service sends it."""
+    server: JsonDict | None = None
+    """The MCP server (its ``session.tools`` entry) for an MCP tool; None for a function."""
 
 
 def function_tools(session: JsonDict, overrides: JsonDict) -> list[JsonDict]:
@@ -75,26 +79,46 @@ def _forced(choice: Any, tools: list[JsonDict]) -> JsonDict | None:
     return next((t for t in tools if t["name"] == name), None)
 
 
+def _mcp_tools(servers: list[JsonDict]) -> list[JsonDict]:
+    """Each listed MCP tool as a callable entry (``name``, ``parameters``, ``server``)."""
+    return [
+        {"name": tool["name"], "parameters": tool["input_schema"], "server": server}
+        for server in servers
+        if reachable(server)
+        for tool in server_tools(server)
+    ]
+
+
 def plan_call(
-    conversation: Conversation, session: JsonDict, overrides: JsonDict
+    conversation: Conversation,
+    session: JsonDict,
+    overrides: JsonDict,
+    mcp: list[JsonDict] | None = None,
 ) -> ToolCall | None:
-    """The function call the next response makes, if the rule (module docstring) says so."""
-    tools = function_tools(session, overrides)
+    """The tool call the next response makes, if the rule (module docstring) says so.
+
+    ``mcp``: the session's MCP servers the service acts on (:func:`.mcp.mcp_servers`); their
+    tools are called by the same rule, after the functions (a forced ``tool_choice`` names a
+    function only).
+    """
+    tools = function_tools(session, overrides) + _mcp_tools(mcp or [])
     choice = overrides.get("tool_choice", session.get("tool_choice", "auto"))
     last = conversation.last_item()
-    if not tools or choice == "none" or (last is not None and last.type == "function_call_output"):
+    answered = last is not None and last.type in ("function_call_output", "mcp_call")
+    if not tools or choice == "none" or answered:
         return None
     text = _last_text(conversation)
     tool: JsonDict | None
     if choice not in ("auto", "required"):
-        tool = _forced(choice, tools)
+        tool = _forced(choice, [t for t in tools if "server" not in t])
     else:
         tool = _named_in(text, tools) if text else None
         if tool is None and choice == "required":
             tool = tools[0]
     if tool is None:
         return None
-    return ToolCall(str(tool["name"]), json.dumps(arguments_for(tool, text or "")))
+    arguments = json.dumps(arguments_for(tool, text or ""))
+    return ToolCall(str(tool["name"]), arguments, tool.get("server"))
 
 
 def arguments_for(tool: JsonDict, text: str) -> JsonDict:
@@ -156,6 +180,9 @@ def output_problem(conversation: Conversation, call_id: Any) -> str | None:
 def output_reply(conversation: Conversation) -> str | None:
     """The spoken answer to a ``function_call_output`` that ends the conversation, if any."""
     last = conversation.last_item()
+    if last is not None and last.type == "mcp_call" and "output" in last.extra:
+        extra = last.extra
+        return f"The {extra['server_label']} {extra['name']} tool returned: {extra['output']}"
     if last is None or last.type != "function_call_output":
         return None
     call_id = last.extra.get("call_id")

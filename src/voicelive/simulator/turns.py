@@ -18,6 +18,8 @@ from .context import Context
 from .conversation import InputBuffer, Item
 from .echo import EchoCanceller, split_stereo
 from .items import lookup_item, truncate_item, truncate_problem
+from .mcp import mcp_servers
+from .mcprun import McpCallRun
 from .pacing import InputPacer
 from .responder import ResponseRun, elapsed_ms, plan_reply
 from .schema import SessionError, check_response_params
@@ -268,13 +270,16 @@ class TurnController:
     def start_response(self, overrides: JsonDict) -> None:
         ctx = self._ctx
         plan = plan_reply(ctx.conversation, ctx.session, overrides)
-        call = plan_call(ctx.conversation, ctx.session, overrides)
+        servers = mcp_servers(ctx.session, ctx.api_version)
+        call = plan_call(ctx.conversation, ctx.session, overrides, servers)
         hooks = (ctx.on_delta, ctx.jitter, self._send_late_transcripts)
-        run = (
-            ResponseRun(ctx, ctx.conversation, plan, ctx.speedup, *hooks)
-            if call is None
-            else CallRun(ctx, ctx.conversation, plan, call, ctx.speedup, *hooks)
-        )
+        run: ResponseRun
+        if call is None:
+            run = ResponseRun(ctx, ctx.conversation, plan, ctx.speedup, *hooks)
+        elif call.server is None:
+            run = CallRun(ctx, ctx.conversation, plan, call, ctx.speedup, *hooks)
+        else:
+            run = McpCallRun(ctx, ctx.conversation, plan, call, ctx.speedup, *hooks)
         self._run = run
         self._task = asyncio.get_running_loop().create_task(
             run.run(), name=f"simulator {run.response_id}"
