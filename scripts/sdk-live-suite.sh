@@ -59,11 +59,13 @@ markers =
     flaky: pytest-rerunfailures' marker; not installed here, so no test is rerun
 INI
 
-# The suite's telemetry tests need opentelemetry-sdk: installed beside the suite, not into the
-# project's environment.
+# The suite's telemetry tests need opentelemetry-sdk and azure-core's bridge to it: installed
+# beside the suite, not into the project's environment (no dependencies pulled in: the rest
+# is there already).
 echo "sdk-live-suite: installing opentelemetry-sdk into $work/deps"
 "$python" -m pip install --quiet --no-deps --target "$work/deps" \
-    opentelemetry-sdk opentelemetry-api opentelemetry-semantic-conventions
+    opentelemetry-sdk opentelemetry-api opentelemetry-semantic-conventions \
+    azure-core-tracing-opentelemetry
 
 echo "sdk-live-suite: making substitute audio (espeak-ng, sox)"
 bash "$repo/tests/sdk_live/make-audio.sh" "$suite/asset" >/dev/null
@@ -114,7 +116,7 @@ for ((i = 0; i < shards; i++)); do
     (
         cd "$work/sdk"
         AI_SERVICES_ENDPOINT="http://127.0.0.1:${ports[i]}" AI_SERVICES_KEY="simulator-key" \
-            VL_SIM_RECORD="$work/shard$i.record.jsonl" \
+            VL_SIM_RECORD="$work/shard$i.record.jsonl" VL_SDK_DEPS="$work/deps" \
             PYTHONPATH="$repo/tests/sdk_live:$work/deps${PYTHONPATH:+:$PYTHONPATH}" \
             "$python" -m pytest tests/live -p sdk_live_plugin --shard "$i/$shards" \
             -p no:cacheprovider --timeout 180 -q -rfEX --junitxml "$work/shard$i.xml" \

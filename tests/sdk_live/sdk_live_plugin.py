@@ -14,6 +14,11 @@ Loaded with ``-p sdk_live_plugin`` by ``scripts/sdk-live-suite.sh`` (this folder
   A refusal is an ``error`` event whose ``param`` names the session (``session…``).
 * **Shards.** ``--shard I/N`` keeps every N-th test starting at I (0-based), so several pytest
   processes, each with its own simulator, can share the wall-clock waits of the suite.
+
+The suite's telemetry tests need azure-core's OpenTelemetry bridge, which the script installs
+beside the suite in ``$VL_SDK_DEPS`` rather than into the project's environment. It lives in
+``azure.core.tracing.ext``, a regular package of the installed azure-core, so Python would not
+look for it there: :func:`pytest_configure` adds the bridge's folder to that package's path.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ import pytest
 
 HERE = Path(__file__).parent
 EXPECTED = HERE / "expected_failures.txt"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    deps = os.environ.get("VL_SDK_DEPS")
+    bridge = Path(deps) / "azure" / "core" / "tracing" / "ext" if deps else None
+    if bridge is not None and bridge.is_dir():
+        import azure.core.tracing.ext as ext
+
+        ext.__path__.append(str(bridge))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
