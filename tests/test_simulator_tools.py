@@ -152,3 +152,17 @@ def test_the_rule_reads_names_with_spaces_and_skips_after_an_output() -> None:
         "location": "New York",
         "days": 3,
     }
+
+
+def test_a_namespaced_name_reads_as_words_with_one_space_per_underscore_run() -> None:
+    conversation = Conversation()
+    typed = [{"type": "input_text", "text": "codes lookup code word: lighthouse"}]
+    conversation.append(Item(id="u1", type="message", role="user", wire_content=typed))
+    lookup = {
+        "type": "function",
+        "name": "codes__lookup_code",
+        "parameters": {"type": "object", "properties": {"word": {"type": "string"}}},
+    }
+    call = plan_call(conversation, {"tools": [lookup], "tool_choice": "auto"}, {})
+    assert call is not None and call.name == "codes__lookup_code"
+    assert arguments_for(lookup, "codes lookup code word: lighthouse") == {"word": "lighthouse"}

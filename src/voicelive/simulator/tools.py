@@ -68,7 +68,8 @@ def _named_in(text: str, tools: list[JsonDict]) -> JsonDict | None:
     lowered = text.lower()
     for tool in tools:
         name = str(tool["name"]).lower()
-        for spelling in {name, name.replace("_", " ")}:
+        # a client's namespaced name (``server__tool``) reads as words too: "codes lookup code"
+        for spelling in {name, re.sub(r"_+", " ", name)}:
             if re.search(rf"(?<![\w]){re.escape(spelling)}(?![\w])", lowered):
                 return tool
     return None
