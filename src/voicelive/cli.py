@@ -169,6 +169,88 @@ def _option(spec: OptionSpec) -> inspect.Parameter:
 chat.__signature__ = inspect.Signature([_option(s) for s in OPTIONS])  # type: ignore[attr-defined]
 
 
+def _doctor_body(values: dict[str, Any], as_json: bool) -> int:
+    import asyncio
+
+    from voicelive.doctor.render import LiveLevel, check_lines, json_document, summary
+    from voicelive.doctor.runner import Hooks, run_doctor
+    from voicelive.errors import EXIT_DOCTOR_FAILED
+    from voicelive.logs import native_stderr_to_log
+
+    def resolve(flags: dict[str, Any]) -> Any:
+        return resolve_settings(
+            flags,
+            environ=os.environ,
+            dotenv_path=Path.cwd() / ".env",
+            config_path=config_path(os.environ),
+            warn=_warn,
+        )
+
+    connection_error = None
+    try:
+        settings = resolve(values)
+    except ConfigError as err:
+        # The sound can still be checked: the settings once more as --simulate would take them
+        # (no endpoint needed); a bad audio value fails there too and ends the run.
+        settings = resolve({**values, "simulate": True})
+        connection_error = str(err)
+    spoken = not as_json and sys.stdin.isatty() and sys.stdout.isatty()
+    meter = LiveLevel(sys.stdout)
+
+    def report(check: Any) -> None:
+        if not as_json:
+            typer.echo(check_lines(check))
+
+    def before_level() -> None:
+        if spoken:
+            typer.echo("      say something for 2 seconds ...")
+
+    def on_level(seconds: float, dbfs: float) -> None:
+        meter.show(seconds, dbfs)
+
+    def level_done(check: Any) -> None:
+        if check.name == "microphone-level":
+            meter.end()
+        report(check)
+
+    hooks = Hooks(level_done, spoken, before_level, on_level if spoken else None)
+    with native_stderr_to_log():  # PortAudio's C-level chatter is not for the user
+        checks = asyncio.run(run_doctor(settings, hooks, connection_error))
+    typer.echo(json_document(checks) if as_json else summary(checks))
+    return EXIT_DOCTOR_FAILED if any(c.status == "fail" for c in checks) else 0
+
+
+@app.command(short_help="Check the microphone, the speaker, the network and the credential.")
+def doctor(**values: Any) -> None:
+    """Check this side: Python and packages, PortAudio, the devices at the rates chat uses, the
+    microphone's level, a Bluetooth headset in call mode, an echo path from the speaker, and the
+    endpoint (DNS, TLS, credential, handshake). Each check is ok, warn or fail with a fix.
+
+    Takes the same options, variables and config file as chat (--simulate checks against the
+    bundled simulator). Exit 0 when nothing failed, 9 when a check failed.
+    """
+    as_json = values.pop("json") is True
+    _run(lambda: _doctor_body(values, as_json), lambda: values.get("debug") is True)
+
+
+_JSON_OPTION = inspect.Parameter(
+    "json",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print a JSON list of {name, status, detail, fix}; never waits for a person "
+            "(records the room instead of asking you to speak).",
+        ),
+    ],
+)
+doctor.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [_JSON_OPTION, *(_option(s) for s in OPTIONS)]
+)
+
+
 config_app = typer.Typer(
     help="Show the effective configuration and where each value came from.",
     rich_markup_mode=None,
