@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from voicelive import __version__
+from voicelive.cli_help import PanelledHelpCommand
 from voicelive.config.layers import config_path
 from voicelive.config.options import OPTIONS, OptionSpec, help_text
 from voicelive.config.resolve import is_loopback, resolve_settings
@@ -99,7 +100,9 @@ def _main(
     """
 
 
-@app.command(short_help="Talk with Voice Live (quit with q + Enter or Ctrl+C).")
+@app.command(
+    short_help="Talk with Voice Live (quit with q + Enter or Ctrl+C).", cls=PanelledHelpCommand
+)
 def chat(**values: Any) -> None:
     """Talk with Voice Live: speak, listen, interrupt; quit with q + Enter or Ctrl+C.
 
@@ -157,7 +160,11 @@ def _option(spec: OptionSpec) -> inspect.Parameter:
     values are converted and checked with the other layers', in one place)."""
     decls = f"{spec.flag}/{spec.negative}" if spec.negative else spec.flag
     option = typer.Option(
-        decls, help=help_text(spec), metavar=spec.metavar or None, show_default=False
+        decls,
+        help=help_text(spec),
+        metavar=spec.metavar or None,
+        show_default=False,
+        rich_help_panel=spec.topic,  # drawn as plain panels by PanelledHelpCommand
     )
     kind = bool if spec.kind == "bool" else str
     annotation = Annotated[kind | None, option]  # type: ignore[valid-type]
@@ -220,7 +227,10 @@ def _doctor_body(values: dict[str, Any], as_json: bool) -> int:
     return EXIT_DOCTOR_FAILED if any(c.status == "fail" for c in checks) else 0
 
 
-@app.command(short_help="Check the microphone, the speaker, the network and the credential.")
+@app.command(
+    short_help="Check the microphone, the speaker, the network and the credential.",
+    cls=PanelledHelpCommand,
+)
 def doctor(**values: Any) -> None:
     """Check this side: Python and packages, PortAudio, the devices at the rates chat uses, the
     microphone's level, a Bluetooth headset in call mode, an echo path from the speaker, and the
