@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 TLS_TIMEOUT_S = 10.0
 SETUP_TIMEOUT_S = 15.0
+TOKEN_TIMEOUT_S = 30.0
 
 
 def _host_port(url: str) -> tuple[str, int, bool]:
@@ -134,9 +135,16 @@ async def check_credential(settings: Settings, auth: Auth) -> Check:
     if settings.connection.api_key is not None:
         return ok("credential", "an API key is set (not shown)")
     try:
-        await auth.headers()
+        async with asyncio.timeout(TOKEN_TIMEOUT_S):  # azure-identity may try one source a while
+            await auth.headers()
     except VoiceLiveError as err:
         return fail("credential", "no Microsoft Entra token could be acquired", str(err))
+    except TimeoutError:
+        return fail(
+            "credential",
+            f"no Microsoft Entra token within {TOKEN_TIMEOUT_S:g} s",
+            "run `az login` (or set an API key: AZURE_VOICELIVE_API_KEY) and try again",
+        )
     return ok(
         "credential",
         f"a Microsoft Entra token was acquired for {settings.connection.token_scope} (not shown)",
