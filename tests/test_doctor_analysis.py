@@ -3,6 +3,7 @@ finder; and the output forms (text lines, the --json document)."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from voicelive.doctor import signal_analysis as sa
 from voicelive.doctor.check import Check, not_checked
-from voicelive.doctor.render import check_lines, json_document, summary
+from voicelive.doctor.render import LiveLevel, check_lines, json_document, summary
 
 RATE = 24_000
 
@@ -134,3 +135,30 @@ def test_the_json_document_is_a_list_of_the_four_keys() -> None:
         },
     ]
     assert summary(checks) == "1 ok, 0 warn, 1 fail"
+
+
+class Terminal(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_the_live_level_redraws_one_line_on_a_terminal_only() -> None:
+    screen = Terminal(tty=True)
+    meter = LiveLevel(screen)
+    meter.show(0.5, -30.0)
+    meter.show(1.0, 0.0)
+    meter.end()
+    drawn = screen.getvalue()
+    assert "\n" not in drawn and drawn.count("\r") == 4  # two redraws, then cleared
+    half, full = drawn.split("\r")[1:3]
+    assert "[" + "#" * 15 + "." * 15 + "]" in half and "-30 dBFS" in half
+    assert "[" + "#" * 30 + "]" in full
+    pipe = Terminal(tty=False)
+    quiet = LiveLevel(pipe)
+    quiet.show(0.5, -30.0)
+    quiet.end()
+    assert pipe.getvalue() == ""

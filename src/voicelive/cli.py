@@ -1,4 +1,5 @@
-"""The ``voicelive`` command line (Typer): ``chat``, ``devices``, ``simulate`` and ``--version``.
+"""The ``voicelive`` command line (Typer): ``chat``, ``doctor``, ``devices``, ``config``,
+``simulate`` and ``--version``.
 
 Thin by design: it declares the commands and calls the part that does the work. It is the only
 place that prints errors and picks exit codes: a :class:`~voicelive.errors.VoiceLiveError`
@@ -95,8 +96,9 @@ def _main(
 ) -> None:
     """Voice chat with Azure AI Voice Live from the terminal.
 
-    Start with `voicelive chat --simulate` (offline), then set AZURE_VOICELIVE_ENDPOINT and
-    AZURE_VOICELIVE_API_KEY (or `az login`) and run `voicelive chat`.
+    Start with `voicelive doctor` (is this side working?) and `voicelive chat --simulate`
+    (offline), then set AZURE_VOICELIVE_ENDPOINT and AZURE_VOICELIVE_API_KEY (or `az login`)
+    and run `voicelive doctor` and `voicelive chat`.
     """
 
 
@@ -177,12 +179,7 @@ chat.__signature__ = inspect.Signature([_option(s) for s in OPTIONS])  # type: i
 
 
 def _doctor_body(values: dict[str, Any], as_json: bool) -> int:
-    import asyncio
-
-    from voicelive.doctor.render import LiveLevel, check_lines, json_document, summary
-    from voicelive.doctor.runner import Hooks, run_doctor
-    from voicelive.errors import EXIT_DOCTOR_FAILED
-    from voicelive.logs import native_stderr_to_log
+    from voicelive.doctor.command import run_command
 
     def resolve(flags: dict[str, Any]) -> Any:
         return resolve_settings(
@@ -201,30 +198,7 @@ def _doctor_body(values: dict[str, Any], as_json: bool) -> int:
         # (no endpoint needed); a bad audio value fails there too and ends the run.
         settings = resolve({**values, "simulate": True})
         connection_error = str(err)
-    spoken = not as_json and sys.stdin.isatty() and sys.stdout.isatty()
-    meter = LiveLevel(sys.stdout)
-
-    def report(check: Any) -> None:
-        if not as_json:
-            typer.echo(check_lines(check))
-
-    def before_level() -> None:
-        if spoken:
-            typer.echo("      say something for 2 seconds ...")
-
-    def on_level(seconds: float, dbfs: float) -> None:
-        meter.show(seconds, dbfs)
-
-    def level_done(check: Any) -> None:
-        if check.name == "microphone-level":
-            meter.end()
-        report(check)
-
-    hooks = Hooks(level_done, spoken, before_level, on_level if spoken else None)
-    with native_stderr_to_log():  # PortAudio's C-level chatter is not for the user
-        checks = asyncio.run(run_doctor(settings, hooks, connection_error))
-    typer.echo(json_document(checks) if as_json else summary(checks))
-    return EXIT_DOCTOR_FAILED if any(c.status == "fail" for c in checks) else 0
+    return run_command(settings, connection_error, as_json)
 
 
 @app.command(
