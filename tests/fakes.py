@@ -115,6 +115,9 @@ class RecordingView:
     def set_muted(self, muted: bool) -> None:
         self._add("muted", "on" if muted else "off")
 
+    def tool_status(self, text: str | None, *, ask: bool = False) -> None:
+        self._add("tool-ask" if ask else "tool", text or "")
+
     def line_typed(self, line: str) -> None:
         self._add("keyboard", line)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 
 from voicelive.connection.outbound import CAPTURE_QUEUE_MS, Outbound
@@ -111,3 +112,37 @@ def test_the_session_input_timeline_counts_only_sent_audio_and_restarts() -> Non
     assert out.sent_audio_ms == 40
     out.new_session()
     assert out.sent_audio_ms == 0
+
+
+async def test_a_send_cut_short_by_a_switch_goes_first_to_the_next_session() -> None:
+    """A rollover cancels the old session's sender mid-send: that block is not lost."""
+    out = Outbound()
+    for i in range(3):
+        out.audio(numbered(i))
+    old: list[int] = []
+    stuck = asyncio.Event()
+
+    async def old_send(item: bytes | dict[str, object]) -> None:
+        if old:  # the second send hangs, as a slow socket's drain does
+            stuck.set()
+            await asyncio.Future()
+        old.append(number(item))
+
+    pump = asyncio.ensure_future(out.pump(old_send))
+    async with asyncio.timeout(1):
+        await stuck.wait()
+    pump.cancel()  # the switch
+    with contextlib.suppress(asyncio.CancelledError):
+        await pump
+    new: list[int] = []
+
+    async def new_send(item: bytes | dict[str, object]) -> None:
+        new.append(number(item))
+        if len(new) == 2:
+            raise ConnectionError("stop the pump")
+
+    with contextlib.suppress(ConnectionError):
+        async with asyncio.timeout(1):
+            await out.pump(new_send)
+    assert (old, new) == ([0], [1, 2])
+    assert out.sent_audio_ms == 200  # blocks 0 and 1 finished sending; 2 raised

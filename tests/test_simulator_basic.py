@@ -254,7 +254,10 @@ async def test_barge_in_cancels_the_active_response() -> None:
 
 async def test_barge_in_with_auto_truncate_truncates_at_realtime_position() -> None:
     td = {"type": "server_vad", "auto_truncate": True}
-    async with Simulator(SimulatorOptions(speedup=1.0)) as sim, raw_client(sim) as client:
+    # The reply streams twice as fast as it plays, as the service's does, so unplayed audio is
+    # waiting when the barge-in comes. (At 1x the input, heard at real time, and the reply's
+    # 100 ms chunks can meet exactly at a chunk's end: everything sent was heard, nothing to cut.)
+    async with Simulator(SimulatorOptions(speedup=2.0)) as sim, raw_client(sim) as client:
         await client.send("session.update", session={"turn_detection": td})
         await client.until("session.updated")
         loop = asyncio.get_running_loop()

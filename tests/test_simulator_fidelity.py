@@ -269,6 +269,11 @@ async def test_item_create_delete_retrieve_round_trip() -> None:
         }
         await client.send("conversation.item.create", item=first)
         await client.until("conversation.item.created")
+        # A client may replay a call it made earlier (history after a reconnect); its output
+        # must name a call the conversation holds.
+        call = {"type": "function_call", "name": "f", "call_id": "call_1", "arguments": "{}"}
+        await client.send("conversation.item.create", item=call)
+        await client.until("conversation.item.created")
         second = {"type": "function_call_output", "call_id": "call_1", "output": "{}"}
         await client.send("conversation.item.create", previous_item_id="root", item=second)
         created = (await client.until("conversation.item.created"))[-1]

@@ -46,6 +46,7 @@ from voicelive.stats import ChatStats
 from voicelive.terminal.keyboard import read_lines
 from voicelive.terminal.typed_commands import (
     HELP,
+    CancelTools,
     Help,
     Mute,
     QuitCommand,
@@ -57,6 +58,7 @@ from voicelive.transcript_file import TranscriptFile
 
 if TYPE_CHECKING:
     from voicelive.audio.echo_reference import EchoLink
+    from voicelive.tools.driver import ToolDriver
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -208,10 +210,16 @@ async def _watch_input_end(
 
 
 def _keyboard_handler(
-    quit: Quit, dispatcher: Dispatcher, view: View, manual_turns: bool
+    quit: Quit,
+    dispatcher: Dispatcher,
+    view: View,
+    manual_turns: bool,
+    tools: ToolDriver | None = None,
 ) -> Callable[[str], None]:
     def on_line(line: str) -> None:
         view.line_typed(line)
+        if tools is not None and tools.on_line(line):
+            return  # y / n / a answered the tool question on screen
         command = parse_line(line, manual_turns=manual_turns)
         match command:
             case QuitCommand():
@@ -222,6 +230,9 @@ def _keyboard_handler(
                 view.set_muted(on)
             case Help():
                 view.notice("info", HELP)
+            case CancelTools():
+                if tools is None or not tools.cancel():
+                    view.notice("info", "no tool is running")
             case UnknownCommand(name):
                 view.notice("warning", f"{name} is not a command; /help lists them")
             case _:
@@ -291,6 +302,8 @@ async def run_chat(
     )
     stats = ChatStats(time.monotonic())
     dispatcher = Dispatcher(core, pipeline, outbound, view, quit, stats=stats)
+    tools_task = _start_tools(settings, ids, outbound, view, stats, dispatcher)
+    tools: ToolDriver | None = None
     supervisor: Supervisor | None = None
     outcome = "an unexpected error"
     live = None
@@ -314,11 +327,23 @@ async def run_chat(
                     auth = make_auth(settings.connection.api_key, settings.connection.token_scope)
                 stack.push_async_callback(auth.close)
                 supervisor = Supervisor(
-                    settings, auth, ids, core, dispatcher, outbound, pipeline, view, timing=timing
+                    settings,
+                    auth,
+                    ids,
+                    core,
+                    dispatcher,
+                    outbound,
+                    pipeline,
+                    view,
+                    timing=timing,
+                    tools_ready=tools_task,  # started with the audio check
                 )
                 stack.push_async_callback(supervisor.close)
                 view.status(act.State.CONNECTING)
                 live = await _until_quit(quit, supervisor.connect_first())
+                if tools_task is not None and live is not None:
+                    tools = tools_task.result()  # connect_first awaited it
+                    dispatcher.tools = tools
                 if live is not None:
                     with pipeline.running(dispatcher.on_playback):
                         view.status(act.State.LISTENING)
@@ -331,8 +356,12 @@ async def run_chat(
                             pipeline.watch(),
                             _watch_input_end(audio, core, dispatcher, headless_patience_s),
                         ]
+                        if tools is not None:
+                            from voicelive.tools.in_chat import refresh_status
+
+                            steps.append(refresh_status(tools, view))
                         if stdin_fd is not None:
-                            on_line = _keyboard_handler(quit, dispatcher, view, manual_turns)
+                            on_line = _keyboard_handler(quit, dispatcher, view, manual_turns, tools)
                             steps.append(_keyboard(stdin_fd, on_line))
                         await _until_quit(quit, *steps)
         outcome = f"exit {quit.code} ({quit.reason})"
@@ -341,6 +370,10 @@ async def run_chat(
         outcome = f"exit {exc.exit_code} ({type(exc).__name__})"
         raise
     finally:
+        if tools_task is not None:  # every exit: no MCP server is left running
+            from voicelive.tools.in_chat import close_tools
+
+            await close_tools(tools_task)
         if supervisor is not None:
             stats.reconnects, stats.rollovers = supervisor.reconnects, supervisor.rollovers
         stats.underruns = pipeline.jitter.stats().underruns
@@ -358,6 +391,26 @@ async def run_chat(
         if settings.stats_json is not None:
             _write_stats(settings.stats_json, stats.summary(time.monotonic()))
         log.info("voicelive exiting: %s", outcome)
+
+
+def _start_tools(
+    settings: Settings,
+    ids: ce.EventIds,
+    outbound: Outbound,
+    view: View,
+    stats: ChatStats,
+    dispatcher: Dispatcher,
+) -> asyncio.Future[ToolDriver] | None:
+    """With ``--mcp-config``: start the MCP servers now, alongside the audio check and the
+    connection set-up (the SDK and the servers take a second or two). None without tools:
+    then nothing of :mod:`voicelive.tools` is imported."""
+    if settings.tools is None:
+        return None
+    from voicelive.tools.in_chat import open_tools
+
+    return asyncio.ensure_future(
+        open_tools(settings.tools, ids, outbound.event, view, stats, lambda: dispatcher.transcript)
+    )
 
 
 def _write_stats(path: Path, summary: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from voicelive.audio.pipeline import AudioPipeline
 from voicelive.connection.outbound import Outbound
@@ -35,6 +36,16 @@ from voicelive.transcript_file import TranscriptFile
 log = logging.getLogger(__name__)
 
 Input = ev.ServerEvent | act.LocalInput
+
+
+class ToolHooks(Protocol):
+    """What the dispatcher tells the tools (:class:`voicelive.tools.driver.ToolDriver`)."""
+
+    def on_frame(self, frame: dict[str, Any]) -> None: ...
+
+    def user_turn(self) -> None: ...
+
+    def response_requested(self) -> None: ...
 
 
 class Dispatcher:
@@ -74,6 +85,8 @@ class Dispatcher:
         self._pending: deque[Input] = deque()
         self._draining = False
         self._first_audio_logged = False
+        self.tools: ToolHooks | None = None
+        """Set by the chat when tools are configured: sees every frame after the core."""
         self.changed = asyncio.Event()
         """Set after every handled input: a waiter re-checks the core's state (no polling)."""
 
@@ -109,6 +122,10 @@ class Dispatcher:
                 self.stats.speech_stopped(self._clock() - lag_ms / 1000)
             case act.SendText():
                 self.stats.typed()
+                if self.tools is not None:
+                    self.tools.user_turn()
+            case ev.SpeechStarted() if self.tools is not None:
+                self.tools.user_turn()
             case act.PlaybackChanged(notice) if notice.event is PlaybackEvent.STARTED:
                 if self._sounding is not None and self._sounding != notice.item_id:
                     # played to its end, straight into this one
@@ -182,6 +199,8 @@ class Dispatcher:
         if isinstance(parsed, ev.Unknown):
             log.info("ignored unknown event type %s", parsed.type)
         self.feed(parsed)
+        if self.tools is not None:
+            self.tools.on_frame(event)
 
     def on_playback(self, notice: PlaybackNotice) -> None:
         log.debug("playback %s item_id=%s", notice.event.value, notice.item_id)
@@ -198,6 +217,8 @@ class Dispatcher:
                     self.pipeline.end_audio(item_id)
                 case act.Send(event):
                     self.outbound.event(event)
+                    if self.tools is not None and event.get("type") == "response.create":
+                        self.tools.response_requested()
                 case act.FlushPlayback():
                     cut = self.pipeline.flush()
                     log.info(

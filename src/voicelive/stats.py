@@ -43,6 +43,8 @@ class ChatStats:
     underruns: int = 0
     mic_dropped_ms: int = 0
     """Microphone audio dropped because the connection could not keep up."""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per tool call (name, outcome, duration), with ``--mcp-config`` only."""
     _by_item: dict[str, TurnRecord] = field(default_factory=dict, repr=False)  # as turns
     _speech_stopped: float | None = field(default=None, repr=False)
 
@@ -114,6 +116,7 @@ class ChatStats:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "turns": [asdict(t) for t in self.turns],
+            "tool_calls": list(self.tool_calls),
         }
 
     def lines(self, now: float) -> list[str]:

@@ -64,6 +64,15 @@ class TranscriptFile:
             entry["latency_ms"] = latency_ms
         self._utterance(entry)
 
+    def tool(self, entry: dict[str, Any], markdown: str) -> None:
+        """A tool call: ``entry`` (``role`` ``tool``) for ``.jsonl``, ``markdown`` for ``.md``."""
+        now = _now()
+        if self._jsonl:
+            record = {"time": now.isoformat(timespec="milliseconds"), **entry}
+            self._write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            self._write(f"{now.strftime('%H:%M:%S')} {markdown}\n\n")
+
     def _utterance(self, entry: dict[str, Any]) -> None:
         now = _now()
         if self._jsonl:

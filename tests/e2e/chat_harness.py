@@ -11,10 +11,10 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -119,14 +119,6 @@ def session_members(sid: int) -> list[int]:
     return members
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def voicelive_command() -> list[str]:
     """The ``voicelive`` console script of the running interpreter's environment."""
     script = Path(sys.executable).with_name("voicelive")
@@ -205,20 +197,22 @@ def events_of(path: Path, event_type: str) -> list[dict[str, Any]]:
 
 
 class Simulator:
-    """``voicelive simulate --port P --record REC`` as a subprocess (a context manager).
+    """``voicelive simulate --port 0 --record REC`` as a subprocess (a context manager).
 
-    ``__enter__`` returns once the simulator printed its "listening on ws://…" line.
+    ``__enter__`` returns once the simulator printed its "listening on ws://…" line, which
+    names the port it bound: asking for port 0 leaves no window in which another process can
+    take a port picked beforehand.
     """
 
     def __init__(self, record: Path, env: Mapping[str, str], *extra: str) -> None:
         self.record = record
-        self.port = free_port()
-        self.url = f"ws://127.0.0.1:{self.port}"
+        self.port = 0
+        self.url = ""
         self._args = [
             *voicelive_command(),
             "simulate",
             "--port",
-            str(self.port),
+            "0",
             "--record",
             str(record),
             *extra,
@@ -237,10 +231,13 @@ class Simulator:
             text=True,
         )
         try:
-            wait_for_line(self._proc, "listening on", timeout=15, lines=self.output)
+            line = wait_for_line(self._proc, "listening on", timeout=15, lines=self.output)
         except (TimeoutError, EOFError) as err:
             self.__exit__(None, None, None)
             raise RuntimeError(f"simulator did not start: {err}; output: {self.output}") from err
+        found = re.search(r"listening on (ws://127\.0\.0\.1:(\d+))", line)
+        assert found is not None, f"no endpoint in {line!r}"
+        self.url, self.port = found.group(1), int(found.group(2))
         return self
 
     def __exit__(self, *exc_info: object) -> None:

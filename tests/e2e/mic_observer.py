@@ -21,8 +21,6 @@ import numpy.typing as npt
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from tests.e2e.chat_harness import free_port
-
 
 @dataclass(frozen=True)
 class Append:
@@ -36,8 +34,8 @@ class MicObserver:
 
     def __init__(self, upstream: str) -> None:
         self._upstream = upstream
-        self.port = free_port()
-        self.url = f"ws://127.0.0.1:{self.port}"
+        self.port = 0  # bound in _serve: port 0 leaves no window for another process
+        self.url = ""
         self.appends: list[Append] = []
         self._changed = threading.Condition()
         self._loop = asyncio.new_event_loop()
@@ -67,7 +65,9 @@ class MicObserver:
 
     async def _serve(self) -> None:
         self._stop = self._loop.create_future()
-        async with serve(self._relay, "127.0.0.1", self.port, max_size=None):
+        async with serve(self._relay, "127.0.0.1", 0, max_size=None) as server:
+            self.port = server.sockets[0].getsockname()[1]
+            self.url = f"ws://127.0.0.1:{self.port}"
             self._ready.set()
             await self._stop
 

@@ -37,6 +37,7 @@ SECTIONS: Final[dict[str, tuple[type, str]]] = {
     "audio": (s.AudioSettings, "audio"),
     "log": (s.LogSettings, "log"),
     "replay": (s.ReplaySettings, "replay"),
+    "tools": (s.ToolsSettings, "tools"),
 }
 """A row's section: the settings class that holds its field, and where that class sits (its
 parent section and attribute)."""
@@ -150,6 +151,7 @@ def _opt(
 
 _C, _V, _T, _A, _L = "Connection", "Conversation", "Turn detection", "Audio", "Logging and mode"
 _G = "Foundry agent"
+_TL = "Tools"
 
 TOPICS: Final = (
     "Connection and credentials",
@@ -164,6 +166,7 @@ TOPICS: Final = (
 (a new group) gets a panel of its own after them."""
 _GROUP_TOPIC: Final = {
     _C: TOPICS[0], _G: TOPICS[0], _V: TOPICS[1], _T: TOPICS[2], _A: TOPICS[3], _L: TOPICS[4],
+    _TL: TOPICS[6],
 }  # fmt: skip
 _TOPIC_OF: Final = {
     "simulate": TOPICS[0],
@@ -323,6 +326,17 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     _opt("debug", "log", "Show tracebacks on errors.", _L, kind="bool"),
     _opt("simulate", "", "Talk to the bundled offline simulator instead of Azure.", _L,
          kind="bool"),
+    # --- tools
+    _opt("mcp_config", "tools.mcp",
+         "MCP servers whose tools the assistant may call: an mcpServers JSON file as Claude "
+         "Desktop, Cursor and VS Code use (README \"Tools\").", _TL, "FILE",
+         default="(none: no tools)", kind="path", example="examples/mcp/mcp.json"),
+    _opt("approve", "tools",
+         "Tools that run without asking: comma-separated patterns on server.tool, as the "
+         "prompt names them (codes.*, *.lookup_code).", _TL, "PATTERNS",
+         default="(none: every call is asked)", example="codes.*"),
+    _opt("tool_timeout", "tools.call_timeout_s", "Seconds one tool call may take ({range}).",
+         _TL, "S", default="(30)", low=1.0, high=600.0, example="30"),
 )  # fmt: skip
 
 SPECS: Final[dict[str, OptionSpec]] = {spec.dest: spec for spec in OPTIONS}

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -220,6 +221,7 @@ def _rules(v: _Values) -> None:
     _session(v, api_version)
     _turn_detection(v, api_version)
     _files(v)
+    _tools(v, api_version)
 
 
 def _connection(v: _Values) -> None:
@@ -415,3 +417,23 @@ def _files(v: _Values) -> None:
         v.values["log_file"] = None if log_file.lower() == "none" else Path(log_file).expanduser()
         if v["log_file"] is not None and v["log_file"].is_dir():
             v.fail("log_file", "a file path (not a directory) or none")
+
+
+def _tools(v: _Values, api_version: str) -> None:
+    """``--mcp-config`` read and checked here (``${VAR}`` comes from the environment); the
+    tools modules are imported only when it is given."""
+    if not v.given("mcp_config"):
+        for dest in ("approve", "tool_timeout"):
+            if v.given(dest):
+                v.refuse(dest, "needs --mcp-config (VOICELIVE_MCP_CONFIG)")
+        return
+    from voicelive.tools.catalog import service_mcp_refusal
+    from voicelive.tools.config import load_mcp_config
+
+    mcp = load_mcp_config(v["mcp_config"], os.environ)
+    refusal = service_mcp_refusal(api_version, mcp.service)
+    if refusal is not None:
+        raise ConfigError(refusal)
+    v.values["mcp_config"] = mcp
+    patterns = (v["approve"] or "").split(",")
+    v.values["approve"] = tuple(p.strip() for p in patterns if p.strip())

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from voicelive.tools.config import McpConfig
 
 KNOWN_API_VERSIONS = (
     "2025-05-01-preview",
@@ -162,6 +166,20 @@ class ReplaySettings:
     chars: int = 8000
 
 
+DEFAULT_TOOL_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class ToolsSettings:
+    """``--mcp-config`` (read and checked by the resolver: the servers, ``${VAR}`` filled in),
+    ``--approve`` patterns, ``--tool-timeout``. ``mcp`` is never None in a built Settings."""
+
+    mcp: McpConfig | None = None
+    approve: tuple[str, ...] | None = None
+    call_timeout_s: float | None = None
+    """None: :data:`DEFAULT_TOOL_TIMEOUT_S`."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything ``run_chat`` needs. ``simulate``: start the bundled simulator. ``greet``: the
@@ -185,6 +203,8 @@ class Settings:
     transcript: Path | None = None
     profile: str | None = None
     """The config file's profile the values were taken from, None for none."""
+    tools: ToolsSettings | None = None
+    """None without ``--mcp-config``: nothing of :mod:`voicelive.tools` is imported then."""
 
     def __post_init__(self) -> None:
         others = tuple(f for f in self.connection.features if f != CLIENT_EC_REFERENCE_FEATURE)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from voicelive.protocol.pcm import BYTES_PER_MS
@@ -77,6 +77,22 @@ class Outbound:
             self._audio_bytes -= len(item)
             self._audio_blocks -= 1
         return item
+
+    async def pump(self, send: Callable[[Item], Awaitable[None]]) -> None:
+        """Send every item in order with ``send``, until cancelled (or ``send`` raises).
+
+        A send cut short by a cancel puts its item back (:meth:`unget`): the next pump (the
+        next session's) sends it first. A send that raises loses its item: the connection
+        it was for is gone, and the supervisor decides what the next one gets.
+        """
+        while True:
+            item = await self.get()
+            try:
+                await send(item)
+            except asyncio.CancelledError:
+                self.unget(item)
+                raise
+            self.sent(item)
 
     def unget(self, item: Item) -> None:
         """Put back an item whose send did not finish: it goes first next time."""

@@ -35,9 +35,16 @@ class SessionInfo:
 
 
 async def set_up(
-    conn: VoiceLiveConnection, settings: Settings, ids: ce.EventIds, timeout_s: float
+    conn: VoiceLiveConnection,
+    settings: Settings,
+    ids: ce.EventIds,
+    timeout_s: float,
+    tools: list[dict[str, Any]] | None = None,
 ) -> SessionInfo:
     """Run the set-up handshake within ``timeout_s`` in all (not per event).
+
+    ``tools``: the ``session.tools`` list (MCP tools as functions, service-side MCP servers),
+    declared with ``tool_choice`` ``auto``; it is never logged (it may carry credentials).
 
     Raises ConnectError on the deadline, ServerError when the service rejects the settings,
     ProtocolError on frames that are not the protocol, ConnectionLost if the socket breaks.
@@ -54,6 +61,9 @@ async def set_up(
                 session.get("expires_at"),
             )
             payload = build_session(settings.session, settings.connection.api_version)
+            if tools:
+                payload["tools"] = tools
+                payload["tool_choice"] = "auto"
             await conn.send(ce.session_update(ids, payload))
             updated = await _next_of(conn, "session.updated")
     except TimeoutError:

@@ -33,7 +33,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -68,6 +68,18 @@ class CoreQuestions(Protocol):
     @property
     def history(self) -> History:
         """What was said and heard, for a new session's replay."""
+
+
+class ToolsOnReconnect(Protocol):
+    """What the supervisor needs of the tools (:class:`voicelive.tools.driver.ToolDriver`)."""
+
+    session_tools: list[dict[str, Any]]
+
+    def replay_events(self) -> list[dict[str, Any]]:
+        """The calls so far, for a new session (function_call items and their outputs)."""
+
+    def reconnected(self) -> None:
+        """The new session is current and has the replay: pending outputs may go to it."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +122,12 @@ class Supervisor:
         timing: Timing = DEFAULT_TIMING,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
+        tools: ToolsOnReconnect | None = None,
+        tools_ready: Awaitable[ToolsOnReconnect] | None = None,
     ) -> None:
+        """``tools_ready``: the tools still starting; the first attempt awaits it after the
+        handshake and before ``session.update`` (which declares them), so the servers start
+        while the connection is being opened."""
         self.settings = settings
         self.auth = auth
         self.ids = ids
@@ -122,6 +139,8 @@ class Supervisor:
         self.timing = timing
         self._rng = rng
         self._clock = clock
+        self.tools = tools
+        self._tools_ready = tools_ready
         self.current: Live | None = None
         self._prepared: Live | None = None
         self._closing: set[asyncio.Task[None]] = set()
@@ -136,8 +155,15 @@ class Supervisor:
         if first:
             self.view.status(act.State.STARTING)
         try:
+            if self._tools_ready is not None:
+                self.tools = await self._tools_ready
+                self._tools_ready = None
             info = await set_up(
-                conn, self.settings, self.ids, self.settings.connection.open_timeout_s
+                conn,
+                self.settings,
+                self.ids,
+                self.settings.connection.open_timeout_s,
+                self.tools.session_tools if self.tools is not None else None,
             )
         except BaseException:
             await conn.close(1000, "")
@@ -170,11 +196,15 @@ class Supervisor:
             log.info("not sent to the new session (meant for the old one): %s", stale)
         if replay:
             events = replay_events(self.core.history, self.settings.replay, self.ids)
+            if self.tools is not None:  # tool calls after the text: their order is not kept
+                events += self.tools.replay_events()
             self.outbound.events_first(events)  # the history before any new speech
             log.info("replay: %d item(s) queued for the new session", len(events))
         self.current = live
         self.outbound.new_session()  # a new session's input audio timeline starts at 0
         self.dispatcher.feed(act.SessionStarted(live.info.silence_ms))
+        if replay and self.tools is not None:
+            self.tools.reconnected()  # outputs of calls still in flight go to this session
         self.pipeline.resume_capture()
 
     # -------------------------------------------------------------- the running loop
@@ -226,17 +256,12 @@ class Supervisor:
             await asyncio.gather(*watched, return_exceptions=True)
 
     async def _send(self, conn: VoiceLiveConnection) -> None:
-        """Send the outbound queue in order. A send cut short by a cancel (a rollover's
-        switch, a quit) puts its item back: the next session gets it."""
-        outbound = self.outbound
-        while True:
-            item = await outbound.get()
-            try:
-                await conn.send(ce.audio_append(item) if isinstance(item, bytes) else item)
-            except asyncio.CancelledError:
-                outbound.unget(item)
-                raise
-            outbound.sent(item)
+        """Send the outbound queue in order; a send a switch cut short goes to the next one."""
+
+        async def send(item: bytes | dict[str, Any]) -> None:
+            await conn.send(ce.audio_append(item) if isinstance(item, bytes) else item)
+
+        await self.outbound.pump(send)
 
     async def _receive(self, conn: VoiceLiveConnection) -> None:
         while True:

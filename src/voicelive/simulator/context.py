@@ -16,6 +16,7 @@ from .wire import IdFactory, JsonDict
 
 class Context(Protocol):
     ids: IdFactory
+    api_version: str
     session: JsonDict
     conversation: Conversation
     speedup: float

@@ -47,6 +47,7 @@ class Item:
     first_delta_at: float | None = None  # assistant audio: loop time of the first delta sent
     truncated: bool = False
     released_ms: int | None = None  # audio length when its samples were released (memory)
+    response_id: str | None = None  # output items: the response that made them (not on the wire)
 
     @property
     def audio_ms(self) -> int:
@@ -158,6 +159,9 @@ class Conversation:
             return False
         self._items.remove(item)
         return True
+
+    def last_item(self) -> Item | None:
+        return self._items[-1] if self._items else None
 
     def last_user_item(self) -> Item | None:
         return next((it for it in reversed(self._items) if it.role == "user"), None)

@@ -21,6 +21,8 @@ from websockets.exceptions import ConnectionClosed
 from . import faults, items
 from .conversation import Conversation
 from .faults import FaultPlan
+from .mcp import mcp_servers
+from .mcprun import list_tools
 from .observation import ConnectionLog
 from .options import SimulatorOptions
 from .responder import DeltaJitter
@@ -103,6 +105,7 @@ class ConnectionHandler:
         log.expires_at = self._expires_at
         self.conversation = Conversation()
         log.conversation = self.conversation
+        self._mcp_listed: set[str] = set()  # MCP server labels whose tools were listed
         self.turns = TurnController(self)
         self._dispatch: dict[str, Callable[[JsonDict], Awaitable[None]]] = {
             "session.update": self._session_update,
@@ -251,6 +254,7 @@ class ConnectionHandler:
         self.session = session
         self.turns.configure()
         await self.send({"type": "session.updated", "session": session})
+        await list_tools(self, mcp_servers(session, self.api_version), self._mcp_listed)
 
     async def _output_clear(self, _event: JsonDict) -> None:
         await self.send({"type": "output_audio_buffer.cleared"})

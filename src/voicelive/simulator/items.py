@@ -12,6 +12,8 @@ from typing import Any
 from . import audio
 from .context import Context
 from .conversation import Item, transcript_prefix
+from .mcprun import answer_approval, approval_problem
+from .tools import output_problem
 from .wire import JsonDict, decode_b64
 
 # Content part types per role on the request side (protocol notes §2.4): assistant history is
@@ -101,6 +103,16 @@ def build_item(ctx: Context, raw: Any) -> Item:
                 f"Missing 'item.{missing[0]}'.", f"item.{missing[0]}", "missing_required_parameter"
             )
         extra = {name: raw[name] for name in _EXTRA_FIELDS[kind]}
+        if kind == "function_call_output":
+            # The service checks outputs against the calls it made (the exact code it uses is
+            # not documented; invalid_value on item.call_id is the simulator's choice).
+            problem = output_problem(ctx.conversation, raw["call_id"])
+            if problem is not None:
+                raise ItemError(problem, "item.call_id")
+        if kind == "mcp_approval_response":
+            problem = approval_problem(ctx.conversation, raw["approval_request_id"])
+            if problem is not None:
+                raise ItemError(problem, "item.approval_request_id")
         return Item(id=item_id, type=kind, role=None, extra=extra)
     raise ItemError(f"Invalid value for 'item.type': {kind!r}.", "item.type")
 
@@ -121,6 +133,8 @@ async def create(ctx: Context, event: JsonDict) -> None:
     await ctx.send(
         {"type": "conversation.item.created", "previous_item_id": prev, "item": item.wire()}
     )
+    if item.type == "mcp_approval_response":
+        await answer_approval(ctx, item)
 
 
 async def lookup_item(ctx: Context, event: JsonDict) -> Item | None:

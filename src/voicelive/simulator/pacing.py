@@ -43,10 +43,6 @@ class InputPacer:
         self._hurry = asyncio.Event()  # set while flushing: no more waiting
         self._task: asyncio.Task[None] | None = None
 
-    @property
-    def idle(self) -> bool:
-        return not self._pending and (self._task is None or self._task.done())
-
     def push(self, pcm: Pcm) -> None:
         """Queue appended audio (24 kHz mono) behind what is still pending."""
         loop = asyncio.get_running_loop()

@@ -28,6 +28,7 @@ from .animation import WordTiming, viseme_track, word_timings
 from .audio import Pcm
 from .constants import SAMPLE_RATE
 from .conversation import Conversation, Item, bytes_to_ms, ms_to_bytes
+from .tools import output_reply
 from .wire import IdFactory, JsonDict, encode_b64
 
 CHUNK_MS = 100
@@ -111,7 +112,10 @@ def plan_reply(conversation: Conversation, session: JsonDict, overrides: JsonDic
     pcm: Pcm | None
     pregenerated = overrides.get("pre_generated_assistant_message")
     user = conversation.last_user_item()
-    if isinstance(pregenerated, dict):
+    tool_answer = output_reply(conversation)
+    if tool_answer is not None:
+        transcript, pcm = tool_answer, _chirp_for(tool_answer)
+    elif isinstance(pregenerated, dict):
         parts = pregenerated.get("content") or []
         text = " ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict)).strip()
         transcript, pcm = text, _chirp_for(text)
@@ -152,6 +156,9 @@ DeltaHook = Callable[[int], Awaitable[None]]
 class ResponseRun:
     """Streams one response. Owned by the connection handler; one active at a time."""
 
+    CreatedHook = Callable[[], Awaitable[None]]
+    """Called right after ``response.created`` is sent (e.g. a late input transcript)."""
+
     def __init__(
         self,
         outbox: Outbox,
@@ -160,7 +167,7 @@ class ResponseRun:
         speedup: float,
         on_delta: DeltaHook | None = None,
         jitter: DeltaJitter | None = None,
-        on_created: Callable[[], Awaitable[None]] | None = None,
+        on_created: CreatedHook | None = None,
     ) -> None:
         self._out = outbox
         self._on_created = on_created
@@ -283,6 +290,9 @@ class ResponseRun:
             },
             "output_token_details": {"text_tokens": text_tokens, "audio_tokens": audio_tokens},
         }
+
+    def _loop_time(self) -> float:
+        return asyncio.get_running_loop().time()
 
     async def _pause_until(self, deadline: float) -> None:
         """Wait for the pacing deadline, waking early on cancel."""

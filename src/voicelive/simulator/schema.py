@@ -299,13 +299,26 @@ def check_tools(value: Any, param: str) -> None:
         _enum(
             tool.get("type"), f"{param}[{i}].type", ("function", "mcp", "web_search", "file_search")
         )
+        if tool["type"] == "mcp":
+            for key in ("server_label", "server_url"):
+                if not isinstance(tool.get(key), str) or not tool[key]:
+                    raise SessionError(
+                        "missing_required_parameter",
+                        f"Missing '{param}[{i}].{key}'.",
+                        f"{param}[{i}].{key}",
+                    )
+            approval = tool.get("require_approval", "always")
+            if not isinstance(approval, dict):
+                _enum(approval, f"{param}[{i}].require_approval", ("always", "never"))
 
 
 def check_tool_choice(value: Any, param: str) -> None:
     if isinstance(value, dict):
         _enum(value.get("type"), f"{param}.type", ("function", "mcp"))
-    else:
-        _enum(value, param, ("auto", "none", "required"))
+    elif not (isinstance(value, str) and value):
+        # "auto", "none", "required", or (REF0715's example, protocol notes C6) the bare name
+        # of a function to force.
+        raise _invalid(param, f"{value!r}; expected 'auto', 'none', 'required' or a function")
 
 
 def check_metadata(value: Any, param: str) -> None:

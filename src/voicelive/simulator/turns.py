@@ -13,14 +13,18 @@ from __future__ import annotations
 import asyncio
 
 from . import audio
+from .callrun import CallRun
 from .context import Context
 from .conversation import InputBuffer, Item
 from .echo import EchoCanceller, split_stereo
 from .items import lookup_item, truncate_item, truncate_problem
+from .mcp import mcp_servers
+from .mcprun import McpCallRun
 from .pacing import InputPacer
 from .responder import ResponseRun, elapsed_ms, plan_reply
 from .schema import SessionError, check_response_params
 from .session import client_echo_reference, vad_settings
+from .tools import plan_call
 from .transcription import transcription_events
 from .vad import EnergyVad, SpeechStarted, SpeechStopped, VadConfig
 from .wire import JsonDict, decode_b64
@@ -266,15 +270,16 @@ class TurnController:
     def start_response(self, overrides: JsonDict) -> None:
         ctx = self._ctx
         plan = plan_reply(ctx.conversation, ctx.session, overrides)
-        run = ResponseRun(
-            ctx,
-            ctx.conversation,
-            plan,
-            ctx.speedup,
-            ctx.on_delta,
-            ctx.jitter,
-            on_created=self._send_late_transcripts,
-        )
+        servers = mcp_servers(ctx.session, ctx.api_version)
+        call = plan_call(ctx.conversation, ctx.session, overrides, servers)
+        hooks = (ctx.on_delta, ctx.jitter, self._send_late_transcripts)
+        run: ResponseRun
+        if call is None:
+            run = ResponseRun(ctx, ctx.conversation, plan, ctx.speedup, *hooks)
+        elif call.server is None:
+            run = CallRun(ctx, ctx.conversation, plan, call, ctx.speedup, *hooks)
+        else:
+            run = McpCallRun(ctx, ctx.conversation, plan, call, ctx.speedup, *hooks)
         self._run = run
         self._task = asyncio.get_running_loop().create_task(
             run.run(), name=f"simulator {run.response_id}"

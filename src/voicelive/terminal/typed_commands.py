@@ -2,7 +2,8 @@
 
 - ``q``/``quit``/``exit``: quit;
 - an empty line: interrupt the assistant or, with manual turns (``--vad none``), end your turn;
-- ``/mute``, ``/unmute``, ``/help``: commands (anything else starting with ``/`` is unknown);
+- ``/mute``, ``/unmute``, ``/cancel`` (running tools), ``/help``: commands (anything else
+  starting with ``/`` is unknown);
 - any other line: a message to the assistant, sent as text.
 """
 
@@ -18,7 +19,8 @@ QUIT_WORDS: Final = frozenset({"q", "quit", "exit"})
 HELP: Final = (
     "type a message and press Enter to send it (it interrupts the assistant); "
     "Enter alone interrupts (with --vad none: ends your turn); "
-    "/mute and /unmute the microphone; /help; q + Enter or Ctrl+C quits"
+    "/mute and /unmute the microphone; /cancel stops running tools; /help; "
+    "q + Enter or Ctrl+C quits"
 )
 
 
@@ -40,13 +42,27 @@ class Help:
 
 
 @dataclass(frozen=True)
+class CancelTools:
+    """``/cancel``: stop the running tool calls (and drop the questions about them)."""
+
+
+@dataclass(frozen=True)
 class UnknownCommand:
     """A ``/word`` that is not a command."""
 
     name: str
 
 
-Command = QuitCommand | LocalInterrupt | CommitTurn | SendText | Mute | Help | UnknownCommand
+Command = (
+    QuitCommand
+    | LocalInterrupt
+    | CommitTurn
+    | SendText
+    | Mute
+    | Help
+    | CancelTools
+    | UnknownCommand
+)
 
 
 def parse_line(line: str, *, manual_turns: bool) -> Command:
@@ -62,5 +78,7 @@ def parse_line(line: str, *, manual_turns: bool) -> Command:
             return Mute(on=name == "/mute")
         if name in ("/help", "/?"):
             return Help()
+        if name == "/cancel":
+            return CancelTools()
         return UnknownCommand(name)
     return SendText(text)

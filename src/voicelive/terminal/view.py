@@ -29,6 +29,7 @@ class View(Protocol):
     def assistant_end(self, item_id: str, interrupted: bool, text: str) -> None: ...
     def notice(self, level: str, text: str) -> None: ...
     def set_muted(self, muted: bool) -> None: ...
+    def tool_status(self, text: str | None, *, ask: bool = False) -> None: ...
     def line_typed(self, line: str) -> None: ...
     def close(self) -> None: ...
 
@@ -41,6 +42,7 @@ class TerminalView:
         self._tty = self._out.isatty() if tty is None else tty
         self._state = ""
         self._muted = False
+        self._tool: str | None = None
         self._status_drawn = False
         self._status_width = 0
         self._open_item: str | None = None  # assistant line being streamed (tty)
@@ -65,6 +67,8 @@ class TerminalView:
         if self._tty and self._open_item is None and self._state:
             muted = " · microphone muted" if self._muted else ""
             text = f"[{self._state}{muted}]  /help · q + Enter to quit"
+            if self._tool:
+                text = f"[{self._state}{muted}]  {self._tool}"
             self._write(f"{_CLEAR_LINE}{_DIM}{text}{_RESET}")
             self._status_drawn = True
             self._status_width = len(text)
@@ -124,6 +128,17 @@ class TerminalView:
             self._draw_status()
         else:
             self._write(f"[microphone {'muted' if muted else 'on'}]\n")
+
+    def tool_status(self, text: str | None, *, ask: bool = False) -> None:
+        """A tool's question (``ask``) or ``running codes.lookup_code · 2.4 s`` in the status
+        line, or None to clear it. Without a terminal, only questions are printed."""
+        if text == self._tool:
+            return
+        self._tool = text
+        if self._tty:
+            self._draw_status()
+        elif text and ask:
+            self._write(f"[{text}]\n")
 
     def line_typed(self, line: str) -> None:
         """The terminal echoed a typed line after the status: take it back off the screen.
