@@ -18,7 +18,7 @@ from voicelive.errors import AudioDeviceError
 log = logging.getLogger(__name__)
 
 MIN_PYTHON = (3, 11)
-KEY_PACKAGES = ("websockets", "sounddevice", "numpy", "soxr", "azure-identity", "typer")
+KEY_PACKAGES = ("websockets", "sounddevice", "numpy", "soxr", "azure-identity", "typer", "mcp")
 """The distributions voicelive cannot run without (pyproject's dependencies)."""
 
 
