@@ -141,3 +141,21 @@ async def test_after_portaudio_fails_the_sound_is_not_checked(
         "devices", "microphone-level", "headset", "echo", "tls", "credential", "handshake",
     ]  # fmt: skip
     assert all(c.status == "fail" for c in checks if c.name in skipped)
+
+
+def test_a_missing_package_fails_the_packages_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    real = metadata.version
+
+    def version(name: str) -> str:
+        if name == "soxr":
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "version", version)
+    check = local_checks.check_packages()
+    assert (check.status, check.detail) == ("fail", "missing: soxr")
+    assert "reinstall" in check.fix
+    monkeypatch.setattr(metadata, "version", real)
+    assert local_checks.check_packages().status == "ok"
