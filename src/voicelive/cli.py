@@ -1,4 +1,5 @@
-"""The ``voicelive`` command line (Typer): ``chat``, ``devices``, ``simulate`` and ``--version``.
+"""The ``voicelive`` command line (Typer): ``chat``, ``doctor``, ``devices``, ``config``,
+``simulate`` and ``--version``.
 
 Thin by design: it declares the commands and calls the part that does the work. It is the only
 place that prints errors and picks exit codes: a :class:`~voicelive.errors.VoiceLiveError`
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from voicelive import __version__
+from voicelive.cli_help import PanelledHelpCommand
 from voicelive.config.layers import config_path
 from voicelive.config.options import OPTIONS, OptionSpec, help_text
 from voicelive.config.resolve import is_loopback, resolve_settings
@@ -94,12 +96,15 @@ def _main(
 ) -> None:
     """Voice chat with Azure AI Voice Live from the terminal.
 
-    Start with `voicelive chat --simulate` (offline), then set AZURE_VOICELIVE_ENDPOINT and
-    AZURE_VOICELIVE_API_KEY (or `az login`) and run `voicelive chat`.
+    Start with `voicelive doctor` (is this side working?) and `voicelive chat --simulate`
+    (offline), then set AZURE_VOICELIVE_ENDPOINT and AZURE_VOICELIVE_API_KEY (or `az login`)
+    and run `voicelive doctor` and `voicelive chat`.
     """
 
 
-@app.command(short_help="Talk with Voice Live (quit with q + Enter or Ctrl+C).")
+@app.command(
+    short_help="Talk with Voice Live (quit with q + Enter or Ctrl+C).", cls=PanelledHelpCommand
+)
 def chat(**values: Any) -> None:
     """Talk with Voice Live: speak, listen, interrupt; quit with q + Enter or Ctrl+C.
 
@@ -157,7 +162,11 @@ def _option(spec: OptionSpec) -> inspect.Parameter:
     values are converted and checked with the other layers', in one place)."""
     decls = f"{spec.flag}/{spec.negative}" if spec.negative else spec.flag
     option = typer.Option(
-        decls, help=help_text(spec), metavar=spec.metavar or None, show_default=False
+        decls,
+        help=help_text(spec),
+        metavar=spec.metavar or None,
+        show_default=False,
+        rich_help_panel=spec.topic,  # drawn as plain panels by PanelledHelpCommand
     )
     kind = bool if spec.kind == "bool" else str
     annotation = Annotated[kind | None, option]  # type: ignore[valid-type]
@@ -167,6 +176,63 @@ def _option(spec: OptionSpec) -> inspect.Parameter:
 
 # Typer reads a command's options from its signature: here, the table's rows.
 chat.__signature__ = inspect.Signature([_option(s) for s in OPTIONS])  # type: ignore[attr-defined]
+
+
+def _doctor_body(values: dict[str, Any], as_json: bool) -> int:
+    from voicelive.doctor.command import run_command
+
+    def resolve(flags: dict[str, Any]) -> Any:
+        return resolve_settings(
+            flags,
+            environ=os.environ,
+            dotenv_path=Path.cwd() / ".env",
+            config_path=config_path(os.environ),
+            warn=_warn,
+        )
+
+    connection_error = None
+    try:
+        settings = resolve(values)
+    except ConfigError as err:
+        # The sound can still be checked: the settings once more as --simulate would take them
+        # (no endpoint needed); a bad audio value fails there too and ends the run.
+        settings = resolve({**values, "simulate": True})
+        connection_error = str(err)
+    return run_command(settings, connection_error, as_json)
+
+
+@app.command(
+    short_help="Check the microphone, the speaker, the network and the credential.",
+    cls=PanelledHelpCommand,
+)
+def doctor(**values: Any) -> None:
+    """Check this side: Python and packages, PortAudio, the devices at the rates chat uses, the
+    microphone's level, a Bluetooth headset in call mode, an echo path from the speaker, and the
+    endpoint (DNS, TLS, credential, handshake). Each check is ok, warn or fail with a fix.
+
+    Takes the same options, variables and config file as chat (--simulate checks against the
+    bundled simulator). Exit 0 when nothing failed, 9 when a check failed.
+    """
+    as_json = values.pop("json") is True
+    _run(lambda: _doctor_body(values, as_json), lambda: values.get("debug") is True)
+
+
+_JSON_OPTION = inspect.Parameter(
+    "json",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print a JSON list of {name, status, detail, fix}; never waits for a person "
+            "(records the room instead of asking you to speak).",
+        ),
+    ],
+)
+doctor.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [_JSON_OPTION, *(_option(s) for s in OPTIONS)]
+)
 
 
 config_app = typer.Typer(

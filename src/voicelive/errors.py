@@ -16,6 +16,9 @@ shells only ever sees this family. Messages must never contain a secret.
     ├── ProtocolError              exit 7   the service sent something that is not the protocol
     └── AudioDeviceError           exit 8   no PortAudio, no device, device failed or vanished
 
+``voicelive doctor`` exits 9 (:data:`EXIT_DOCTOR_FAILED`) when a check failed, 0 when none did
+(warnings included).
+
 Exit 0 is a normal quit (``q``, end of a headless run); exit 130 is Ctrl+C / SIGINT and 143 is
 SIGTERM (the shell conventions), both still a clean shutdown.
 """
@@ -25,6 +28,8 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+EXIT_DOCTOR_FAILED = 9
+"""``voicelive doctor``: at least one check failed."""
 
 
 class VoiceLiveError(Exception):
@@ -111,6 +116,7 @@ EXIT_CODES: dict[str, int] = {
     "server": ServerError.exit_code,
     "protocol": ProtocolError.exit_code,
     "audio": AudioDeviceError.exit_code,
+    "doctor": EXIT_DOCTOR_FAILED,
     "interrupted": EXIT_INTERRUPTED,
     "terminated": EXIT_TERMINATED,
 }

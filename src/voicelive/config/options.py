@@ -63,6 +63,9 @@ class OptionSpec:
     choices: tuple[str, ...]
     negative: str | None
     example: str
+    topic: str = ""
+    """The ``--help`` panel (:data:`TOPICS`); ``_opt`` fills it from :data:`_TOPIC_OF` or the
+    row's group, so a new row needs nothing more."""
 
     @property
     def flag(self) -> str:
@@ -141,13 +144,40 @@ def _opt(
     if low is not None:
         meaning = meaning.replace("{range}", f"{_number(low)} to {_number(high)}")
     envvars = env or ("VOICELIVE_" + dest.upper(),)
+    topic = _TOPIC_OF.get(dest) or _GROUP_TOPIC.get(group, group)
     return OptionSpec(dest, section, name or dest, envvars, default, meaning, group, kind,
-                      metavar, low, high, choices, negative, example)  # fmt: skip
+                      metavar, low, high, choices, negative, example, topic)  # fmt: skip
 
 
 _C, _V, _T, _A, _L = "Connection", "Conversation", "Turn detection", "Audio", "Logging and mode"
 _G = "Foundry agent"
 _TL = "Tools"
+
+TOPICS: Final = (
+    "Connection and credentials",
+    "Voice and instructions",
+    "Turn detection",
+    "Audio devices",
+    "Files and logging",
+    "Resilience",
+    "Tools",
+)
+"""The panels of ``voicelive chat --help``, the most used first; a row's topic outside these
+(a new group) gets a panel of its own after them."""
+_GROUP_TOPIC: Final = {
+    _C: TOPICS[0], _G: TOPICS[0], _V: TOPICS[1], _T: TOPICS[2], _A: TOPICS[3], _L: TOPICS[4],
+    _TL: TOPICS[6],
+}  # fmt: skip
+_TOPIC_OF: Final = {
+    "simulate": TOPICS[0],
+    "input_file": TOPICS[4],
+    "output_file": TOPICS[4],
+    "reconnect": TOPICS[5],
+    "reconnect_attempts": TOPICS[5],
+    "replay_turns": TOPICS[5],
+    "replay_chars": TOPICS[5],
+}
+"""Rows whose topic is not their group's."""
 _AZ = "AZURE_VOICELIVE_"
 _NONE, _SERVICE = "(none)", "(service default)"
 
