@@ -318,6 +318,15 @@ async def run_chat(
 
                     recorder = stack.enter_context(ConversationRecorder(settings.record))
                     echo.record = _recording(pipeline, recorder.write)
+                if settings.resume is not None:  # read before --transcript may append to it
+                    from voicelive.transcript_resume import load_history
+
+                    resumed = load_history(settings.resume, core.history)
+                    view.notice(
+                        "info",
+                        f"resumed {resumed} turn(s) from {settings.resume.name}: the session "
+                        "is told them before your first turn",
+                    )
                 if settings.transcript is not None:
                     transcript = TranscriptFile(settings.transcript)
                     dispatcher.transcript = stack.enter_context(transcript)

@@ -37,6 +37,8 @@ class TranscriptFile:
             ) from None
         if not self._jsonl and self._file.tell() == 0:
             self._write(f"# voicelive conversation, {_now().strftime('%Y-%m-%d %H:%M')} UTC\n\n")
+        elif not _ends_a_line(self.path):
+            self._write("\n")  # an earlier run died mid-line: today's entries start clean
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -98,6 +100,15 @@ class TranscriptFile:
         if self._file is not None:
             self._file.write(text)
             self._file.flush()
+
+
+def _ends_a_line(path: Path) -> bool:
+    """The file is empty or its last byte ends a line (appending starts a new one)."""
+    with path.open("rb") as file:
+        if file.seek(0, 2) == 0:
+            return True
+        file.seek(-1, 2)
+        return file.read(1) == b"\n"
 
 
 def _now() -> dt.datetime:

@@ -323,6 +323,10 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     _opt("transcript", "",
          "Write the conversation's text to this file: Markdown (.md) or JSON lines (.jsonl).",
          _L, "FILE", default=_NONE, kind="path", example="conversation.md"),
+    _opt("resume", "",
+         "Start with the conversation in this --transcript .jsonl file as history (the same "
+         "bounded replay a reconnect sends).", _L, "FILE.jsonl", default=_NONE, kind="path",
+         example="<an earlier --transcript>.jsonl"),
     _opt("debug", "log", "Show tracebacks on errors.", _L, kind="bool"),
     _opt("simulate", "", "Talk to the bundled offline simulator instead of Azure.", _L,
          kind="bool"),

@@ -397,6 +397,9 @@ def _files(v: _Values) -> None:
     input_file = v["input_file"]
     if input_file is not None and not input_file.is_file():
         v.fail("input_file", "an existing WAV file")
+    resume = v["resume"]
+    if resume is not None and (resume.suffix.lower() != ".jsonl" or not resume.is_file()):
+        v.fail("resume", "an existing .jsonl transcript (written with --transcript FILE.jsonl)")
     for dest in ("output_file", "stats_json"):
         if v.given(dest) and (v[dest].is_dir() or not v[dest].parent.is_dir()):
             v.fail(dest, "a file path in an existing directory")

@@ -184,7 +184,8 @@ class ToolsSettings:
 class Settings:
     """Everything ``run_chat`` needs. ``simulate``: start the bundled simulator. ``greet``: the
     assistant speaks first (with ``greet_instructions`` when set). ``record``: a WAV file of
-    the conversation; ``transcript``: its text, Markdown (``.md``) or JSON lines (``.jsonl``).
+    the conversation; ``transcript``: its text, Markdown (``.md``) or JSON lines (``.jsonl``);
+    ``resume``: such a ``.jsonl`` file, told to the first session as history.
 
     ``connection.features`` is kept in step with ``session.echo_reference`` here, so the
     handshake and the ``session.update`` always agree.
@@ -201,6 +202,8 @@ class Settings:
     greet_instructions: str | None = None
     record: Path | None = None
     transcript: Path | None = None
+    resume: Path | None = None
+    """A ``.jsonl`` transcript whose turns the first session is told (``--resume``)."""
     profile: str | None = None
     """The config file's profile the values were taken from, None for none."""
     tools: ToolsSettings | None = None

@@ -186,7 +186,8 @@ class Supervisor:
                 self.view.status(f"throttled; retrying in {delay:.0f} s")
                 await asyncio.sleep(delay)
                 continue
-            self._go_live(live, replay=False)
+            # a first session replays only what --resume put into the history
+            self._go_live(live, replay=len(self.core.history) > 0)
             return live
 
     def _go_live(self, live: Live, *, replay: bool) -> None:
