@@ -40,7 +40,8 @@ from urllib.parse import urlsplit
 
 from voicelive.config.layers import Origin, gather
 from voicelive.config.options import SECTIONS, SPECS, OptionSpec, field_default, shown
-from voicelive.config.settings import Secret, Settings, uses_legacy_eou_fields
+from voicelive.config.settings import DIRECT, Secret, Settings, uses_legacy_eou_fields
+from voicelive.connection.proxy import check_proxy_url
 from voicelive.errors import ConfigError
 from voicelive.protocol.session_payload import (
     AZURE_SEMANTIC_VADS,
@@ -101,7 +102,7 @@ def describe(
     for dest, spec in SPECS.items():
         origin = values.origins.get(dest)
         value = shown(values[dest]) if origin is not None else spec.default
-        if dest in ("api_key", "endpoint") and origin is not None:
+        if dest in ("api_key", "endpoint", "proxy") and origin is not None:
             value = "(set, hidden)" if dest == "api_key" else _quoted(spec, origin).strip("'")
         rows.append((spec.flag, value, origin.where if origin is not None else "(default)"))
     return rows
@@ -186,7 +187,7 @@ def _quoted(spec: OptionSpec, origin: Origin) -> str:
     its user info and query (either may carry a key)."""
     if spec.dest == "api_key":
         return "a value (hidden)"
-    if spec.dest == "endpoint":
+    if spec.dest in ("endpoint", "proxy"):  # user info: a password; a query: a key
         scheme, sep, rest = str(origin.raw).partition("?")[0].rpartition("://")
         authority, slash, path = rest.partition("/")
         return repr(f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}")
@@ -235,6 +236,11 @@ def _connection(v: _Values) -> None:
         if any(ch.isspace() for ch in v[dest] or ""):
             v.fail(dest, expected)
     v.values["endpoint"] = SIMULATOR_ENDPOINT if v["simulate"] else _endpoint(v)
+    proxy = v["proxy"]
+    if proxy is not None and proxy.strip().lower() == DIRECT:
+        v.values["proxy"] = DIRECT
+    elif proxy is not None and (why := check_proxy_url(proxy)) is not None:
+        v.fail("proxy", why)
     if not v.given("agent"):
         for dest in ("agent_project", "agent_version", "conversation_id"):
             if v.given(dest):
