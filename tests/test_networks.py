@@ -8,14 +8,23 @@ failures through the real ``voicelive chat`` process are in test_networks_proces
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.tls_proxy import DAY, NOW, ConnectProxy, SilentServer, TestCA, TlsFront, closed_port
-from voicelive.auth import ApiKeyAuth
+from tests.tls_proxy import (
+    DAY,
+    NOW,
+    ConnectProxy,
+    SilentServer,
+    TestCA,
+    TlsFront,
+    TokenServer,
+    closed_port,
+)
+from voicelive.auth import ApiKeyAuth, EntraAuth
 from voicelive.config.settings import ConnectionSettings, Secret
 from voicelive.connection.client import VoiceLiveConnection
 from voicelive.connection.tls import client_context
@@ -231,3 +240,118 @@ def test_trust_python_uses_certifi(
     assert description == f"Python's bundle (certifi {certifi.where()})"
     assert context.cert_store_stats()["x509_ca"] > 50  # certifi's roots were loaded
     assert f"TLS trust: {description}" in caplog.text
+
+
+@pytest.fixture
+def entra_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """EnvironmentCredential's variables (DefaultAzureCredential tries it first), pointing
+    at a local authority."""
+
+    def point_at(port: int) -> None:
+        monkeypatch.setenv("AZURE_TENANT_ID", "test-tenant")
+        monkeypatch.setenv("AZURE_CLIENT_ID", "test-client")
+        monkeypatch.setenv("AZURE_CLIENT_SECRET", "test-secret")
+        monkeypatch.setenv("AZURE_AUTHORITY_HOST", f"https://localhost:{port}")
+
+    return point_at
+
+
+async def test_entra_token_requests_go_through_the_flag_proxy_and_trust_the_ca(
+    bed: Bed, entra_env: Callable[[int], None]
+) -> None:
+    async with (
+        TokenServer(bed.ca.issue("localhost", label="login")) as login,
+        ConnectProxy() as proxy,
+    ):
+        entra_env(login.port)
+        auth = EntraAuth("https://ai.azure.com/.default", proxy=proxy.url(), trust="system")
+        try:
+            headers = await auth.headers()
+        finally:
+            await auth.close()
+    assert headers == {"Authorization": "Bearer entra-test-token"}
+    assert [seen.target for seen in proxy.seen] == [f"localhost:{login.port}"]
+    assert login.paths == ["/test-tenant/oauth2/v2.0/token"]
+
+
+async def test_entra_token_requests_follow_the_environment_proxy_and_proxy_none(
+    bed: Bed, entra_env: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with (
+        TokenServer(bed.ca.issue("localhost", label="login")) as login,
+        ConnectProxy() as proxy,
+    ):
+        entra_env(login.port)
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url())
+        for setting in (None, "none"):
+            auth = EntraAuth("https://ai.azure.com/.default", proxy=setting)
+            try:
+                await auth.headers()
+            finally:
+                await auth.close()
+    assert len(login.paths) == 2
+    assert [seen.target for seen in proxy.seen] == [f"localhost:{login.port}"]  # not for none
+
+
+async def test_entra_token_requests_refuse_an_untrusted_authority(
+    bed: Bed, entra_env: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from azure.core.exceptions import ServiceRequestError
+    from azure.identity.aio import EnvironmentCredential
+
+    monkeypatch.delenv("SSL_CERT_FILE")  # the OS store does not hold the test CA
+    async with TokenServer(bed.ca.issue("localhost", label="login")) as login:
+        entra_env(login.port)
+        auth = EntraAuth("https://ai.azure.com/.default", trust="system")
+        # one credential, no retries: the refusal itself is the point, not 5 s of backoff
+        credential = EnvironmentCredential(**auth.credential_options(), retry_total=0)
+        try:
+            with pytest.raises(ServiceRequestError, match="CERTIFICATE_VERIFY_FAILED"):
+                await credential.get_token("https://ai.azure.com/.default")
+        finally:
+            await credential.close()
+            await auth.close()
+    assert login.paths == []
+
+
+def resolved(**flags: object) -> ConnectionSettings:
+    from voicelive.config.resolve import resolve_settings
+
+    flags = {"endpoint": "https://x.services.ai.azure.com", "api_key": "k", **flags}
+    return resolve_settings(flags, environ={}).connection
+
+
+def test_the_network_options_reach_the_connection_settings() -> None:
+    assert (resolved().proxy, resolved().trust, resolved().open_timeout_s) == (None, "system", 15)
+    conn = resolved(proxy="None", trust="PYTHON", connect_timeout="2.5")
+    assert (conn.proxy, conn.trust, conn.open_timeout_s) == ("none", "python", 2.5)
+    assert resolved(proxy="socks5h://127.0.0.1:1080").proxy == "socks5h://127.0.0.1:1080"
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("ftp://proxy:21", "an http://, https://, socks5:// or socks5h:// URL"),
+        ("proxy.example.com:8080", "an http://, https://, socks5:// or socks5h:// URL"),
+        ("http://proxy:8080/path", "without a path or query"),
+        ("http://alice@proxy:8080", "user and password both"),
+        ("http://proxy:port", "a URL such as"),
+    ],
+)
+def test_a_bad_proxy_url_is_refused_without_showing_its_password(value: str, words: str) -> None:
+    from voicelive.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        resolved(proxy=value)
+    assert words in str(caught.value) and str(caught.value).startswith("--proxy (VOICELIVE_PROXY)")
+    with pytest.raises(ConfigError) as caught:
+        resolved(proxy="ftp://alice:hunter2@proxy:21")
+    assert "hunter2" not in str(caught.value) and "alice" not in str(caught.value)
+
+
+def test_voicelive_config_hides_the_proxy_password() -> None:
+    from voicelive.config.resolve import describe
+
+    rows = describe({"proxy": "http://alice:hunter2@proxy:8080"}, environ={})
+    assert [value for flag, value, _ in rows if flag == "--proxy"] == ["http://proxy:8080"]
+    assert not any("hunter2" in value for _, value, _ in rows)

@@ -259,3 +259,40 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+class TokenServer(_Listener):
+    """An HTTPS Entra ID token endpoint: every POST gets ``token`` (one request per connection);
+    ``paths`` records what was asked for."""
+
+    def __init__(self, issued: Issued, token: str = "entra-test-token") -> None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(issued.cert, issued.key)
+        super().__init__(context)
+        self.token = token
+        self.paths: list[str] = []
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import json
+
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        request, *lines = head.split("\r\n")
+        self.paths.append(request.split(" ")[1])
+        length = next(
+            (
+                int(v)
+                for k, _, v in (ln.partition(":") for ln in lines)
+                if k.lower() == "content-length"
+            ),
+            0,
+        )
+        await reader.readexactly(length)
+        body = json.dumps(
+            {"access_token": self.token, "token_type": "Bearer", "expires_in": 3600}
+        ).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
