@@ -137,6 +137,25 @@ async def test_a_proxy_that_wants_credentials_says_how_to_give_them(bed: Bed) ->
     assert not error.retryable
 
 
+@pytest.mark.parametrize("status", [403, 502])
+async def test_a_proxy_that_refuses_the_host_says_so(bed: Bed, status: int) -> None:
+    async with ConnectProxy(refuse_with=status) as proxy:
+        error = await refusal(bed.front.endpoint, proxy=proxy.url())
+    assert str(error) == (
+        f"The proxy http://127.0.0.1:{proxy.port} refused to connect to localhost (HTTP "
+        f"{status}): ask your network's administrators to allow it, or check --endpoint."
+    )
+    assert error.retryable is (status == 502)
+
+
+async def test_a_proxy_host_without_dns_is_named(bed: Bed) -> None:
+    error = await refusal(bed.front.endpoint, proxy="http://voicelive-proxy.invalid:3128")
+    assert str(error) == (
+        "Cannot reach the proxy http://voicelive-proxy.invalid:3128 (no DNS answer); check "
+        "--proxy / HTTPS_PROXY, or use --proxy none to connect directly."
+    )
+
+
 async def test_an_unreachable_proxy_is_named(bed: Bed) -> None:
     port = closed_port()
     error = await refusal(bed.front.endpoint, proxy=f"http://u:p@127.0.0.1:{port}")
@@ -257,8 +276,9 @@ def entra_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
 
 
 async def test_entra_token_requests_go_through_the_flag_proxy_and_trust_the_ca(
-    bed: Bed, entra_env: Callable[[int], None]
+    bed: Bed, entra_env: Callable[[int], None], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, "voicelive")
     async with (
         TokenServer(bed.ca.issue("localhost", label="login")) as login,
         ConnectProxy() as proxy,
@@ -272,6 +292,7 @@ async def test_entra_token_requests_go_through_the_flag_proxy_and_trust_the_ca(
     assert headers == {"Authorization": "Bearer entra-test-token"}
     assert [seen.target for seen in proxy.seen] == [f"localhost:{login.port}"]
     assert login.paths == ["/test-tenant/oauth2/v2.0/token"]
+    assert f"TLS trust: the roots in SSL_CERT_FILE={bed.ca.pem}" in caplog.text
 
 
 async def test_entra_token_requests_follow_the_environment_proxy_and_proxy_none(
@@ -355,3 +376,20 @@ def test_voicelive_config_hides_the_proxy_password() -> None:
     rows = describe({"proxy": "http://alice:hunter2@proxy:8080"}, environ={})
     assert [value for flag, value, _ in rows if flag == "--proxy"] == ["http://proxy:8080"]
     assert not any("hunter2" in value for _, value, _ in rows)
+
+
+async def test_an_unreadable_ssl_cert_file_is_a_configuration_error(
+    bed: Bed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicelive.errors import ConfigError
+
+    not_pem = bed.tmp / "not-a-cert.pem"
+    not_pem.write_text("hello\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(not_pem))
+    with pytest.raises(ConfigError) as caught:
+        await open_conn(bed.front.endpoint)
+    assert str(caught.value) == (
+        f"SSL_CERT_FILE names {not_pem}, which holds no readable certificates (SSLError); point "
+        "it at a PEM file of root certificates, or unset it to use the OS store."
+    )
+    assert bed.sim.connections == []

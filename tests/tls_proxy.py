@@ -206,9 +206,13 @@ class ConnectSeen:
 class ConnectProxy(_Listener):
     """An HTTP CONNECT proxy; ``credentials`` ``(user, password)`` makes it demand Basic."""
 
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, credentials: tuple[str, str] | None = None, refuse_with: int | None = None
+    ) -> None:
         super().__init__()
         self.credentials = credentials
+        self.refuse_with = refuse_with
+        """Answer every CONNECT with this status (403: a policy, 502: no way there)."""
         self.seen: list[ConnectSeen] = []
         self.tunnelled = asyncio.Event()
 
@@ -235,6 +239,12 @@ class ConnectProxy(_Listener):
                 )
                 await writer.drain()
                 return
+        if self.refuse_with is not None:
+            writer.write(
+                f"HTTP/1.1 {self.refuse_with} Refused\r\nContent-Length: 0\r\n\r\n".encode()
+            )
+            await writer.drain()
+            return
         host, _, port = target.rpartition(":")
         upstream = await asyncio.open_connection(host.strip("[]"), int(port))
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
