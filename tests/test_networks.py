@@ -347,6 +347,9 @@ def test_the_network_options_reach_the_connection_settings() -> None:
     conn = resolved(proxy="None", trust="PYTHON", connect_timeout="2.5")
     assert (conn.proxy, conn.trust, conn.open_timeout_s) == ("none", "python", 2.5)
     assert resolved(proxy="socks5h://127.0.0.1:1080").proxy == "socks5h://127.0.0.1:1080"
+    # the simulator listens on loopback: an environment proxy could not reach it
+    assert resolved(simulate=True).proxy == "none"
+    assert resolved(simulate=True, proxy="http://p:1").proxy == "http://p:1"
 
 
 @pytest.mark.parametrize(
@@ -393,3 +396,44 @@ async def test_an_unreadable_ssl_cert_file_is_a_configuration_error(
         "it at a PEM file of root certificates, or unset it to use the OS store."
     )
     assert bed.sim.connections == []
+
+
+async def test_an_environment_proxy_without_a_scheme_is_http(
+    bed: Bed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"127.0.0.1:{proxy.port}")  # as curl accepts it
+        conn = await open_conn(bed.front.endpoint)
+        await conn.close()
+    assert [seen.target for seen in proxy.seen] == [f"localhost:{bed.front.port}"]
+
+
+async def test_a_bad_environment_proxy_is_a_configuration_error(
+    bed: Bed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicelive.errors import ConfigError
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://alice:hunter2@proxy:notaport")
+    with pytest.raises(ConfigError) as caught:
+        await open_conn(bed.front.endpoint)
+    assert str(caught.value) == (
+        "The proxy URL from the environment (http://proxy) must be a URL such as "
+        "http://proxy.example.com:8080, or none: fix HTTPS_PROXY (or the OS proxy settings), or "
+        "use --proxy none."
+    )
+    assert "hunter2" not in str(caught.value)
+
+
+async def test_a_socks_proxy_without_python_socks_says_how_to_install_it(
+    bed: Bed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicelive.connection import client
+    from voicelive.errors import ConfigError
+
+    monkeypatch.setattr(client, "socks_available", lambda: False)  # as if not installed
+    with pytest.raises(ConfigError) as caught:
+        await open_conn(bed.front.endpoint, proxy="socks5://127.0.0.1:1080")
+    assert str(caught.value) == (
+        "A SOCKS proxy needs the python-socks package: pip install 'voicelive[socks]' (or "
+        "python-socks), or use an http:// proxy."
+    )

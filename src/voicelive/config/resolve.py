@@ -21,7 +21,8 @@ come from :mod:`voicelive.config.layers`. The rest is here, because every layer 
   hosts only), the placeholder :data:`SIMULATOR_ENDPOINT` under ``--simulate``; a Foundry agent
   needs its project and takes no ``--instructions``, ``--model`` or API key (Entra ID only);
   ``--echo-reference`` needs echo cancellation and 2026-06-01-preview or later;
-  ``--greet-instructions`` needs ``--greet``; ``--record`` is a ``.wav`` and ``--transcript`` a
+  ``--greet-instructions`` needs ``--greet``; ``--proxy`` is a proxy URL or none (``--simulate``
+  makes it none unless given); ``--record`` is a ``.wav`` and ``--transcript`` a
   ``.md`` or ``.jsonl`` file in an existing directory.
 
 The checked values then fill the settings fields the table names (:func:`_build`); an option not
@@ -237,7 +238,9 @@ def _connection(v: _Values) -> None:
             v.fail(dest, expected)
     v.values["endpoint"] = SIMULATOR_ENDPOINT if v["simulate"] else _endpoint(v)
     proxy = v["proxy"]
-    if proxy is not None and proxy.strip().lower() == DIRECT:
+    if v["simulate"] and proxy is None:  # the bundled simulator is on this machine's loopback,
+        v.values["proxy"] = DIRECT  # which no proxy from the environment could reach
+    elif proxy is not None and proxy.strip().lower() == DIRECT:
         v.values["proxy"] = DIRECT
     elif proxy is not None and (why := check_proxy_url(proxy)) is not None:
         v.fail("proxy", why)

@@ -39,10 +39,10 @@ from voicelive.config.settings import AgentSettings, ConnectionSettings
 from voicelive.connection.failures import Attempt, explain
 from voicelive.connection.proxy import (
     SOCKS_MISSING,
+    check_proxy_url,
     effective_proxy,
     shown_proxy,
     socks_available,
-    websockets_proxy,
 )
 from voicelive.connection.tls import client_context
 from voicelive.errors import AuthError, ConfigError, ConnectError, ConnectionLost
@@ -178,6 +178,11 @@ class VoiceLiveConnection:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "wss" else 80)
         proxy = effective_proxy(settings.proxy, url)
+        if proxy is not None and settings.proxy is None and (why := check_proxy_url(proxy)):
+            raise ConfigError(  # --proxy was checked with the settings; the environment was not
+                f"The proxy URL from the environment ({shown_proxy(proxy)}) must be {why}: fix "
+                "HTTPS_PROXY (or the OS proxy settings), or use --proxy none."
+            )
         if proxy is not None:
             log.info("through the proxy %s", shown_proxy(proxy))
             if proxy.startswith("socks") and not socks_available():
@@ -203,7 +208,7 @@ class VoiceLiveConnection:
                 ping_timeout=20,
                 close_timeout=2,  # quitting must not hang on a silent peer
                 logger=logging.getLogger("websockets.client"),
-                proxy=websockets_proxy(settings.proxy),
+                proxy=proxy,  # chosen above, the environment read as websockets reads it
                 **tls,
             )
         except InvalidStatus as exc:

@@ -57,20 +57,27 @@ def websockets_proxy(setting: str | None) -> str | Literal[True] | None:
 
 
 def effective_proxy(setting: str | None, ws_url: str) -> str | None:
-    """The proxy URL a connection to ``ws_url`` uses, None for a direct one."""
+    """The proxy URL a connection to ``ws_url`` uses, None for a direct one. From the
+    environment, ``host:port`` without a scheme means ``http://host:port``, as curl reads it."""
     chosen = websockets_proxy(setting)
     if chosen is not True:
         return chosen
     from websockets.proxy import get_proxy
     from websockets.uri import parse_uri
 
-    return get_proxy(parse_uri(ws_url))
+    found = get_proxy(parse_uri(ws_url))
+    if found is not None and "://" not in found:
+        found = "http://" + found
+    return found
 
 
 def shown_proxy(url: str) -> str:
     """``scheme://host:port`` of ``url``: never its user name or password."""
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 1080 if "socks" in url else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 1080 if "socks" in url else 80)
+    except ValueError:  # not a number: show the host only
+        return f"{parts.scheme}://{parts.hostname or '?'}"
     host = parts.hostname or "?"
     host = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{host}:{port}"
