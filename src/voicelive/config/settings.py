@@ -76,6 +76,8 @@ class ConnectionSettings:
     proxy: str | None = None
     """A proxy URL (``http://``, ``https://``, ``socks5://``...), :data:`DIRECT` for none, or
     None: the environment's and the OS's settings (``HTTPS_PROXY``, ``NO_PROXY``...)."""
+    keepalive_s: float = 20.0
+    """Ping interval and pong timeout: a link silent for up to twice this counts as dead."""
     trust: str = "system"
     """Certificates trusted: ``system`` (the OS store, through truststore) or ``python``
     (certifi's bundle); ``SSL_CERT_FILE``/``SSL_CERT_DIR`` override both when set."""

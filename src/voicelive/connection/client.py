@@ -204,8 +204,8 @@ class VoiceLiveConnection:
                 open_timeout=settings.open_timeout_s,
                 max_size=settings.max_message_bytes,
                 compression=None,  # base64 audio barely compresses; save the CPU and latency
-                ping_interval=20,
-                ping_timeout=20,
+                ping_interval=settings.keepalive_s,
+                ping_timeout=settings.keepalive_s,
                 close_timeout=2,  # quitting must not hang on a silent peer
                 logger=logging.getLogger("websockets.client"),
                 proxy=proxy,  # chosen above, the environment read as websockets reads it
