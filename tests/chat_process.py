@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -13,10 +14,11 @@ async def spawn_chat(
     api_key: str,
     stdin: int = asyncio.subprocess.DEVNULL,
     cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> asyncio.subprocess.Process:
     """``python -m voicelive chat --endpoint ENDPOINT ARGS``; the key travels in the environment.
 
-    stdout and stderr are pipes; the environment holds nothing but the key and a PATH.
+    stdout and stderr are pipes; the environment holds nothing but the key, a PATH and ``env``.
     """
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -30,7 +32,7 @@ async def spawn_chat(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=cwd,
-        env={"AZURE_VOICELIVE_API_KEY": api_key, "PATH": "/usr/bin:/bin"},
+        env={"AZURE_VOICELIVE_API_KEY": api_key, "PATH": "/usr/bin:/bin", **(env or {})},
     )
 
 

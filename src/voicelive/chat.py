@@ -333,7 +333,8 @@ async def run_chat(
                     stack.callback(dispatcher.flush_transcript)  # runs before the file closes
                 settings = await stack.enter_async_context(_endpoint(settings, view))
                 if auth is None:
-                    auth = make_auth(settings.connection.api_key, settings.connection.token_scope)
+                    c = settings.connection
+                    auth = make_auth(c.api_key, c.token_scope, proxy=c.proxy, trust=c.trust)
                 stack.push_async_callback(auth.close)
                 supervisor = Supervisor(
                     settings,

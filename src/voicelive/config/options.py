@@ -211,6 +211,21 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     _opt("replay_chars", "replay.chars",
          "Characters of the conversation replayed at most, {range}.", _C, "N", low=0,
          high=1_000_000),
+    # --- networks (proxy, trust, timeout)
+    _opt("proxy", "conn",
+         "Proxy for the Voice Live and Entra ID connections: http://host:port, "
+         "http://user:pass@host:port (Basic credentials only; for NTLM or Kerberos run a local "
+         "relay such as cntlm or px), https://, socks5:// or socks5h:// (pip install "
+         "'voicelive[socks]'), or none to connect directly.", _C, "URL|none",
+         default="(the environment: HTTPS_PROXY, NO_PROXY, the OS settings)",
+         example="http://proxy.example.com:8080"),
+    _opt("trust", "conn",
+         "Certificates to trust: system (the OS store: Windows, macOS keychain, Linux CA "
+         "bundle) or python (certifi's bundle); SSL_CERT_FILE / SSL_CERT_DIR, when set, "
+         "replace both.", _C, "SOURCE", choices=s.TRUST_SOURCES),
+    _opt("connect_timeout", "conn.open_timeout_s",
+         "Seconds allowed to connect (proxy, TLS and WebSocket handshakes), {range}; the TLS "
+         "handshake gets two thirds of it.", _C, "SECONDS", low=1.0, high=300.0),
     # --- Foundry agent
     _opt("agent", "agent.name",
          "Talk to this Foundry Agent Service agent instead of a model; needs --agent-project and "

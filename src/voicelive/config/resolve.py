@@ -21,7 +21,8 @@ come from :mod:`voicelive.config.layers`. The rest is here, because every layer 
   hosts only), the placeholder :data:`SIMULATOR_ENDPOINT` under ``--simulate``; a Foundry agent
   needs its project and takes no ``--instructions``, ``--model`` or API key (Entra ID only);
   ``--echo-reference`` needs echo cancellation and 2026-06-01-preview or later;
-  ``--greet-instructions`` needs ``--greet``; ``--record`` is a ``.wav`` and ``--transcript`` a
+  ``--greet-instructions`` needs ``--greet``; ``--proxy`` is a proxy URL or none (``--simulate``
+  makes it none unless given); ``--record`` is a ``.wav`` and ``--transcript`` a
   ``.md`` or ``.jsonl`` file in an existing directory.
 
 The checked values then fill the settings fields the table names (:func:`_build`); an option not
@@ -41,7 +42,8 @@ from urllib.parse import urlsplit
 
 from voicelive.config.layers import Origin, gather
 from voicelive.config.options import SECTIONS, SPECS, OptionSpec, field_default, shown
-from voicelive.config.settings import Secret, Settings, uses_legacy_eou_fields
+from voicelive.config.settings import DIRECT, Secret, Settings, uses_legacy_eou_fields
+from voicelive.connection.proxy import check_proxy_url
 from voicelive.errors import ConfigError
 from voicelive.protocol.session_payload import (
     AZURE_SEMANTIC_VADS,
@@ -102,7 +104,7 @@ def describe(
     for dest, spec in SPECS.items():
         origin = values.origins.get(dest)
         value = shown(values[dest]) if origin is not None else spec.default
-        if dest in ("api_key", "endpoint") and origin is not None:
+        if dest in ("api_key", "endpoint", "proxy") and origin is not None:
             value = "(set, hidden)" if dest == "api_key" else _quoted(spec, origin).strip("'")
         rows.append((spec.flag, value, origin.where if origin is not None else "(default)"))
     return rows
@@ -187,7 +189,7 @@ def _quoted(spec: OptionSpec, origin: Origin) -> str:
     its user info and query (either may carry a key)."""
     if spec.dest == "api_key":
         return "a value (hidden)"
-    if spec.dest == "endpoint":
+    if spec.dest in ("endpoint", "proxy"):  # user info: a password; a query: a key
         scheme, sep, rest = str(origin.raw).partition("?")[0].rpartition("://")
         authority, slash, path = rest.partition("/")
         return repr(f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}")
@@ -237,6 +239,13 @@ def _connection(v: _Values) -> None:
         if any(ch.isspace() for ch in v[dest] or ""):
             v.fail(dest, expected)
     v.values["endpoint"] = SIMULATOR_ENDPOINT if v["simulate"] else _endpoint(v)
+    proxy = v["proxy"]
+    if v["simulate"] and proxy is None:  # the bundled simulator is on this machine's loopback,
+        v.values["proxy"] = DIRECT  # which no proxy from the environment could reach
+    elif proxy is not None and proxy.strip().lower() == DIRECT:
+        v.values["proxy"] = DIRECT
+    elif proxy is not None and (why := check_proxy_url(proxy)) is not None:
+        v.fail("proxy", why)
     if not v.given("agent"):
         for dest in ("agent_project", "agent_version", "conversation_id"):
             if v.given(dest):

@@ -26,6 +26,9 @@ KNOWN_API_VERSIONS = (
 DEFAULT_API_VERSION = "2026-07-15"
 DEFAULT_MODEL = "gpt-4o"
 DEFAULT_TOKEN_SCOPE = "https://ai.azure.com/.default"
+DIRECT = "none"
+"""``--proxy none``: connect directly, whatever the environment says."""
+TRUST_SOURCES = ("system", "python")
 CLIENT_EC_REFERENCE_FEATURE = "client_ec_reference:true"
 """The handshake's ``features`` flag that a client-supplied echo reference needs (§1.2)."""
 
@@ -73,6 +76,15 @@ class ConnectionSettings:
     features: tuple[str, ...] = ()
     """Preview feature flags for the handshake; :class:`Settings` keeps
     :data:`CLIENT_EC_REFERENCE_FEATURE` here exactly when ``session.echo_reference``."""
+    # --- networks (proxy and trust; voicelive.connection.proxy / .tls)
+    proxy: str | None = None
+    """A proxy URL (``http://``, ``https://``, ``socks5://``...), :data:`DIRECT` for none, or
+    None: the environment's and the OS's settings (``HTTPS_PROXY``, ``NO_PROXY``...)."""
+    keepalive_s: float = 20.0
+    """Ping interval and pong timeout: a link silent for up to twice this counts as dead."""
+    trust: str = "system"
+    """Certificates trusted: ``system`` (the OS store, through truststore) or ``python``
+    (certifi's bundle); ``SSL_CERT_FILE``/``SSL_CERT_DIR`` override both when set."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ Callers send and receive decoded JSON events; every ``websockets``/OS exception 
 here into the :mod:`voicelive.errors` family with a sentence that says what to do. Each
 connect gets a fresh ``x-ms-client-request-id`` (logged, so a user can quote it to support)
 and fresh credential headers. Redirects are refused, so credentials only ever reach the host
-the user configured; plain ``ws://`` is allowed only for loopback hosts.
+the user configured; plain ``ws://`` is allowed only for loopback hosts. The proxy
+(:mod:`~voicelive.connection.proxy`) and the trusted roots (:mod:`~voicelive.connection.tls`)
+follow ``--proxy`` and ``--trust``; network failures get their sentences from
+:mod:`~voicelive.connection.failures`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import asyncio
 import ipaddress
 import json
 import logging
-import socket
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +27,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import (
     ConnectionClosed,
     InvalidHandshake,
+    InvalidProxy,
     InvalidStatus,
     InvalidURI,
     SecurityError,
@@ -33,6 +36,15 @@ from websockets.exceptions import (
 from voicelive import __version__
 from voicelive.auth import Auth
 from voicelive.config.settings import AgentSettings, ConnectionSettings
+from voicelive.connection.failures import Attempt, explain
+from voicelive.connection.proxy import (
+    SOCKS_MISSING,
+    check_proxy_url,
+    effective_proxy,
+    shown_proxy,
+    socks_available,
+)
+from voicelive.connection.tls import client_context
 from voicelive.errors import AuthError, ConfigError, ConnectError, ConnectionLost
 from voicelive.protocol.server_events import describe
 
@@ -163,6 +175,27 @@ class VoiceLiveConnection:
             auth.description,
             request_id,
         )
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "wss" else 80)
+        proxy = effective_proxy(settings.proxy, url)
+        if proxy is not None and settings.proxy is None and (why := check_proxy_url(proxy)):
+            raise ConfigError(  # --proxy was checked with the settings; the environment was not
+                f"The proxy URL from the environment ({shown_proxy(proxy)}) must be {why}: fix "
+                "HTTPS_PROXY (or the OS proxy settings), or use --proxy none."
+            )
+        if proxy is not None:
+            log.info("through the proxy %s", shown_proxy(proxy))
+            if proxy.startswith("socks") and not socks_available():
+                raise ConfigError(SOCKS_MISSING)
+        # the TLS handshake has its own, shorter limit, so that a stalled one is told apart
+        attempt = Attempt(host, port, proxy, settings.trust, settings.open_timeout_s,
+                          tls_timeout_s=settings.open_timeout_s * 2 / 3)  # fmt: skip
+        tls: dict[str, Any] = {}
+        if parts.scheme == "wss":
+            tls = {
+                "ssl": client_context(settings.trust)[0],
+                "ssl_handshake_timeout": attempt.tls_timeout_s,
+            }
         try:
             ws = await _NoRedirectConnect(
                 url,
@@ -171,10 +204,12 @@ class VoiceLiveConnection:
                 open_timeout=settings.open_timeout_s,
                 max_size=settings.max_message_bytes,
                 compression=None,  # base64 audio barely compresses; save the CPU and latency
-                ping_interval=20,
-                ping_timeout=20,
+                ping_interval=settings.keepalive_s,
+                ping_timeout=settings.keepalive_s,
                 close_timeout=2,  # quitting must not hang on a silent peer
                 logger=logging.getLogger("websockets.client"),
+                proxy=proxy,  # chosen above, the environment read as websockets reads it
+                **tls,
             )
         except InvalidStatus as exc:
             retry_after = _retry_after_s(exc.response.headers.get("Retry-After"))
@@ -186,24 +221,11 @@ class VoiceLiveConnection:
             ) from None
         except SecurityError as exc:
             raise ConnectError(f"Refused to connect to {host}: {exc}.") from None
-        except TimeoutError:
-            raise ConnectError(
-                f"Timed out connecting to {host} after {settings.open_timeout_s:g} s; "
-                "check the endpoint and your network.",
-                retryable=True,
-            ) from None
-        except socket.gaierror:
-            raise ConnectError(
-                f"Cannot resolve the host {host}; check --endpoint / AZURE_VOICELIVE_ENDPOINT.",
-                retryable=True,  # a network that is coming back cannot resolve either
-            ) from None
-        except OSError as exc:
-            reason = exc.strerror or exc.__class__.__name__
-            raise ConnectError(
-                f"Cannot reach {host} ({reason}); check the endpoint and your network.",
-                retryable=True,
-            ) from None
-        except InvalidHandshake as exc:
+        except (OSError, InvalidHandshake, InvalidProxy, ImportError) as exc:
+            log.debug("connect failed: %r", exc)
+            error = await explain(exc, attempt)
+            if error is not None:
+                raise error from None
             raise ConnectError(
                 f"The WebSocket handshake with {host} failed ({exc}).", retryable=True
             ) from None

@@ -12,7 +12,9 @@ supervisor owns the attempts and nothing else:
   headers and request id), ``session.update`` again, the history replayed, and only then the
   microphone resumed. Refusals (400, 401, 403, 404, a rejected ``session.update``) end the
   chat with their own error; 429 is retried, honouring ``Retry-After``;
-- **roll over** before ``expires_at``: the next session is opened and set up while the old one
+- **roll over** before ``expires_at``, or before Microsoft's 60-minute cap on a connection
+  (:attr:`Timing.session_cap_s`) when that comes first or the service sends no ``expires_at``
+  (API versions before 2026-07-15): the next session is opened and set up while the old one
   still serves, and the switch happens at a quiet moment (the core says when: nobody
   speaking, nothing playing), or, failing one before a safety margin, once the current
   reply's audio has all arrived. A block whose send the switch interrupted goes to the new
@@ -88,6 +90,13 @@ class Live:
 
     conn: VoiceLiveConnection
     info: SessionInfo
+    opened_at: float = 0.0
+    """The clock when its connect began; the session cap counts from here."""
+
+    def ends_at(self, cap_s: float) -> float:
+        """When the service ends it: ``expires_at``, or the cap from connect if sooner."""
+        capped = self.opened_at + cap_s
+        return capped if self.info.expires_at is None else min(self.info.expires_at, capped)
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,9 @@ class Timing:
     """Switch by this long before ``expires_at`` even without a quiet moment."""
     expiry_warning_s: float = 60.0
     """Without reconnects: warn this long before the service ends the session."""
+    session_cap_s: float = 60 * 60.0
+    """Voice Live's quota: a connection lasts at most 60 minutes (protocol.md C1), whatever
+    the API version says about ``expires_at``."""
 
 
 DEFAULT_TIMING = Timing()
@@ -151,6 +163,7 @@ class Supervisor:
 
     async def _open(self, *, first: bool = False) -> Live:
         """One attempt: handshake (fresh headers and request id) and session set-up."""
+        opened_at = self._clock()
         conn = await VoiceLiveConnection.open(self.settings.connection, self.auth)
         if first:
             self.view.status(act.State.STARTING)
@@ -168,7 +181,7 @@ class Supervisor:
         except BaseException:
             await conn.close(1000, "")
             raise
-        return Live(conn, info)
+        return Live(conn, info, opened_at)
 
     async def connect_first(self) -> Live:
         """The first connection. Only throttling (429) is retried: any other failure of the
@@ -232,13 +245,12 @@ class Supervisor:
             asyncio.ensure_future(self._send(conn)),
             asyncio.ensure_future(self._receive(conn)),
         ]
-        expiry = live.info.expires_at
+        expiry = live.ends_at(self.timing.session_cap_s)
         planner: asyncio.Future[Live | None] | None = None
-        if expiry is not None:
-            if self.settings.connection.reconnect:
-                planner = asyncio.ensure_future(self._plan_rollover(expiry))
-            else:
-                tasks.append(asyncio.ensure_future(self._warn_before_expiry(expiry)))
+        if self.settings.connection.reconnect:
+            planner = asyncio.ensure_future(self._plan_rollover(expiry))
+        else:
+            tasks.append(asyncio.ensure_future(self._warn_before_expiry(expiry)))
         watched: set[asyncio.Future[Any]] = {*tasks, *([planner] if planner else [])}
         try:
             while True:

@@ -1,0 +1,116 @@
+"""A loopback TCP relay that behaves like a bad network: latency, jitter and a one-off stall.
+
+:class:`ImpairedLink` listens on 127.0.0.1:0 and relays every connection to ``target_port``.
+Each chunk read in either direction is released ``delay_ms`` plus a uniform random
+``0..jitter_ms`` after it arrived, never before the chunk ahead of it (TCP keeps order, so
+jitter shows as bunching, as on a real link). :meth:`stall` freezes both directions for a
+while: nothing is delivered until it ends, then everything held goes at once. Reproducible with
+``seed``. Used by the tests and by ``benchmarks/`` (a real socket, no fakes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from types import TracebackType
+
+
+class ImpairedLink:
+    """See the module docstring. ``endpoint`` is ``ws://127.0.0.1:PORT`` (for the simulator)."""
+
+    def __init__(
+        self, target_port: int, *, delay_ms: float = 0.0, jitter_ms: float = 0.0, seed: int = 1
+    ) -> None:
+        self.target_port = target_port
+        self.delay_s = delay_ms / 1000
+        self.jitter_s = jitter_ms / 1000
+        self._rng = random.Random(seed)
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._open = asyncio.Event()
+        self._open.set()
+        self.port = 0
+        self.connections = 0
+
+    @property
+    def endpoint(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def stall(self, seconds: float) -> None:
+        """Deliver nothing, either way, for ``seconds`` from now (a one-off freeze)."""
+        self._open.clear()
+        asyncio.get_running_loop().call_later(seconds, self._open.set)
+
+    async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.add(writer)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self._writers.add(up_writer)
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.ensure_future(self._direction(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _direction(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        """Read chunks, stamp their release time, and deliver them in order when due."""
+        loop = asyncio.get_running_loop()
+        due: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                release, data = await due.get()
+                wait = release - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)  # the link's delay: a timer to a known moment
+                await self._open.wait()
+                if not data:
+                    sink.close()
+                    return
+                sink.write(data)
+                await sink.drain()
+
+        sender = asyncio.ensure_future(deliver())
+        last = 0.0
+        try:
+            while True:
+                data = await source.read(65536)
+                release = loop.time() + self.delay_s + self._rng.uniform(0, self.jitter_s)
+                last = max(last, release)
+                due.put_nowait((last, data))
+                if not data:
+                    break
+            await sender
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            sender.cancel()
+            with contextlib.suppress(BaseException):
+                await sender
+            sink.close()
+
+    async def __aenter__(self) -> ImpairedLink:
+        self._server = await asyncio.start_server(self._accepted, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._server is not None
+        self._server.close()
+        self._open.set()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in self._writers:
+            writer.transport.abort()
+        await self._server.wait_closed()
