@@ -18,7 +18,8 @@ from voicelive.config.options import (
     options_markdown,
     shown,
 )
-from voicelive.config.resolve import SIMULATOR_ENDPOINT, is_loopback, resolve_settings
+from voicelive.config.resolve import resolve_settings
+from voicelive.config.rules import SIMULATOR_ENDPOINT, is_loopback
 from voicelive.config.settings import (
     DEFAULT_API_VERSION,
     DEFAULT_MODEL,

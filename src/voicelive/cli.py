@@ -29,7 +29,8 @@ from voicelive import __version__
 from voicelive.cli_help import PanelledHelpCommand
 from voicelive.config.layers import config_path
 from voicelive.config.options import OPTIONS, OptionSpec, help_text
-from voicelive.config.resolve import is_loopback, resolve_settings
+from voicelive.config.resolve import resolve_settings
+from voicelive.config.rules import is_loopback
 from voicelive.errors import EXIT_INTERRUPTED, ConfigError, VoiceLiveError
 from voicelive.simulator.options import FAULTS
 
