@@ -114,10 +114,10 @@ async def test_a_trusted_certificate_reports_its_issuer_and_a_direct_path(
 ) -> None:
     port, cert = tls_server
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    check = await nc.check_tls(f"wss://localhost:{port}/voice-live/realtime")
+    check = await nc.check_tls(f"wss://localhost:{port}/voice-live/realtime", None, "system")
     assert check.status == "ok", check
     assert f"certificate issued by {ISSUER}, localhost" in check.detail
-    assert check.detail.endswith("direct (no proxy)")
+    assert "direct (no proxy); roots: the roots in SSL_CERT_FILE=" in check.detail
     assert check.detail.startswith("TLSv1.")
 
 
@@ -129,7 +129,7 @@ async def test_an_untrusted_certificate_fails_with_the_reason(
     (tmp_path / "other").mkdir()
     other, _ = make_certificate(tmp_path / "other")
     monkeypatch.setenv("SSL_CERT_FILE", str(other))  # trusts another certificate only
-    check = await nc.check_tls(f"wss://localhost:{port}/voice-live/realtime")
+    check = await nc.check_tls(f"wss://localhost:{port}/voice-live/realtime", None, "system")
     assert check.status == "fail"
     assert "is not trusted" in check.detail
     assert "SSL_CERT_FILE" in check.fix
@@ -167,11 +167,12 @@ async def test_tls_goes_through_the_proxy_websockets_would_use(
         monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy_port}")
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))
         url = f"wss://localhost:{port}/voice-live/realtime"
-        assert nc.proxy_for(url) == f"http://127.0.0.1:{proxy_port}"
-        check = await nc.check_tls(url)
+        direct = await nc.check_tls(url, "none", "system")  # --proxy none: as chat, no tunnel
+        assert requests == [] and "direct (no proxy)" in direct.detail, direct
+        check = await nc.check_tls(url, None, "system")  # the environment's proxy, as chat
         await asyncio.wait_for(tunnel_closed.wait(), 5)  # both ways closed behind the check
     assert check.status == "ok", check
-    assert check.detail.endswith("through the proxy 127.0.0.1")
+    assert "through the proxy 127.0.0.1;" in check.detail
     assert [r.rsplit(b" ", 1)[0] for r in requests] == [f"CONNECT localhost:{port}".encode()]
 
 

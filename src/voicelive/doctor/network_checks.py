@@ -36,15 +36,6 @@ def _host_port(url: str) -> tuple[str, int, bool]:
     return parts.hostname or "", parts.port or (443 if secure else 80), secure
 
 
-def proxy_for(url: str) -> str | None:
-    """The proxy websockets will connect through for ``url`` (from the environment and the
-    system settings, as websockets reads them), None for a direct connection."""
-    from websockets.proxy import get_proxy
-    from websockets.uri import parse_uri
-
-    return get_proxy(parse_uri(url))
-
-
 async def check_endpoint(url: str) -> Check:
     """``endpoint``: the host name resolves."""
     host, port, _ = _host_port(url)
@@ -63,12 +54,13 @@ async def check_endpoint(url: str) -> Check:
     return ok("endpoint", f"{host} resolves to {shown}")
 
 
-def _peer_certificate(host: str, port: int, proxy: str | None) -> tuple[dict[str, Any], str]:
-    """The server's verified certificate and the TLS version, directly or through an HTTP(S)
-    proxy's CONNECT tunnel. Blocking. Raises OSError (ssl.SSLError is one)."""
+def _peer_certificate(
+    host: str, port: int, proxy: str | None, context: ssl.SSLContext
+) -> tuple[dict[str, Any], str]:
+    """The server's certificate, verified with ``context``, and the TLS version, directly or
+    through an HTTP(S) proxy's CONNECT tunnel. Blocking. Raises OSError (ssl.SSLError is one)."""
     import http.client
 
-    context = ssl.create_default_context()
     if proxy is None:
         conn = http.client.HTTPSConnection(host, port, timeout=TLS_TIMEOUT_S, context=context)
     else:
@@ -95,14 +87,20 @@ def _issuer(cert: dict[str, Any]) -> str:
     return ", ".join(dict.fromkeys(names)) or "an unnamed issuer"
 
 
-async def check_tls(url: str) -> Check:
-    """``tls``: the certificate verifies; its issuer, the TLS version, the proxy if any."""
+async def check_tls(url: str, proxy_setting: str | None, trust: str) -> Check:
+    """``tls``: the certificate verifies with the roots chat uses (``--trust``, SSL_CERT_FILE);
+    its issuer, the TLS version, and the proxy chat would take (``--proxy``, the environment).
+    Raises ConfigError for an unreadable SSL_CERT_FILE/DIR (as chat would)."""
+    from voicelive.connection.proxy import effective_proxy
+    from voicelive.connection.tls import client_context
+
     host, port, secure = _host_port(url)
     if not secure:
         return ok(
             "tls", f"not used: ws:// to the loopback host {host} (nothing leaves this machine)"
         )
-    proxy = proxy_for(url)
+    proxy = effective_proxy(proxy_setting, url)
+    context, roots = client_context(trust)
     shown_proxy = None if proxy is None else (urlsplit(proxy).hostname or "?")
     via = "direct (no proxy)" if proxy is None else f"through the proxy {shown_proxy}"
     if proxy is not None and not proxy.startswith(("http://", "https://")):
@@ -112,11 +110,11 @@ async def check_tls(url: str) -> Check:
             "if chat cannot connect, try without the proxy or with an HTTP one",
         )
     try:
-        cert, version = await asyncio.to_thread(_peer_certificate, host, port, proxy)
+        cert, version = await asyncio.to_thread(_peer_certificate, host, port, proxy, context)
     except ssl.SSLCertVerificationError as exc:
         return fail(
             "tls",
-            f"the certificate of {host} is not trusted ({exc.verify_message}), {via}",
+            f"the certificate of {host} is not trusted by {roots} ({exc.verify_message}), {via}",
             "a proxy that inspects TLS needs its root certificate trusted (SSL_CERT_FILE); "
             "otherwise check the endpoint",
         )
@@ -127,7 +125,7 @@ async def check_tls(url: str) -> Check:
             f"no TLS connection to {host}:{port} {via} ({reason})",
             "check your network, firewall and proxy settings (HTTPS_PROXY, NO_PROXY)",
         )
-    return ok("tls", f"{version}, certificate issued by {_issuer(cert)}, {via}")
+    return ok("tls", f"{version}, certificate issued by {_issuer(cert)}, {via}; roots: {roots}")
 
 
 async def check_credential(settings: Settings, auth: Auth) -> Check:

@@ -111,7 +111,7 @@ async def _network(
             for name in NETWORK_CHECKS[1:]:
                 add(not_checked(name, "the endpoint does not resolve"))
             return
-        add(await network_checks.check_tls(url))
+        add(await network_checks.check_tls(url, conn.proxy, conn.trust))
         auth = make_auth(conn.api_key, conn.token_scope)
         try:
             credential = await network_checks.check_credential(settings, auth)
