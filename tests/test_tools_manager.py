@@ -121,7 +121,8 @@ async def test_a_server_that_fails_to_start_is_left_out_with_one_sentence(tmp_pa
 
 
 async def test_a_server_that_never_answers_times_out_at_start() -> None:
-    mute = StdioServer("mute", sys.executable, ("-c", "import time; time.sleep(60)"))
+    # a server process that never speaks MCP: it only waits (the test waits on the timeout)
+    mute = StdioServer("mute", sys.executable, ("-c", "import time; time.sleep(60)"))  # sleep-ok
     async with McpServers([mute], start_timeout_s=0.5) as servers:
         report = await servers.start()
         assert report.failures == [
