@@ -294,7 +294,7 @@ def idle_section(
                         if name == "idle_noisy":
                             floors.append(("sender", figures["sender"].floor))
                         for mode, samples in floors:
-                            url = [sim.url] if mode == "sender" else []
+                            url = [session_url(sim.url)] if mode == "sender" else []
                             floor = FloorProcess(mode, env, *url)
                             try:
                                 time.sleep(1.0)  # sleep-ok: past the stream's start-up
@@ -306,6 +306,14 @@ def idle_section(
         finally:
             noise.kill()
             noise.wait(timeout=5)
+
+
+def session_url(endpoint: str) -> str:
+    """The URL the client opens on ``endpoint`` with its default settings (for the sender)."""
+    from voicelive.connection import build_url
+    from voicelive.settings import DEFAULT_API_VERSION, DEFAULT_MODEL
+
+    return build_url(endpoint, DEFAULT_API_VERSION, DEFAULT_MODEL)
 
 
 def turns_section(
