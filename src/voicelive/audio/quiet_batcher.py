@@ -54,8 +54,9 @@ the fade and twice it 90 ms in; the rise hands it over 75-90 ms in, whatever the
 alignment, while the peak test alone waited until 200 ms in and the simulator's VAD fires
 at 460 ms (threshold 0.25) or never (0.5). End to end, the blocks from 90 ms on reached the
 service at most 20-31 ms later than the most prompt block (the rest of the speech: p90
-22-29 ms); with the peak test alone 86-106 ms. The first 90 ms of the fade, quieter than
-the room, still go with the batch that the onset flushes (at most 49-84 ms late).
+22-29 ms); with the peak test alone 80-86 ms (100-106 from 70 ms in). The first 90 ms of
+the fade, quieter than the room, still go with the batch that the onset flushes (at most
+49-84 ms late).
 
 A change in what may be sent (capture resumed after a reconnect, the microphone unmuted) must
 not let audio recorded before it through: :meth:`QuietBatcher.drop_held` drops what is held,
