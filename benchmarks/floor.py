@@ -10,6 +10,12 @@ Each runs as its own process, started by run.py with the audio bed's ``PULSE_SER
 - ``speaker``: voicelive's speaker path without voicelive: an output stream opened, stopped.
   Each stdin line ``play`` switches a 1 kHz tone on and starts the stream; ``stop`` makes the
   next callback silent; ``halt`` stops the stream. Prints ``ready`` when open.
+- ``sender URL``: the floor of a noisy room, where every block must go: the least a Python
+  client can do while sending every block. Its 20 ms input callback hands each block to the
+  event loop (``call_soon_threadsafe``), which sends it to ``URL`` as an
+  ``input_audio_buffer.append`` (JSON, base64) over websockets, reads and drops whatever the
+  server sends, and does nothing else. Prints ``ready`` once connected and streaming; runs
+  until stdin closes.
 - ``connect URL``: the least client: connect, wait for ``session.created``, send a
   ``session.update``, wait for ``session.updated``, exit. Imports only asyncio, json and
   websockets.
@@ -31,6 +37,9 @@ def main() -> None:
     mode = sys.argv[1]
     if mode == "connect":
         _connect(sys.argv[2])
+        return
+    if mode == "sender":
+        _sender(sys.argv[2])
         return
     import sounddevice as sd
 
@@ -94,6 +103,54 @@ def _speaker(output_stream: object) -> None:
         elif command == "halt":
             stream.abort()
     stream.close()
+
+
+def _sender(url: str) -> None:
+    import asyncio
+    import base64
+    import json
+    import threading
+
+    import sounddevice as sd
+    from websockets.asyncio.client import connect
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        blocks: asyncio.Queue[bytes] = asyncio.Queue()
+        closed = loop.create_future()
+        # stdin closing ends the run; read on a thread, as the event loop must not block
+        threading.Thread(
+            target=lambda: (sys.stdin.read(), loop.call_soon_threadsafe(closed.set_result, None)),
+            daemon=True,
+        ).start()
+
+        def callback(indata: object, frames: int, time: object, status: object) -> None:
+            loop.call_soon_threadsafe(blocks.put_nowait, bytes(indata))  # type: ignore[call-overload]
+
+        async with connect(url, additional_headers={"api-key": "floor"}) as ws:
+            json.loads(await ws.recv())  # session.created
+
+            async def send() -> None:
+                while True:
+                    audio = base64.b64encode(await blocks.get()).decode()
+                    await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
+
+            async def drop() -> None:
+                async for _ in ws:
+                    pass
+
+            stream = sd.RawInputStream(
+                samplerate=24_000, channels=1, dtype="int16", blocksize=480, latency="low",
+                callback=callback,
+            )  # fmt: skip
+            tasks = [asyncio.ensure_future(send()), asyncio.ensure_future(drop())]
+            with stream:
+                print("ready", flush=True)
+                await asyncio.wait([closed, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                task.cancel()
+
+    asyncio.run(run())
 
 
 def _connect(url: str) -> None:

@@ -208,11 +208,12 @@ class Client:
 
 
 class FloorProcess:
-    """``floor.py MODE``: started, waited for until it prints ``ready``; stdin closes it."""
+    """``floor.py MODE [ARG...]``: started, waited for until it prints ``ready``; stdin
+    closes it."""
 
-    def __init__(self, mode: str, env: Mapping[str, str]) -> None:
+    def __init__(self, mode: str, env: Mapping[str, str], *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(FLOOR), mode],
+            [sys.executable, str(FLOOR), mode, *args],
             env=dict(env),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

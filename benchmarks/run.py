@@ -26,7 +26,9 @@ Figures (floors in brackets):
   interleaved windows, in a quiet room (-60 dBFS RMS white noise played into the microphone),
   an office with a fan (-50 dBFS; both below the quiet band, so the client batches) and a
   noisy room (-40 dBFS: above it, so every 20 ms block is sent) [a do-nothing 20 ms input
-  stream under the same noise; for reference, the same plus a do-nothing output stream];
+  stream under the same noise; for reference, the same plus a do-nothing output stream; in
+  the noisy room also the least sender (floor.py ``sender``): each block handed to an event
+  loop that sends it as JSON over websockets to the same simulator, nothing else];
 - memory (RSS) of the client over a soak of spoken turns against the simulator;
 - replies through a jittery network (``voicelive simulate --jitter-ms 100``): underruns per
   reply and the prefill hold the client learned (from its log).
@@ -289,8 +291,11 @@ def idle_section(
                         floors = [("input", figures[name].floor)]
                         if name == "idle":
                             floors.append(("duplex", figures["duplex"].values))
+                        if name == "idle_noisy":
+                            floors.append(("sender", figures["sender"].floor))
                         for mode, samples in floors:
-                            floor = FloorProcess(mode, env)
+                            url = [session_url(sim.url)] if mode == "sender" else []
+                            floor = FloorProcess(mode, env, *url)
                             try:
                                 time.sleep(1.0)  # sleep-ok: past the stream's start-up
                                 samples.append(cpu_window(floor.pid, opts.window).percent)
@@ -301,6 +306,14 @@ def idle_section(
         finally:
             noise.kill()
             noise.wait(timeout=5)
+
+
+def session_url(endpoint: str) -> str:
+    """The URL the client opens on ``endpoint`` with its default settings (for the sender)."""
+    from voicelive.connection import build_url
+    from voicelive.settings import DEFAULT_API_VERSION, DEFAULT_MODEL
+
+    return build_url(endpoint, DEFAULT_API_VERSION, DEFAULT_MODEL)
 
 
 def turns_section(
@@ -470,8 +483,13 @@ def main() -> None:
             "CPU listening, noisy room", "% of a core", floor_name="20 ms input stream",
             relative=True,
         ),
+        "sender": Figure(
+            "  noisy room against the least sender", "% of a core", floor_name="least sender",
+            target=1.2, relative=True,
+        ),
         "machine": Figure("  machine busy meanwhile", f"% of {os.cpu_count()} cores"),
     }  # fmt: skip
+    figures["sender"].values = figures["idle_noisy"].values  # the same windows
     with tempfile.TemporaryDirectory(prefix="voicelive-bench-") as tmp:
         work = Path(tmp)
         bed = start_bed(work / "audio")
