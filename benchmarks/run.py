@@ -310,8 +310,9 @@ def idle_section(
 
 def session_url(endpoint: str) -> str:
     """The URL the client opens on ``endpoint`` with its default settings (for the sender)."""
-    from voicelive.connection import build_url
     from voicelive.settings import DEFAULT_API_VERSION, DEFAULT_MODEL
+
+    from voicelive.connection import build_url
 
     return build_url(endpoint, DEFAULT_API_VERSION, DEFAULT_MODEL)
 

@@ -311,9 +311,10 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     _opt("chunk_ms", "audio", "Microphone audio per message, {range} ms.", _A, "MS", low=10,
          high=100),
     _opt("quiet_hold_ms", "audio",
-         "Near-silent microphone audio (peaks below -36 dBFS) goes in batches of up to this "
-         "much once there has been no louder sound for 2 s (less CPU); anything louder goes at "
-         "once; {range} ms, 0 = never batch.", _A, "MS", low=0, high=1000),
+         "Microphone audio that is certainly not speech (peaks below -36 dBFS, RMS below -48 "
+         "dBFS, not rising over the room's level) goes in batches of up to this much once "
+         "there has been no sound for 2 s and nothing is playing (less CPU); anything else "
+         "goes at once; {range} ms, 0 = never batch.", _A, "MS", low=0, high=1000),
     _opt("output_latency_ms", "audio", "Speaker buffer PortAudio keeps, {range} ms: lower is "
          "snappier, higher survives a busy machine.", _A, "MS", low=1, high=1000),
     _opt("device_rate", "audio",
