@@ -225,3 +225,18 @@ def test_bookkeeping_stays_small_in_a_long_session() -> None:
     assert conv.bookkeeping_size <= 256
     # the most recent interrupted response still drops its late deltas
     assert conv.handle(ev.AudioDelta("resp_999", "item_999", b"\x01\x00")) == []
+
+
+def test_a_message_typed_between_sessions_is_answered_on_the_next_one() -> None:
+    """Its response.create was queued for the dropped session (and dropped as stale); the
+    message itself goes to the new session in the replay, so the new session is asked."""
+    conv = Conversation(ce.EventIds())
+    conv.handle(cv.SessionStarted(silence_ms=500))
+    conv.handle(cv.ConnectionDropped())
+    typed = sent(conv.handle(cv.SendText("are you there?")))
+    assert [e["type"] for e in typed] == ["conversation.item.create", "response.create"]
+    assert [e["type"] for e in sent(conv.handle(cv.SessionStarted(silence_ms=500)))] == [
+        "response.create"
+    ]
+    conv.handle(ev.ResponseCreated("resp_9"))
+    assert sent(conv.handle(cv.SessionStarted(silence_ms=500))) == []  # the reply is coming

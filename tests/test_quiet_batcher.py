@@ -141,6 +141,17 @@ async def test_every_change_in_what_may_be_sent_drops_what_the_microphone_holds(
         assert audio.mic.drops == 4
 
 
+async def test_a_rollover_drops_nothing_the_microphone_holds() -> None:
+    """A new session while capture runs (a rollover) is no change in what may be sent."""
+    audio = FakeAudio()
+    pipeline = AudioPipeline(audio, AudioSettings(), Outbound())
+    with pipeline.running(lambda notice: None):
+        assert audio.mic is not None
+        pipeline.resume_capture()  # the first session
+        pipeline.resume_capture()  # the next one, at a rollover
+        assert audio.mic.drops == 1
+
+
 # --------------------------------------------------------------------------------------------
 # What may be held: certainly not speech (issue 18)
 

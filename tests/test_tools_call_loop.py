@@ -331,6 +331,8 @@ def test_reconnect_replays_calls_and_answers_the_one_in_flight_once_on_the_new_s
     wire.local(ToolFinished("c2", ToolOutcome("ok", "done")))
     assert outputs(wire) == {"c1": "A", "c2": "done"}
     assert len(wire.of(SendFunctionOutput)) == sent_before + 1
+    # the new session has the call only as the replayed item: no old session's item id
+    assert wire.of(SendFunctionOutput)[-1].previous_item_id is None
     assert wire.of(SendResponseCreate) == [SendResponseCreate()]
     assert [h.call_id for h in wire.loop.history()] == ["c1", "c2"]
 

@@ -322,10 +322,13 @@ async def run_chat(
                     from voicelive.transcript_resume import load_history
 
                     resumed = load_history(settings.resume, core.history)
+                    told = (
+                        "the session is told them before your first turn"
+                        if settings.replay.turns > 0
+                        else "but --replay-turns 0 tells the session none of them"
+                    )
                     view.notice(
-                        "info",
-                        f"resumed {resumed} turn(s) from {settings.resume.name}: the session "
-                        "is told them before your first turn",
+                        "info", f"resumed {resumed} turn(s) from {settings.resume.name}: {told}"
                     )
                 if settings.transcript is not None:
                     transcript = TranscriptFile(settings.transcript)

@@ -36,7 +36,9 @@ class PortAudioIO:
         self._settings = settings
         self._echo = echo
         self._quiet_after_ms = quiet_after_ms
-        self._playback = PlaybackActivity()  # the speaker tells the microphone it plays
+        # the speaker tells the microphone it plays; only the quiet batching needs to know
+        batching = quiet_after_ms > 0 and settings.quiet_hold_ms > 0
+        self._playback = PlaybackActivity() if batching else None
         self._input: int | None = None
         self._output: int | None = None
 

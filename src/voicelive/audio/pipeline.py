@@ -127,6 +127,10 @@ class AudioPipeline:
         self.stats.dropped_paused_ms += self._outbound.drop_audio()
 
     def resume_capture(self) -> None:
+        """Queue microphone audio again. Capturing already (a rollover) changes nothing:
+        what the microphone holds is still the current session's to send."""
+        if not self._paused:
+            return
         self._paused = False
         self._capture_changed()
 

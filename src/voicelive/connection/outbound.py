@@ -10,11 +10,13 @@ Bounds: at most ``max_audio_ms`` of microphone audio waits (beyond that the netw
 hopelessly behind): the oldest audio goes first, and is counted. Client events are never
 dropped by the bound; they are few and each matters.
 
-A send that was cancelled before it finished (a rollover switching sessions, a quit) puts its
-item back at the front with :meth:`Outbound.unget`, so the next session gets it: a rollover
-loses no block. What a new session must not get (events meant for the old one, audio from a
-gap) is dropped by the supervisor with :meth:`Outbound.drop_events` and
-:meth:`Outbound.drop_audio`.
+A send that was cancelled before it finished (a rollover switching sessions, a quit) puts
+its item back at the front with :meth:`Outbound.unget`, so the next session gets it: a
+rollover loses no block. (A send cancelled while draining has already written its frame, so
+the old session may get that one block too: at a rollover's quiet moment, 20 ms sent twice,
+to two sessions, is the cheaper error.) What a new session must not get (events meant for
+the old one, audio from a gap) is dropped by the supervisor with
+:meth:`Outbound.drop_events` and :meth:`Outbound.drop_audio`.
 
 Loop thread only. :meth:`Outbound.get` is cancel-safe: a cancelled wait takes nothing.
 """

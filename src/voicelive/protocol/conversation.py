@@ -41,6 +41,7 @@ from voicelive.protocol.actions import (
     ResponseFinished,
     Send,
     SendText,
+    SessionStarted,
     State,
     Status,
     UserLine,
@@ -213,6 +214,13 @@ class Conversation:
                 return [*(self._commit_turn() if self._manual else []), *self._finished()]
             case ConnectionDropped():
                 return self._connection_dropped()
+            case SessionStarted():
+                # A reply asked for between sessions (a typed message, a manual turn) was
+                # asked of the session that had gone: its response.create was dropped as
+                # stale, while the message itself reaches the new one in the replay.
+                if self.awaiting_reply and self.active_response is None:
+                    return [Send(ce.response_create(self._ids))]
+                return []
             case _:
                 return []
 

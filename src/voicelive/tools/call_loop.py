@@ -359,6 +359,10 @@ class CallLoop:
                 self._finished_responses.add(call.response_id)
             if call.state == "collecting":
                 call.state = "dropped"
+            elif call.state != "sent":
+                # its item was the old session's: the new one knows the call only as the
+                # replayed function_call item, so its output names no previous item
+                call.item_id = ""
 
     # ----------------------------------------------------------------- service-side MCP
 
