@@ -310,9 +310,8 @@ def idle_section(
 
 def session_url(endpoint: str) -> str:
     """The URL the client opens on ``endpoint`` with its default settings (for the sender)."""
-    from voicelive.settings import DEFAULT_API_VERSION, DEFAULT_MODEL
-
-    from voicelive.connection import build_url
+    from voicelive.config.settings import DEFAULT_API_VERSION, DEFAULT_MODEL
+    from voicelive.connection.client import build_url
 
     return build_url(endpoint, DEFAULT_API_VERSION, DEFAULT_MODEL)
 
