@@ -48,21 +48,7 @@ class CallRun(ResponseRun):
 
     async def _stream(self) -> None:
         send = self._out.send
-        await send(
-            {"type": "response.created", "response": self._response("in_progress", [], None)}
-        )
-        if self._on_created is not None:
-            await self._on_created()
-        previous = self._conversation.append(self.item)
-        added = {"response_id": self.response_id, "output_index": 0, "item": self.item.wire()}
-        await send({"type": "response.output_item.added", **added})
-        await send(
-            {
-                "type": "conversation.item.created",
-                "previous_item_id": previous,
-                "item": self.item.wire(),
-            }
-        )
+        await self._open_item()
         text = self.call.arguments
         halves = [text[: len(text) // 2], text[len(text) // 2 :]]
         sent = ""
@@ -91,20 +77,4 @@ class CallRun(ResponseRun):
                 "arguments": sent,
             }
         )
-        status = "completed" if self.cancel_reason is None else "cancelled"
-        self.item.status = "completed" if status == "completed" else "incomplete"
-        done_item = self.item.wire()
-        await send(
-            {
-                "type": "response.output_item.done",
-                "response_id": self.response_id,
-                "output_index": 0,
-                "item": done_item,
-            }
-        )
-        await send(
-            {
-                "type": "response.done",
-                "response": self._response(status, [done_item], self._usage(sent)),
-            }
-        )
+        await self._close_item(sent)

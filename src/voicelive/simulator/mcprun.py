@@ -131,21 +131,7 @@ class McpCallRun(ResponseRun):
 
     async def _stream(self) -> None:
         send = self._out.send
-        await send(
-            {"type": "response.created", "response": self._response("in_progress", [], None)}
-        )
-        if self._on_created is not None:
-            await self._on_created()
-        previous = self._conversation.append(self.item)
-        added = {"response_id": self.response_id, "output_index": 0, "item": self.item.wire()}
-        await send({"type": "response.output_item.added", **added})
-        await send(
-            {
-                "type": "conversation.item.created",
-                "previous_item_id": previous,
-                "item": self.item.wire(),
-            }
-        )
+        await self._open_item()
         ids = {"response_id": self.response_id, "item_id": self.item.id, "output_index": 0}
         text = self.call.arguments
         sent = ""
@@ -181,7 +167,8 @@ class McpCallRun(ResponseRun):
                     "item": request.wire(),
                 }
             )
-            await send({"type": "response.output_item.done", **added, "item": self.item.wire()})
+            done = {"response_id": self.response_id, "output_index": 0, "item": self.item.wire()}
+            await send({"type": "response.output_item.done", **done})
         elif self.cancel_reason is None:
             await _run_call(self._out, self.item, self.response_id)
         status = "completed" if self.cancel_reason is None else "cancelled"

@@ -218,7 +218,8 @@ class ResponseRun:
             "content_index": 0,
         }
 
-    async def _stream(self) -> None:
+    async def _open_item(self) -> None:
+        """The response starts and its one output item is added to the conversation."""
         send = self._out.send
         await send(
             {"type": "response.created", "response": self._response("in_progress", [], None)}
@@ -235,6 +236,31 @@ class ResponseRun:
                 "item": self.item.wire(),
             }
         )
+
+    async def _close_item(self, said: str) -> None:
+        """The item is done (completed, or incomplete when cancelled), then the response,
+        with the usage of ``said``."""
+        status = "completed" if self.cancel_reason is None else "cancelled"
+        self.item.status = "completed" if status == "completed" else "incomplete"
+        done_item = self.item.wire()
+        await self._out.send(
+            {
+                "type": "response.output_item.done",
+                "response_id": self.response_id,
+                "output_index": 0,
+                "item": done_item,
+            }
+        )
+        await self._out.send(
+            {
+                "type": "response.done",
+                "response": self._response(status, [done_item], self._usage(said)),
+            }
+        )
+
+    async def _stream(self) -> None:
+        send = self._out.send
+        await self._open_item()
         spoken = self._plan.audio is not None
         key = "transcript" if spoken else "text"
         part: JsonDict = {"type": "audio" if spoken else "text", key: ""}
@@ -254,24 +280,8 @@ class ResponseRun:
         else:
             await send({"type": "response.text.done", **self._ids(), "text": text})
         await send({"type": "response.content_part.done", **self._ids(), "part": dict(part)})
-        status = "completed" if self.cancel_reason is None else "cancelled"
-        self.item.status = "completed" if status == "completed" else "incomplete"
         self.item.wire_content = [part]
-        done_item = self.item.wire()
-        await send(
-            {
-                "type": "response.output_item.done",
-                "response_id": self.response_id,
-                "output_index": 0,
-                "item": done_item,
-            }
-        )
-        await send(
-            {
-                "type": "response.done",
-                "response": self._response(status, [done_item], self._usage(text)),
-            }
-        )
+        await self._close_item(text)
 
     def _usage(self, text: str) -> JsonDict:
         text_tokens = len(text.split())
