@@ -37,12 +37,12 @@ Quiet means all three, checked per block:
    room's level. A rise costs only batching (``quiet_after_ms`` block by block), never a
    delay; the room's noise starting after silence is one.
 
-The RMS comes from numpy (an integer dot, imported when a batcher is made, at the
-microphone's opening): about 8 us more per quiet block than the peak test alone, 0.04 % of
-a core at 50 blocks a second, for the 11-17 MB that loading numpy costs. (``math.hypot``
-over the samples takes 30 us; a float dot goes through BLAS.) Yet benchmarks/run.py measured
-the client listening in a quiet room at 2.2-2.5 % of a core against 1.9 % before this rule,
-on a busy machine; the cause is not pinned down (see the README's Benchmarks).
+The RMS comes from :mod:`audioop` (the standard library's C loop until Python 3.12; the
+``audioop-lts`` package, a dependency from 3.13, provides the same module): one call, about
+10 us of the callback thread's CPU per quiet block as it runs there, woken every 20 ms with
+cold caches. numpy did the same sum with four calls (``frombuffer``, ``astype``, ``dot``,
+``int``) in 5 us warm but about 110 us cold, and that was the quiet room's whole loss against
+the rule before this one: benchmarks/hot_paths.py measures both ways, cold.
 
 Measured (offline through this class, and end to end in
 tests/e2e/test_quiet_batching_audio.py): white noise at -60 dBFS RMS (peaks about -46) is
@@ -74,9 +74,14 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from typing import Final
+
+with warnings.catch_warnings():  # deprecated in 3.11-3.12 (and audioop-lts from 3.13)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
 
 QUIET_HIGH_BYTES: Final = b"\x00\x01\xfe\xff"
 """High bytes of the PCM16 samples -512..511: the quiet band."""
@@ -154,9 +159,6 @@ class QuietBatcher:
     ) -> None:
         if block_ms <= 0 or hold_ms < 0 or quiet_after_ms < 0:
             raise ValueError("block_ms must be positive, hold_ms and quiet_after_ms not negative")
-        import numpy  # only with batching: the RMS of a quiet block
-
-        self._np = numpy
         self._max_blocks = max(1, hold_ms // block_ms)
         self._lively_blocks = -(-quiet_after_ms // block_ms)  # ceil
         self._playback = playback
@@ -200,12 +202,7 @@ class QuietBatcher:
         playback = self._playback
         if (playback is not None and playback.playing()) or not is_quiet(block):
             return False
-        # int32: inside the band a block's sum of squares (<= 511**2 a sample) cannot overflow
-        # below 8,000 samples; an integer dot is numpy's own loop, not BLAS
-        samples = self._np.frombuffer(block, "<i2").astype(self._np.int32)
-        if not samples.size or samples.size > 8000:
-            return not samples.size
-        level = int(self._np.dot(samples, samples)) / samples.size
+        level = float(audioop.rms(block, 2)) ** 2  # a mean square, as the floor keeps
         floor = min(self._part_min, *self._part_minima) if self._part_minima else self._part_min
         self._part_min = min(self._part_min, level)
         self._part_filled += 1
