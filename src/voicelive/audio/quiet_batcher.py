@@ -39,10 +39,11 @@ Quiet means all three, checked per block:
 
 The RMS comes from :mod:`audioop` (the standard library's C loop until Python 3.12; the
 ``audioop-lts`` package, a dependency from 3.13, provides the same module): one call, about
-10 us of the callback thread's CPU per quiet block as it runs there, woken every 20 ms with
+15 us of the callback thread's CPU per quiet block as it runs there, woken every 20 ms with
 cold caches. numpy did the same sum with four calls (``frombuffer``, ``astype``, ``dot``,
 ``int``) in 5 us warm but about 110 us cold, and that was the quiet room's whole loss against
-the rule before this one: benchmarks/hot_paths.py measures both ways, cold.
+the rule before this one (0.4-0.5 % of a core, in the callback thread alone):
+benchmarks/hot_paths.py measures the test cold, next to numpy's way.
 
 Measured (offline through this class, and end to end in
 tests/e2e/test_quiet_batching_audio.py): white noise at -60 dBFS RMS (peaks about -46) is
