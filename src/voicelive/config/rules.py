@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from voicelive.config.options import OPTIONS, SPECS
 from voicelive.config.settings import DIRECT, Secret, uses_legacy_eou_fields
 from voicelive.connection.proxy import check_proxy_url
 from voicelive.errors import ConfigError
 from voicelive.protocol.session_payload import (
-    AZURE_SEMANTIC_VADS,
-    EOU_VADS,
-    THRESHOLD_VADS,
     VAD_TYPES,
     VOICE_TYPES,
     infer_voice_type,
@@ -44,21 +42,42 @@ _NO_SPACES = {
     "agent_version": "a version without spaces",
     "conversation_id": "a conversation id without spaces",
 }
+_NEEDED_FOR = {
+    "agent": ", the agent to talk to",
+    "agent_project": ", the Foundry project that holds it",
+}
+"""What the needed option is for, where its name alone does not say."""
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*(,[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)*$")
 
 
 def check(v: _Values) -> None:
     """Check the values against each other and give them their final form; ConfigError."""
     api_version = v.effective("api_version")
-    if v["vad"] == "none":
-        v.values["vad"] = None
-    if v.given("greet_instructions") and not v["greet"]:
-        v.refuse("greet_instructions", "needs --greet (VOICELIVE_GREET)")
+    _the_tables_rules(v)
     _connection(v)
     _session(v, api_version)
     _turn_detection(v, api_version)
     _files(v)
     _tools(v, api_version)
+
+
+def _the_tables_rules(v: _Values) -> None:
+    """The rules the table holds as data: ``vads`` (a turn-detection knob given for a ``--vad``
+    that has none such) and ``needs`` (an option given without the one it needs)."""
+    vad = v.effective("vad")
+    for spec in OPTIONS:
+        if spec.vads is not None and v.given(spec.dest) and vad not in spec.vads:
+            *most, last = [name for name in VAD_TYPES if name in spec.vads]
+            listed = f"{', '.join(most)} or {last}" if most else last
+            v.refuse(spec.dest, f"applies only to --vad {listed}, but --vad is {vad}")
+    for dest in ("vad", "eou_model", "noise_reduction"):  # the word none: no VAD, model, filter
+        if v[dest] == "none":
+            v.values[dest] = None
+    for spec in OPTIONS:  # after the word none is None: --eou-model none has no threshold
+        if spec.needs and v.given(spec.dest) and not v[spec.needs]:
+            needed = SPECS[spec.needs]
+            why = _NEEDED_FOR.get(spec.needs, "")
+            v.refuse(spec.dest, f"needs {needed.flag} ({needed.variable}){why}")
 
 
 def _connection(v: _Values) -> None:
@@ -82,15 +101,7 @@ def _connection(v: _Values) -> None:
     elif proxy is not None and (why := check_proxy_url(proxy)) is not None:
         v.fail("proxy", why)
     if not v.given("agent"):
-        for dest in ("agent_project", "agent_version", "conversation_id"):
-            if v.given(dest):
-                v.refuse(dest, "needs --agent (VOICELIVE_AGENT), the agent to talk to")
         return
-    if not v.given("agent_project"):
-        v.refuse(
-            "agent",
-            "needs --agent-project (VOICELIVE_AGENT_PROJECT), the Foundry project that holds it",
-        )
     if v.given("api_key"):
         v.refuse(
             "api_key",
@@ -146,10 +157,6 @@ def is_loopback(host: str) -> bool:
 
 def _session(v: _Values, api_version: str) -> None:
     voice = v["voice"]
-    if voice is None:
-        for dest in ("voice_type", "voice_temperature", "voice_endpoint_id", "voice_model"):
-            if v.given(dest):
-                v.refuse(dest, "needs --voice (VOICELIVE_VOICE)")
     voice_type = v["voice_type"] or (voice and infer_voice_type(voice))
     if voice is not None and voice_type is None:
         v.fail(
@@ -195,30 +202,6 @@ def _session(v: _Values, api_version: str) -> None:
 
 
 def _turn_detection(v: _Values, api_version: str) -> None:
-    vad = v.effective("vad") or "none"
-    applies = {
-        "vad_threshold": THRESHOLD_VADS,
-        "prefix_padding_ms": THRESHOLD_VADS,
-        "silence_duration_ms": THRESHOLD_VADS,
-        "vad_eagerness": {"semantic_vad"},
-        "remove_filler_words": AZURE_SEMANTIC_VADS,
-        "eou_model": EOU_VADS,
-        "eou_threshold": EOU_VADS,
-        "eou_timeout_ms": EOU_VADS,
-        "interrupt": set(VAD_TYPES),
-        "auto_truncate": set(VAD_TYPES),
-    }
-    for dest, vads in applies.items():
-        if v.given(dest) and vad not in vads:
-            *most, last = [name for name in VAD_TYPES if name in vads]
-            listed = f"{', '.join(most)} or {last}" if most else last
-            v.refuse(dest, f"applies only to --vad {listed}, but --vad is {vad}")
-    for dest in ("eou_model", "noise_reduction"):  # the word none: no model, no reduction
-        if v[dest] == "none":
-            v.values[dest] = None
-    for dest in ("eou_threshold", "eou_timeout_ms"):
-        if v["eou_model"] is None and v.given(dest):
-            v.refuse(dest, "needs --eou-model (VOICELIVE_EOU_MODEL)")
     if v["auto_truncate"] and not supports_auto_truncate(api_version):
         v.refuse("auto_truncate", f"needs --api-version 2025-10-01 or later, not {api_version}")
     threshold = v["eou_threshold"]
@@ -270,9 +253,6 @@ def _tools(v: _Values, api_version: str) -> None:
     """``--mcp-config`` read and checked here (``${VAR}`` comes from the environment); the
     tools modules are imported only when it is given."""
     if not v.given("mcp_config"):
-        for dest in ("approve", "tool_timeout"):
-            if v.given(dest):
-                v.refuse(dest, "needs --mcp-config (VOICELIVE_MCP_CONFIG)")
         return
     from voicelive.tools.catalog import service_mcp_refusal
     from voicelive.tools.config import load_mcp_config
