@@ -13,17 +13,7 @@ come from :mod:`voicelive.config.layers`. The rest is here, because every layer 
   info or query) and where it came from: ``--vad-threshold (VOICELIVE_VAD_THRESHOLD) must be a
   number from 0 to 1, got '1.5' in .env.`` Refusals are :class:`ConfigError` (exit 2), raised
   before anything connects.
-* The cross-option rules (:mod:`voicelive.config.rules`): VAD knobs only for the VAD types
-  that have them; EOU threshold/timeout need ``--eou-model`` (the threshold a level, a number on
-  2025-05-01-preview); ``--auto-truncate`` needs 2025-10-01 or later; voice options need
-  ``--voice`` and their voice type; ``--language`` a transcription model; a device and a file
-  for the same direction exclude each other; the endpoint is https/wss (http/ws for loopback
-  hosts only), the placeholder :data:`SIMULATOR_ENDPOINT` under ``--simulate``; a Foundry agent
-  needs its project and takes no ``--instructions``, ``--model`` or API key (Entra ID only);
-  ``--echo-reference`` needs echo cancellation and 2026-06-01-preview or later;
-  ``--greet-instructions`` needs ``--greet``; ``--proxy`` is a proxy URL or none (``--simulate``
-  makes it none unless given); ``--record`` is a ``.wav`` and ``--transcript`` a
-  ``.md`` or ``.jsonl`` file in an existing directory.
+* The cross-option rules (:mod:`voicelive.config.rules`, which lists them).
 
 The checked values then fill the settings fields the table names (:func:`_build`); an option not
 given leaves its field's default.

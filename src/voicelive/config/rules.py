@@ -1,8 +1,23 @@
-"""The cross-option rules of the configuration: values checked against each other and given
-their final form (see :mod:`voicelive.config.resolve`, whose module docstring lists them).
+"""The cross-option rules of the configuration: the converted values checked against each
+other and given their final form (:mod:`voicelive.config.resolve` converts them first).
 
-Each rule refuses with the one sentence :class:`~voicelive.config.resolve._Values` makes
-(:class:`~voicelive.errors.ConfigError`, exit 2).
+Two rules are data in the table, :class:`~voicelive.config.options.OptionSpec` ``vads`` and
+``needs``: a turn-detection knob only for the VAD types that have it; an option only with the
+one it needs (``--greet-instructions`` ``--greet``, the voice options ``--voice``, the agent's
+``--agent`` and it ``--agent-project``, the EOU threshold and timeout ``--eou-model``, the tool
+options ``--mcp-config``). The rest are written here: the EOU threshold a level (a number on
+2025-05-01-preview); ``--auto-truncate`` needs 2025-10-01 or later; a voice needs a voice type,
+inferred or given, and the id or model that type needs; ``--language`` a transcription model;
+a device and a file for the same direction exclude each other; the endpoint is https/wss
+(http/ws for loopback hosts only), the placeholder :data:`SIMULATOR_ENDPOINT` under
+``--simulate``; a Foundry agent takes no ``--instructions``, ``--model`` or API key (Entra ID
+only); ``--echo-reference`` needs echo cancellation and 2026-06-01-preview or later;
+``--proxy`` is a proxy URL or none (``--simulate`` makes it none unless given); ``--record`` is
+a ``.wav`` and ``--transcript`` a ``.md`` or ``.jsonl`` file in an existing directory.
+
+The first rule broken refuses, the table's first, with the one sentence
+:class:`~voicelive.config.resolve._Values` makes (:class:`~voicelive.errors.ConfigError`,
+exit 2).
 """
 
 from __future__ import annotations
