@@ -27,7 +27,7 @@ import typer
 
 from voicelive import __version__
 from voicelive.cli_help import PanelledHelpCommand
-from voicelive.config.layers import config_path
+from voicelive.config.layers import Sources, config_path
 from voicelive.config.options import OPTIONS, OptionSpec, help_text
 from voicelive.config.resolve import resolve_settings
 from voicelive.config.rules import is_loopback
@@ -80,7 +80,7 @@ def _warn(text: str) -> None:
     typer.echo(f"warning: {text}", err=True)
 
 
-def _sources() -> dict[str, Any]:
+def _sources() -> Sources:
     """Where chat, doctor and config read options from besides the flags: the environment,
     ``.env`` in the current directory and the config file; warnings go to stderr."""
     return {
@@ -254,9 +254,8 @@ def config(
     def body() -> int:
         from voicelive.config.resolve import describe
 
-        sources = _sources()
-        path: Path = sources["config_path"]
-        rows = describe({"profile": profile}, **sources)
+        path = config_path(os.environ)
+        rows = describe({"profile": profile}, **_sources())
         typer.echo(f"config file: {path}{'' if path.is_file() else ' (none)'}")
         width = max(len(flag) for flag, _, _ in rows)
         for flag, value, where in rows:

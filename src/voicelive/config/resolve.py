@@ -22,12 +22,12 @@ given leaves its field's default.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Unpack
 
 from voicelive.config import rules
-from voicelive.config.layers import Origin, gather
+from voicelive.config.layers import Origin, Sources, gather
 from voicelive.config.options import SECTIONS, SPECS, OptionSpec, field_default, shown
 from voicelive.config.settings import Settings
 from voicelive.errors import ConfigError
@@ -35,33 +35,19 @@ from voicelive.errors import ConfigError
 _TRUE, _FALSE = {"1", "true", "t", "yes", "y", "on"}, {"0", "false", "f", "no", "n", "off"}
 
 
-def resolve_settings(
-    flags: Mapping[str, object],
-    *,
-    environ: Mapping[str, str],
-    dotenv_path: Path | None = None,
-    config_path: Path | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> Settings:
-    """``flags`` (text or bool by option name, None or blank for not given) over ``environ``
-    over ``dotenv_path`` over the chosen profile of ``config_path`` over its top level over
-    the defaults, checked. ``warn`` hears what is allowed but unwise. Raises ConfigError."""
-    values = _Values(gather(flags, environ, dotenv_path, config_path, warn))
+def resolve_settings(flags: Mapping[str, object], **sources: Unpack[Sources]) -> Settings:
+    """``flags`` (text or bool by option name, None or blank for not given) over the
+    environment over ``.env`` over the chosen profile of the config file over its top level
+    over the defaults, checked. Raises ConfigError."""
+    values = _Values(gather(flags, **sources))
     rules.check(values)
     return _build(values.values)
 
 
-def describe(
-    flags: Mapping[str, object],
-    *,
-    environ: Mapping[str, str],
-    dotenv_path: Path | None = None,
-    config_path: Path | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> list[tuple[str, str, str]]:
+def describe(flags: Mapping[str, object], **sources: Unpack[Sources]) -> list[tuple[str, str, str]]:
     """``(flag, value, where it came from)`` of every option, the API key hidden; each value
     converted, the cross-option rules not applied (``voicelive config``). ConfigError."""
-    values = _Values(gather(flags, environ, dotenv_path, config_path, warn))
+    values = _Values(gather(flags, **sources))
     rows = []
     for dest, spec in SPECS.items():
         origin = values.origins.get(dest)
