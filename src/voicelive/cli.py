@@ -94,9 +94,8 @@ def _sources() -> Sources:
 def _option(spec: OptionSpec) -> inspect.Parameter:
     """The Typer parameter of one table row: text or an on/off flag, None when not given (the
     values are converted and checked with the other layers', in one place)."""
-    decls = f"{spec.flag}/{spec.negative}" if spec.negative else spec.flag
     option = typer.Option(
-        decls,
+        "/".join(spec.flags),
         help=help_text(spec),
         metavar=spec.metavar or None,
         show_default=False,
@@ -296,10 +295,12 @@ def format_devices(devices: list[DeviceInfo]) -> str:
     return "\n".join(lines)
 
 
+_Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+"""``--debug`` of the commands that take no table options (Typer copies the Option)."""
+
+
 @app.command(short_help="List audio input and output devices.")
-def devices(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-) -> None:
+def devices(debug: _Debug = False) -> None:
     """List audio input and output devices (index, channels, default rate, defaults)."""
 
     def body() -> int:
@@ -363,7 +364,7 @@ def simulate(
     seed: Annotated[
         int | None, typer.Option(metavar="N", help="Seed the jitter, for reproducible runs.")
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    debug: _Debug = False,
 ) -> None:
     """Serve the offline Voice Live simulator on loopback (a parrot that speaks your words back)."""
 

@@ -83,6 +83,11 @@ class OptionSpec:
         return "--" + self.dest.replace("_", "-")
 
     @property
+    def flags(self) -> tuple[str, ...]:
+        """The flag, and its ``--no-…`` form for an on/off option."""
+        return (self.flag, self.negative) if self.negative else (self.flag,)
+
+    @property
     def variable(self) -> str:
         """The preferred environment variable."""
         return self.envvars[0]
@@ -383,7 +388,7 @@ def options_markdown() -> str:
     """A Markdown table ``flag | variable | default | meaning`` of every option, for the README."""
     lines = ["| flag | variable | default | meaning |", "|---|---|---|---|"]
     for spec in OPTIONS:
-        flag = f"`{spec.flag}` / `{spec.negative}`" if spec.negative else f"`{spec.flag}`"
+        flag = " / ".join(f"`{name}`" for name in spec.flags)
         variables = "<br>".join(f"`{name}`" for name in spec.envvars)
         meaning = spec.meaning.replace("<", "&lt;").replace(">", "&gt;")  # not HTML tags
         lines.append(f"| {flag} | {variables} | {spec.default} | {meaning} |")
@@ -410,7 +415,7 @@ def env_example() -> str:
         if spec.group != group:
             group = spec.group
             out.append(f"\n# ===== {group} =====\n")
-        flag = f"{spec.flag} / {spec.negative}" if spec.negative else spec.flag
+        flag = " / ".join(spec.flags)
         text = f"{flag}: {spec.meaning} Default: {spec.default}."
         comment = textwrap.wrap(text, 98, break_on_hyphens=False)
         if len(spec.envvars) > 1:

@@ -84,9 +84,9 @@ class _Values:
     def __init__(self, origins: dict[str, Origin]) -> None:
         self.origins = origins
         self.values: dict[str, Any] = {}
-        for dest, origin in sorted(origins.items(), key=lambda item: list(SPECS).index(item[0])):
+        for dest in (dest for dest in SPECS if dest in origins):  # in the table's order
             try:
-                self.values[dest] = _convert(SPECS[dest], origin.raw)
+                self.values[dest] = _convert(SPECS[dest], origins[dest].raw)
             except (ValueError, StopIteration):
                 self.fail(dest, SPECS[dest].expected())
 
