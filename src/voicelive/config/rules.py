@@ -68,6 +68,7 @@ _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*(,[A-Za-z]{2,3}(-[A-Z
 def check(v: _Values) -> None:
     """Check the values against each other and give them their final form; ConfigError."""
     api_version = v.effective("api_version")
+    _text_shapes(v)
     _the_tables_rules(v)
     _connection(v)
     _session(v, api_version)
@@ -95,7 +96,8 @@ def _the_tables_rules(v: _Values) -> None:
             v.refuse(spec.dest, f"needs {needed.flag} ({needed.variable}){why}")
 
 
-def _connection(v: _Values) -> None:
+def _text_shapes(v: _Values) -> None:
+    """Text options whose value alone is wrong (before any rule between options)."""
     api_key = v["api_key"]
     if api_key is not None:
         if any(ch.isspace() or not ch.isprintable() for ch in api_key):
@@ -107,6 +109,9 @@ def _connection(v: _Values) -> None:
     for dest, expected in _NO_SPACES.items():
         if any(ch.isspace() for ch in v[dest] or ""):
             v.fail(dest, expected)
+
+
+def _connection(v: _Values) -> None:
     v.values["endpoint"] = SIMULATOR_ENDPOINT if v["simulate"] else _endpoint(v)
     proxy = v["proxy"]
     if v["simulate"] and proxy is None:  # the bundled simulator is on this machine's loopback,
