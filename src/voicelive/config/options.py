@@ -63,7 +63,8 @@ class OptionSpec:
     envvars: tuple[str, ...]
     default: str
     meaning: str
-    group: str
+    topic: str
+    """The ``--help`` panel and the ``.env.example`` section (:data:`TOPICS`)."""
     kind: Kind
     metavar: str
     low: float | None
@@ -71,8 +72,6 @@ class OptionSpec:
     choices: tuple[str, ...]
     negative: str | None
     example: str
-    topic: str
-    """The ``--help`` panel (:data:`TOPICS`): the group's unless the row names another."""
     vads: frozenset[str] | None = None
     """The ``--vad`` types the option applies to (None: every one, and none)."""
     needs: str = ""
@@ -131,7 +130,7 @@ def _opt(
     dest: str,
     to: str,
     meaning: str,
-    group: str,
+    topic: str,
     metavar: str = "TEXT",
     *,
     default: str | None = None,
@@ -142,7 +141,6 @@ def _opt(
     choices: tuple[str, ...] = (),
     negative: str | None = None,
     example: str | None = None,
-    topic: str | None = None,
     vads: frozenset[str] | None = None,
     needs: str = "",
 ) -> OptionSpec:
@@ -163,15 +161,9 @@ def _opt(
     if low is not None:
         meaning = meaning.replace("{range}", f"{_number(low)} to {_number(high)}")
     envvars = env or ("VOICELIVE_" + dest.upper(),)
-    topic = topic or _GROUP_TOPIC.get(group, group)
-    return OptionSpec(dest, section, name or dest, envvars, default, meaning, group, kind,
-                      metavar, low, high, choices, negative, example, topic, vads,
-                      needs)  # fmt: skip
+    return OptionSpec(dest, section, name or dest, envvars, default, meaning, topic, kind,
+                      metavar, low, high, choices, negative, example, vads, needs)  # fmt: skip
 
-
-_C, _V, _T, _A, _L = "Connection", "Conversation", "Turn detection", "Audio", "Logging and mode"
-_G = "Foundry agent"
-_TL = "Tools"
 
 TOPICS: Final = (
     "Connection and credentials",
@@ -182,13 +174,16 @@ TOPICS: Final = (
     "Resilience",
     "Tools",
 )
-"""The panels of ``voicelive chat --help``, the most used first; a row's topic outside these
-(a new group) gets a panel of its own after them."""
-_RESILIENCE, _FILES = TOPICS[5], TOPICS[4]
-_GROUP_TOPIC: Final = {
-    _C: TOPICS[0], _G: TOPICS[0], _V: TOPICS[1], _T: TOPICS[2], _A: TOPICS[3], _L: TOPICS[4],
-    _TL: TOPICS[6],
-}  # fmt: skip
+"""The panels of ``voicelive chat --help`` and the sections of ``.env.example``, the most used
+first; a row's topic outside these gets a panel and a section of its own after them."""
+_C, _V, _T, _A, _F, _R, _TL = TOPICS  # the rows' topics, by initial
+
+
+def topic_rank(topic: str) -> int:
+    """Where ``topic``'s panel and section come: :data:`TOPICS` order, any other after them."""
+    return TOPICS.index(topic) if topic in TOPICS else len(TOPICS)
+
+
 _AZ = "AZURE_VOICELIVE_"
 _NONE, _SERVICE = "(none)", "(service default)"
 
@@ -213,16 +208,15 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
          default="(none: the top level only)", example="work"),
     _opt("reconnect", "conn",
          "Reconnect automatically when the connection drops, with the conversation replayed.",
-         _C, kind="bool", topic=_RESILIENCE),
+         _R, kind="bool"),
     _opt("reconnect_attempts", "conn",
-         "Reconnection attempts per outage before giving up, {range}.", _C, "N", low=1, high=100,
-         topic=_RESILIENCE),
+         "Reconnection attempts per outage before giving up, {range}.", _R, "N", low=1, high=100),
     _opt("replay_turns", "replay.turns",
-         "Turns of the conversation replayed to a new connection, {range} (0: no replay).", _C,
-         "N", low=0, high=1000, topic=_RESILIENCE),
+         "Turns of the conversation replayed to a new connection, {range} (0: no replay).", _R,
+         "N", low=0, high=1000),
     _opt("replay_chars", "replay.chars",
-         "Characters of the conversation replayed at most, {range}.", _C, "N", low=0,
-         high=1_000_000, topic=_RESILIENCE),
+         "Characters of the conversation replayed at most, {range}.", _R, "N", low=0,
+         high=1_000_000),
     # --- networks (proxy, trust, timeout)
     _opt("proxy", "conn",
          "Proxy for the Voice Live and Entra ID connections: http://host:port, "
@@ -241,13 +235,13 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     # --- Foundry agent
     _opt("agent", "agent.name",
          "Talk to this Foundry Agent Service agent instead of a model; needs --agent-project and "
-         "Entra ID (az login), not an API key.", _G, "NAME", default="(none: a model)",
+         "Entra ID (az login), not an API key.", _C, "NAME", default="(none: a model)",
          example="<your-agent-name>", needs="agent_project"),
     _opt("agent_project", "agent.project", "Foundry project that holds the agent (with --agent).",
-         _G, "NAME", default=_NONE, example="<your-project-name>", needs="agent"),
-    _opt("agent_version", "agent.version", "Agent version to use (with --agent).", _G,
+         _C, "NAME", default=_NONE, example="<your-project-name>", needs="agent"),
+    _opt("agent_version", "agent.version", "Agent version to use (with --agent).", _C,
          "VERSION", default="(the agent's latest)", needs="agent"),
-    _opt("conversation_id", "agent", "Continue this agent conversation (with --agent).", _G,
+    _opt("conversation_id", "agent", "Continue this agent conversation (with --agent).", _C,
          "ID", default="(a new conversation)", needs="agent"),
     # --- conversation
     _opt("instructions", "session",
@@ -338,30 +332,30 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
          default="(24000 if the device takes it, else its own)", low=8000, high=192_000,
          example="48000"),
     _opt("input_file", "audio",
-         "Read the user's audio from this WAV file instead of the microphone.", _A, "WAV",
-         default="(microphone)", kind="path", topic=_FILES),
+         "Read the user's audio from this WAV file instead of the microphone.", _F, "WAV",
+         default="(microphone)", kind="path"),
     _opt("output_file", "audio",
-         "Write the assistant's audio to this WAV file instead of the speaker.", _A, "WAV",
-         default="(speaker)", kind="path", topic=_FILES),
+         "Write the assistant's audio to this WAV file instead of the speaker.", _F, "WAV",
+         default="(speaker)", kind="path"),
     # --- logging and mode
-    _opt("log_file", "log", "Debug log file (mode 0600, secrets redacted), or none.", _L, "PATH"),
-    _opt("log_level", "log", "Log file level: DEBUG, INFO, WARNING, ERROR or CRITICAL.", _L,
+    _opt("log_file", "log", "Debug log file (mode 0600, secrets redacted), or none.", _F, "PATH"),
+    _opt("log_level", "log", "Log file level: DEBUG, INFO, WARNING, ERROR or CRITICAL.", _F,
          "LEVEL", choices=LOG_LEVELS),
     _opt("stats_json", "",
-         "Write per-turn latency and session statistics as JSON to this file at exit.", _L,
+         "Write per-turn latency and session statistics as JSON to this file at exit.", _F,
          "FILE", default=_NONE, kind="path"),
-    _opt("record", "", "Record the conversation's audio to this .wav file.", _L, "FILE.wav",
+    _opt("record", "", "Record the conversation's audio to this .wav file.", _F, "FILE.wav",
          default=_NONE, kind="path", example="conversation.wav"),
     _opt("transcript", "",
          "Write the conversation's text to this file: Markdown (.md) or JSON lines (.jsonl).",
-         _L, "FILE", default=_NONE, kind="path", example="conversation.md"),
+         _F, "FILE", default=_NONE, kind="path", example="conversation.md"),
     _opt("resume", "",
          "Start with the conversation in this --transcript .jsonl file as history (the same "
-         "bounded replay a reconnect sends).", _L, "FILE.jsonl", default=_NONE, kind="path",
+         "bounded replay a reconnect sends).", _F, "FILE.jsonl", default=_NONE, kind="path",
          example="<an earlier --transcript>.jsonl"),
-    _opt("debug", "log", "Show tracebacks on errors.", _L, kind="bool"),
-    _opt("simulate", "", "Talk to the bundled offline simulator instead of Azure.", _L,
-         kind="bool", topic=TOPICS[0]),
+    _opt("debug", "log", "Show tracebacks on errors.", _F, kind="bool"),
+    _opt("simulate", "", "Talk to the bundled offline simulator instead of Azure.", _C,
+         kind="bool"),
     # --- tools
     _opt("mcp_config", "tools.mcp",
          "MCP servers whose tools the assistant may call: an mcpServers JSON file as Claude "
@@ -406,15 +400,15 @@ _ENV_HEADER = """\
 
 
 def env_example() -> str:
-    """The text of ``.env.example``: every option, grouped, commented out, wrapped at 100."""
+    """The text of ``.env.example``: every option by topic, commented out, wrapped at 100."""
     import textwrap
 
     out = [_ENV_HEADER]
-    group = ""
-    for spec in OPTIONS:
-        if spec.group != group:
-            group = spec.group
-            out.append(f"\n# ===== {group} =====\n")
+    topic = ""
+    for spec in sorted(OPTIONS, key=lambda spec: topic_rank(spec.topic)):  # stable: table order
+        if spec.topic != topic:
+            topic = spec.topic
+            out.append(f"\n# ===== {topic} =====\n")
         flag = " / ".join(spec.flags)
         text = f"{flag}: {spec.meaning} Default: {spec.default}."
         comment = textwrap.wrap(text, 98, break_on_hyphens=False)
