@@ -514,6 +514,55 @@ def test_option_table_is_consistent() -> None:
             assert f"`{name}`" in table
 
 
+def _valid_alone(spec: OptionSpec) -> str:
+    """A value that ``spec`` converts without complaint."""
+    if spec.kind == "bool":
+        return "true"
+    if spec.choices:
+        return spec.choices[0]
+    if spec.low is not None:
+        return shown(spec.low)
+    return "low" if spec.dest == "eou_threshold" else "x"  # a level; elsewhere any text
+
+
+def _refusal_or_none(flags: dict[str, Any]) -> str:
+    try:
+        resolve(flags)
+    except ConfigError as err:
+        return str(err)
+    return ""
+
+
+@pytest.mark.parametrize("spec", [s for s in OPTIONS if s.needs], ids=lambda s: s.dest)
+def test_a_row_that_needs_another_is_refused_without_it(spec: OptionSpec) -> None:
+    """The table's ``needs``: given alone, the option is refused naming the one it needs; with
+    that one given too, that refusal is gone."""
+    needed = SPECS[spec.needs]
+    sentence = (
+        f"{spec.flag} ({spec.variable}), set on the command line, needs {needed.flag} "
+        f"({needed.variable})"
+    )
+    assert refused({spec.dest: _valid_alone(spec)}).startswith(sentence)
+    both = {spec.dest: _valid_alone(spec), spec.needs: _valid_alone(needed)}
+    assert sentence not in _refusal_or_none(both)
+
+
+@pytest.mark.parametrize("spec", [s for s in OPTIONS if s.vads], ids=lambda s: s.dest)
+def test_a_turn_detection_knob_is_refused_for_a_vad_without_it(spec: OptionSpec) -> None:
+    """The table's ``vads``: under every ``--vad`` outside them the option is refused, under
+    every one inside them it is not (for that reason)."""
+    assert spec.vads is not None
+    for vad in ("server_vad", "azure_semantic_vad", "semantic_vad", "none"):
+        message = _refusal_or_none({"vad": vad, spec.dest: _valid_alone(spec)})
+        if vad in spec.vads:
+            assert "applies only to --vad" not in message, (vad, message)
+        else:
+            assert message.startswith(
+                f"{spec.flag} ({spec.variable}), set on the command line, applies only to --vad "
+            ), (vad, message)
+            assert message.endswith(f", but --vad is {vad}."), (vad, message)
+
+
 def _field_value(settings: Settings, spec: OptionSpec) -> object:
     """The value of the settings field ``spec`` sets, None under an unset section (agent)."""
     attrs, section = [], spec.section

@@ -27,7 +27,7 @@ import typer
 
 from voicelive import __version__
 from voicelive.cli_help import PanelledHelpCommand
-from voicelive.config.layers import config_path
+from voicelive.config.layers import Sources, config_path
 from voicelive.config.options import OPTIONS, OptionSpec, help_text
 from voicelive.config.resolve import resolve_settings
 from voicelive.config.rules import is_loopback
@@ -80,6 +80,43 @@ def _warn(text: str) -> None:
     typer.echo(f"warning: {text}", err=True)
 
 
+def _sources() -> Sources:
+    """Where chat, doctor and config read options from besides the flags: the environment,
+    ``.env`` in the current directory and the config file; warnings go to stderr."""
+    return {
+        "environ": os.environ,
+        "dotenv_path": Path.cwd() / ".env",
+        "config_path": config_path(os.environ),
+        "warn": _warn,
+    }
+
+
+def _option(spec: OptionSpec) -> inspect.Parameter:
+    """The Typer parameter of one table row: text or an on/off flag, None when not given (the
+    values are converted and checked with the other layers', in one place)."""
+    option = typer.Option(
+        "/".join(spec.flags),
+        help=help_text(spec),
+        metavar=spec.metavar or None,
+        show_default=False,
+        rich_help_panel=spec.topic,  # drawn as plain panels by PanelledHelpCommand
+    )
+    kind = bool if spec.kind == "bool" else str
+    annotation = Annotated[kind | None, option]  # type: ignore[valid-type]
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Parameter(spec.dest, keyword, default=None, annotation=annotation)
+
+
+def _table_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with one option per table row in place of its ``**values``, after its own:
+    Typer reads a command's options from its signature, so the signature is made here."""
+    own = inspect.signature(command, eval_str=True).parameters.values()
+    kept = [param for param in own if param.kind is not inspect.Parameter.VAR_KEYWORD]
+    signature = inspect.Signature([*kept, *(_option(spec) for spec in OPTIONS)])
+    command.__signature__ = signature  # type: ignore[attr-defined]
+    return command
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"voicelive {__version__}")
@@ -106,6 +143,7 @@ def _main(
 @app.command(
     short_help="Talk with Voice Live (quit with q + Enter or Ctrl+C).", cls=PanelledHelpCommand
 )
+@_table_options
 def chat(**values: Any) -> None:
     """Talk with Voice Live: speak, listen, interrupt; quit with q + Enter or Ctrl+C.
 
@@ -118,13 +156,7 @@ def chat(**values: Any) -> None:
 
     def body() -> int:
         nonlocal show_traceback
-        settings = resolve_settings(
-            values,
-            environ=os.environ,
-            dotenv_path=Path.cwd() / ".env",
-            config_path=config_path(os.environ),
-            warn=_warn,
-        )
+        settings = resolve_settings(values, **_sources())
         show_traceback = settings.log.debug
         from voicelive.logs import configure, native_stderr_to_log, shutdown
 
@@ -158,46 +190,16 @@ def chat(**values: Any) -> None:
     _run(body, lambda: show_traceback)
 
 
-def _option(spec: OptionSpec) -> inspect.Parameter:
-    """The Typer parameter of one table row: text or an on/off flag, None when not given (the
-    values are converted and checked with the other layers', in one place)."""
-    decls = f"{spec.flag}/{spec.negative}" if spec.negative else spec.flag
-    option = typer.Option(
-        decls,
-        help=help_text(spec),
-        metavar=spec.metavar or None,
-        show_default=False,
-        rich_help_panel=spec.topic,  # drawn as plain panels by PanelledHelpCommand
-    )
-    kind = bool if spec.kind == "bool" else str
-    annotation = Annotated[kind | None, option]  # type: ignore[valid-type]
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    return inspect.Parameter(spec.dest, keyword, default=None, annotation=annotation)
-
-
-# Typer reads a command's options from its signature: here, the table's rows.
-chat.__signature__ = inspect.Signature([_option(s) for s in OPTIONS])  # type: ignore[attr-defined]
-
-
 def _doctor_body(values: dict[str, Any], as_json: bool) -> int:
     from voicelive.doctor.command import run_command
 
-    def resolve(flags: dict[str, Any]) -> Any:
-        return resolve_settings(
-            flags,
-            environ=os.environ,
-            dotenv_path=Path.cwd() / ".env",
-            config_path=config_path(os.environ),
-            warn=_warn,
-        )
-
     connection_error = None
     try:
-        settings = resolve(values)
+        settings = resolve_settings(values, **_sources())
     except ConfigError as err:
         # The sound can still be checked: the settings once more as --simulate would take them
         # (no endpoint needed); a bad audio value fails there too and ends the run.
-        settings = resolve({**values, "simulate": True})
+        settings = resolve_settings({**values, "simulate": True}, **_sources())
         connection_error = str(err)
     return run_command(settings, connection_error, as_json)
 
@@ -206,7 +208,18 @@ def _doctor_body(values: dict[str, Any], as_json: bool) -> int:
     short_help="Check the microphone, the speaker, the network and the credential.",
     cls=PanelledHelpCommand,
 )
-def doctor(**values: Any) -> None:
+@_table_options
+def doctor(
+    json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print a JSON list of {name, status, detail, fix}; never waits for a person "
+            "(records the room instead of asking you to speak).",
+        ),
+    ] = False,
+    **values: Any,
+) -> None:
     """Check this side: Python and packages, PortAudio, the devices at the rates chat uses, the
     microphone's level, a Bluetooth headset in call mode, an echo path from the speaker, and the
     endpoint (DNS, TLS, credential, handshake). Each check is ok, warn or fail with a fix.
@@ -214,26 +227,7 @@ def doctor(**values: Any) -> None:
     Takes the same options, variables and config file as chat (--simulate checks against the
     bundled simulator). Exit 0 when nothing failed, 9 when a check failed.
     """
-    as_json = values.pop("json") is True
-    _run(lambda: _doctor_body(values, as_json), lambda: values.get("debug") is True)
-
-
-_JSON_OPTION = inspect.Parameter(
-    "json",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=False,
-    annotation=Annotated[
-        bool,
-        typer.Option(
-            "--json",
-            help="Print a JSON list of {name, status, detail, fix}; never waits for a person "
-            "(records the room instead of asking you to speak).",
-        ),
-    ],
-)
-doctor.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-    [_JSON_OPTION, *(_option(s) for s in OPTIONS)]
-)
+    _run(lambda: _doctor_body(values, json), lambda: values.get("debug") is True)
 
 
 config_app = typer.Typer(
@@ -260,9 +254,7 @@ def config(
         from voicelive.config.resolve import describe
 
         path = config_path(os.environ)
-        flags = {"profile": profile}
-        dotenv = Path.cwd() / ".env"
-        rows = describe(flags, environ=os.environ, dotenv_path=dotenv, config_path=path, warn=_warn)
+        rows = describe({"profile": profile}, **_sources())
         typer.echo(f"config file: {path}{'' if path.is_file() else ' (none)'}")
         width = max(len(flag) for flag, _, _ in rows)
         for flag, value, where in rows:
@@ -303,10 +295,12 @@ def format_devices(devices: list[DeviceInfo]) -> str:
     return "\n".join(lines)
 
 
+_Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+"""``--debug`` of the commands that take no table options (Typer copies the Option)."""
+
+
 @app.command(short_help="List audio input and output devices.")
-def devices(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-) -> None:
+def devices(debug: _Debug = False) -> None:
     """List audio input and output devices (index, channels, default rate, defaults)."""
 
     def body() -> int:
@@ -370,7 +364,7 @@ def simulate(
     seed: Annotated[
         int | None, typer.Option(metavar="N", help="Seed the jitter, for reproducible runs.")
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    debug: _Debug = False,
 ) -> None:
     """Serve the offline Voice Live simulator on loopback (a parrot that speaks your words back)."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typer import _click as click  # Typer 0.28 carries its own click
 from typer.core import TyperCommand
 
-from voicelive.config.options import TOPICS
+from voicelive.config.options import topic_rank
 
 UNGROUPED = "Options"
 COLUMN_MAX = 30
@@ -20,9 +20,7 @@ COLUMN_MAX = 30
 
 
 def _rank(panel: str) -> int:
-    if panel == UNGROUPED:
-        return -1
-    return TOPICS.index(panel) if panel in TOPICS else len(TOPICS)
+    return -1 if panel == UNGROUPED else topic_rank(panel)
 
 
 class PanelledHelpCommand(TyperCommand):

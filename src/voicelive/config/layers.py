@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Required, TypedDict
 
 from voicelive.config.options import OPTIONS, SPECS
 from voicelive.errors import ConfigError
@@ -36,6 +37,17 @@ class Origin:
     where: str
     variable: str | None
     raw: object
+
+
+class Sources(TypedDict, total=False):
+    """Where option values come from below the flags: ``environ``, the ``.env`` file at
+    ``dotenv_path`` and the config file at ``config_path`` (None: none); ``warn`` hears what is
+    allowed but unwise (the CLI prints it)."""
+
+    environ: Required[Mapping[str, str]]
+    dotenv_path: Path | None
+    config_path: Path | None
+    warn: Callable[[str], None] | None
 
 
 def read_dotenv(path: Path | None) -> dict[str, str]:
@@ -66,9 +78,9 @@ def layered(environ: Mapping[str, str], dotenv: Mapping[str, str]) -> dict[str, 
 def gather(
     flags: Mapping[str, object],
     environ: Mapping[str, str],
-    dotenv_path: Path | None,
-    config_path: Path | None,
-    warn: Callable[[str], None] | None,
+    dotenv_path: Path | None = None,
+    config_path: Path | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, Origin]:
     """Per option given anywhere, the value that wins and its origin: ``flags`` (None or blank
     for not given) over ``environ`` over ``dotenv_path`` over the file's profile and top level."""

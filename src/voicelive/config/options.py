@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from voicelive.config import settings as s
-from voicelive.protocol.session_payload import VAD_TYPES, VOICE_TYPES
+from voicelive.protocol.session_payload import (
+    AZURE_SEMANTIC_VADS,
+    EOU_VADS,
+    THRESHOLD_VADS,
+    VAD_TYPES,
+    VOICE_TYPES,
+)
 
 Kind = Literal["text", "path", "int", "float", "choice", "bool"]
 
@@ -27,6 +33,7 @@ EOU_MODELS: Final = ("semantic_detection_v1", "semantic_detection_v1_multilingua
 NOISE_REDUCTION: Final = ("azure_deep_noise_suppression", "near_field", "far_field", "none")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _UNITS: Final = {"MS": " of milliseconds", "HZ": " of hertz"}
+_ANY_VAD: Final = frozenset(VAD_TYPES)
 
 SECTIONS: Final[dict[str, tuple[type, str]]] = {
     "": (s.Settings, ""),
@@ -47,7 +54,8 @@ parent section and attribute)."""
 class OptionSpec:
     """One row: ``dest`` the option's name, ``section``/``field`` the settings field it sets,
     ``envvars`` the variables (first preferred), ``default`` how the default reads in the docs,
-    ``example`` what ``.env.example`` shows, ``low``/``high`` a number's inclusive range."""
+    ``example`` what ``.env.example`` shows, ``low``/``high`` a number's inclusive range.
+    ``vads`` and ``needs`` are rules as data, applied by :mod:`voicelive.config.rules`."""
 
     dest: str
     section: str
@@ -55,7 +63,8 @@ class OptionSpec:
     envvars: tuple[str, ...]
     default: str
     meaning: str
-    group: str
+    topic: str
+    """The ``--help`` panel and the ``.env.example`` section (:data:`TOPICS`)."""
     kind: Kind
     metavar: str
     low: float | None
@@ -63,13 +72,19 @@ class OptionSpec:
     choices: tuple[str, ...]
     negative: str | None
     example: str
-    topic: str = ""
-    """The ``--help`` panel (:data:`TOPICS`); ``_opt`` fills it from :data:`_TOPIC_OF` or the
-    row's group, so a new row needs nothing more."""
+    vads: frozenset[str] | None = None
+    """The ``--vad`` types the option applies to (None: every one, and none)."""
+    needs: str = ""
+    """The option (its dest) that must be set, and on, for this one to be given."""
 
     @property
     def flag(self) -> str:
         return "--" + self.dest.replace("_", "-")
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The flag, and its ``--no-…`` form for an on/off option."""
+        return (self.flag, self.negative) if self.negative else (self.flag,)
 
     @property
     def variable(self) -> str:
@@ -115,7 +130,7 @@ def _opt(
     dest: str,
     to: str,
     meaning: str,
-    group: str,
+    topic: str,
     metavar: str = "TEXT",
     *,
     default: str | None = None,
@@ -126,6 +141,8 @@ def _opt(
     choices: tuple[str, ...] = (),
     negative: str | None = None,
     example: str | None = None,
+    vads: frozenset[str] | None = None,
+    needs: str = "",
 ) -> OptionSpec:
     """A row. ``to`` is ``section`` or ``section.field`` (the field defaults to ``dest``). The
     variable is ``VOICELIVE_<DEST>`` unless ``env`` names them; the kind follows from
@@ -144,14 +161,9 @@ def _opt(
     if low is not None:
         meaning = meaning.replace("{range}", f"{_number(low)} to {_number(high)}")
     envvars = env or ("VOICELIVE_" + dest.upper(),)
-    topic = _TOPIC_OF.get(dest) or _GROUP_TOPIC.get(group, group)
-    return OptionSpec(dest, section, name or dest, envvars, default, meaning, group, kind,
-                      metavar, low, high, choices, negative, example, topic)  # fmt: skip
+    return OptionSpec(dest, section, name or dest, envvars, default, meaning, topic, kind,
+                      metavar, low, high, choices, negative, example, vads, needs)  # fmt: skip
 
-
-_C, _V, _T, _A, _L = "Connection", "Conversation", "Turn detection", "Audio", "Logging and mode"
-_G = "Foundry agent"
-_TL = "Tools"
 
 TOPICS: Final = (
     "Connection and credentials",
@@ -162,22 +174,16 @@ TOPICS: Final = (
     "Resilience",
     "Tools",
 )
-"""The panels of ``voicelive chat --help``, the most used first; a row's topic outside these
-(a new group) gets a panel of its own after them."""
-_GROUP_TOPIC: Final = {
-    _C: TOPICS[0], _G: TOPICS[0], _V: TOPICS[1], _T: TOPICS[2], _A: TOPICS[3], _L: TOPICS[4],
-    _TL: TOPICS[6],
-}  # fmt: skip
-_TOPIC_OF: Final = {
-    "simulate": TOPICS[0],
-    "input_file": TOPICS[4],
-    "output_file": TOPICS[4],
-    "reconnect": TOPICS[5],
-    "reconnect_attempts": TOPICS[5],
-    "replay_turns": TOPICS[5],
-    "replay_chars": TOPICS[5],
-}
-"""Rows whose topic is not their group's."""
+"""The panels of ``voicelive chat --help`` and the sections of ``.env.example``, the most used
+first; a row's topic outside these gets a panel and a section of its own after them."""
+_C, _V, _T, _A, _F, _R, _TL = TOPICS  # the rows' topics, by initial
+
+
+def topic_rank(topic: str) -> int:
+    """Where ``topic``'s panel and section come: :data:`TOPICS` order, any other after them."""
+    return TOPICS.index(topic) if topic in TOPICS else len(TOPICS)
+
+
 _AZ = "AZURE_VOICELIVE_"
 _NONE, _SERVICE = "(none)", "(service default)"
 
@@ -202,14 +208,14 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
          default="(none: the top level only)", example="work"),
     _opt("reconnect", "conn",
          "Reconnect automatically when the connection drops, with the conversation replayed.",
-         _C, kind="bool"),
+         _R, kind="bool"),
     _opt("reconnect_attempts", "conn",
-         "Reconnection attempts per outage before giving up, {range}.", _C, "N", low=1, high=100),
+         "Reconnection attempts per outage before giving up, {range}.", _R, "N", low=1, high=100),
     _opt("replay_turns", "replay.turns",
-         "Turns of the conversation replayed to a new connection, {range} (0: no replay).", _C,
+         "Turns of the conversation replayed to a new connection, {range} (0: no replay).", _R,
          "N", low=0, high=1000),
     _opt("replay_chars", "replay.chars",
-         "Characters of the conversation replayed at most, {range}.", _C, "N", low=0,
+         "Characters of the conversation replayed at most, {range}.", _R, "N", low=0,
          high=1_000_000),
     # --- networks (proxy, trust, timeout)
     _opt("proxy", "conn",
@@ -229,14 +235,14 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     # --- Foundry agent
     _opt("agent", "agent.name",
          "Talk to this Foundry Agent Service agent instead of a model; needs --agent-project and "
-         "Entra ID (az login), not an API key.", _G, "NAME", default="(none: a model)",
-         example="<your-agent-name>"),
+         "Entra ID (az login), not an API key.", _C, "NAME", default="(none: a model)",
+         example="<your-agent-name>", needs="agent_project"),
     _opt("agent_project", "agent.project", "Foundry project that holds the agent (with --agent).",
-         _G, "NAME", default=_NONE, example="<your-project-name>"),
-    _opt("agent_version", "agent.version", "Agent version to use (with --agent).", _G,
-         "VERSION", default="(the agent's latest)"),
-    _opt("conversation_id", "agent", "Continue this agent conversation (with --agent).", _G,
-         "ID", default="(a new conversation)"),
+         _C, "NAME", default=_NONE, example="<your-project-name>", needs="agent"),
+    _opt("agent_version", "agent.version", "Agent version to use (with --agent).", _C,
+         "VERSION", default="(the agent's latest)", needs="agent"),
+    _opt("conversation_id", "agent", "Continue this agent conversation (with --agent).", _C,
+         "ID", default="(a new conversation)", needs="agent"),
     # --- conversation
     _opt("instructions", "session",
          "System instructions for the assistant (not with --agent: the agent has its own).", _V,
@@ -244,19 +250,19 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     _opt("greet", "", "The assistant speaks first, before you say anything.", _V, kind="bool"),
     _opt("greet_instructions", "",
          "What the assistant's first words should do, e.g. 'Welcome the user briefly' (needs "
-         "--greet).", _V, default=_NONE),
+         "--greet).", _V, default=_NONE, needs="greet"),
     _opt("voice", "session", "Voice name, e.g. en-US-Ava:DragonHDLatestNeural or alloy.", _V,
          "NAME", default=_SERVICE),
     _opt("voice_type", "session", "azure-standard, azure-custom, azure-personal or openai.", _V,
-         "TYPE", default="(inferred from --voice)", choices=VOICE_TYPES),
+         "TYPE", default="(inferred from --voice)", choices=VOICE_TYPES, needs="voice"),
     _opt("voice_temperature", "session", "Azure HD voice temperature, {range}.", _V, "FLOAT",
-         default=_SERVICE, low=0.0, high=1.0),
+         default=_SERVICE, low=0.0, high=1.0, needs="voice"),
     _opt("voice_endpoint_id", "session",
          "Deployment id of an azure-custom voice (required for that type).", _V, "ID",
-         default=_NONE),
+         default=_NONE, needs="voice"),
     _opt("voice_model", "session",
          "Base model of an azure-personal voice, e.g. DragonLatestNeural (required for that "
-         "type).", _V, "NAME", default=_NONE),
+         "type).", _V, "NAME", default=_NONE, needs="voice"),
     _opt("modalities", "session", "Response modalities: text,audio or text.", _V, "LIST"),
     _opt("transcription_model", "session", "Model transcribing your speech, or none.", _V,
          "NAME", default="azure-speech (whisper-1 for gpt-realtime models)",
@@ -270,29 +276,33 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
          "semantic_vad, or none (no automatic turns).", _T, "TYPE", choices=(*VAD_TYPES, "none")),
     _opt("vad_threshold", "td.threshold",
          "Speech activation threshold, {range} (not semantic_vad).", _T, "FLOAT",
-         default="(service default, 0.5)", low=0.0, high=1.0),
+         default="(service default, 0.5)", low=0.0, high=1.0, vads=THRESHOLD_VADS),
     _opt("vad_eagerness", "td.eagerness",
          "How soon semantic_vad ends a turn: low, medium, high or auto (semantic_vad only).",
-         _T, "LEVEL", default="(service default, auto)", choices=EAGERNESS),
+         _T, "LEVEL", default="(service default, auto)", choices=EAGERNESS,
+         vads=frozenset({"semantic_vad"})),
     _opt("prefix_padding_ms", "td", "Audio kept before detected speech, {range} ms.", _T, "MS",
-         default=_SERVICE, low=0, high=5000),
+         default=_SERVICE, low=0, high=5000, vads=THRESHOLD_VADS),
     _opt("silence_duration_ms", "td", "Silence that ends a turn, {range} ms.", _T, "MS",
-         default="(service default, 500)", low=50, high=5000),
+         default="(service default, 500)", low=50, high=5000, vads=THRESHOLD_VADS),
     _opt("remove_filler_words", "td",
          "Ignore filler words (um, ah) as turn starts; azure semantic VADs only.", _T,
-         default="(service default, off)", kind="bool", negative="--keep-filler-words"),
+         default="(service default, off)", kind="bool", negative="--keep-filler-words",
+         vads=AZURE_SEMANTIC_VADS),
     _opt("eou_model", "td",
          "End-of-utterance model: semantic_detection_v1, semantic_detection_v1_multilingual or "
-         "none (server_vad and azure semantic VADs).", _T, "MODEL", choices=EOU_MODELS),
+         "none (server_vad and azure semantic VADs).", _T, "MODEL", choices=EOU_MODELS,
+         vads=EOU_VADS),
     _opt("eou_threshold", "td",
          "End-of-utterance threshold: low, medium, high or default; on 2025-05-01-preview a "
-         "number 0 to 1.", _T, "LEVEL", default=_SERVICE),
+         "number 0 to 1.", _T, "LEVEL", default=_SERVICE, vads=EOU_VADS, needs="eou_model"),
     _opt("eou_timeout_ms", "td", "End-of-utterance timeout, {range} ms.", _T, "MS",
-         default="(service default, 1000)", low=1, high=60_000),
+         default="(service default, 1000)", low=1, high=60_000, vads=EOU_VADS, needs="eou_model"),
     _opt("interrupt", "td.interrupt_response", "Let speech interrupt the assistant (barge-in).",
-         _T, kind="bool"),
+         _T, kind="bool", vads=_ANY_VAD),
     _opt("auto_truncate", "td",
-         "Let the service truncate interrupted replies instead of the client.", _T, kind="bool"),
+         "Let the service truncate interrupted replies instead of the client.", _T, kind="bool",
+         vads=_ANY_VAD),
     # --- audio
     _opt("noise_reduction", "session",
          "azure_deep_noise_suppression, near_field, far_field (gpt-realtime models) or none.",
@@ -322,29 +332,29 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
          default="(24000 if the device takes it, else its own)", low=8000, high=192_000,
          example="48000"),
     _opt("input_file", "audio",
-         "Read the user's audio from this WAV file instead of the microphone.", _A, "WAV",
+         "Read the user's audio from this WAV file instead of the microphone.", _F, "WAV",
          default="(microphone)", kind="path"),
     _opt("output_file", "audio",
-         "Write the assistant's audio to this WAV file instead of the speaker.", _A, "WAV",
+         "Write the assistant's audio to this WAV file instead of the speaker.", _F, "WAV",
          default="(speaker)", kind="path"),
     # --- logging and mode
-    _opt("log_file", "log", "Debug log file (mode 0600, secrets redacted), or none.", _L, "PATH"),
-    _opt("log_level", "log", "Log file level: DEBUG, INFO, WARNING, ERROR or CRITICAL.", _L,
+    _opt("log_file", "log", "Debug log file (mode 0600, secrets redacted), or none.", _F, "PATH"),
+    _opt("log_level", "log", "Log file level: DEBUG, INFO, WARNING, ERROR or CRITICAL.", _F,
          "LEVEL", choices=LOG_LEVELS),
     _opt("stats_json", "",
-         "Write per-turn latency and session statistics as JSON to this file at exit.", _L,
+         "Write per-turn latency and session statistics as JSON to this file at exit.", _F,
          "FILE", default=_NONE, kind="path"),
-    _opt("record", "", "Record the conversation's audio to this .wav file.", _L, "FILE.wav",
+    _opt("record", "", "Record the conversation's audio to this .wav file.", _F, "FILE.wav",
          default=_NONE, kind="path", example="conversation.wav"),
     _opt("transcript", "",
          "Write the conversation's text to this file: Markdown (.md) or JSON lines (.jsonl).",
-         _L, "FILE", default=_NONE, kind="path", example="conversation.md"),
+         _F, "FILE", default=_NONE, kind="path", example="conversation.md"),
     _opt("resume", "",
          "Start with the conversation in this --transcript .jsonl file as history (the same "
-         "bounded replay a reconnect sends).", _L, "FILE.jsonl", default=_NONE, kind="path",
+         "bounded replay a reconnect sends).", _F, "FILE.jsonl", default=_NONE, kind="path",
          example="<an earlier --transcript>.jsonl"),
-    _opt("debug", "log", "Show tracebacks on errors.", _L, kind="bool"),
-    _opt("simulate", "", "Talk to the bundled offline simulator instead of Azure.", _L,
+    _opt("debug", "log", "Show tracebacks on errors.", _F, kind="bool"),
+    _opt("simulate", "", "Talk to the bundled offline simulator instead of Azure.", _C,
          kind="bool"),
     # --- tools
     _opt("mcp_config", "tools.mcp",
@@ -354,9 +364,10 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     _opt("approve", "tools",
          "Tools that run without asking: comma-separated patterns on server.tool, as the "
          "prompt names them (codes.*, *.lookup_code).", _TL, "PATTERNS",
-         default="(none: every call is asked)", example="codes.*"),
+         default="(none: every call is asked)", example="codes.*", needs="mcp_config"),
     _opt("tool_timeout", "tools.call_timeout_s", "Seconds one tool call may take ({range}).",
-         _TL, "S", default="(30)", low=1.0, high=600.0, example="30"),
+         _TL, "S", default=f"({s.DEFAULT_TOOL_TIMEOUT_S:g})", low=1.0, high=600.0,
+         example=f"{s.DEFAULT_TOOL_TIMEOUT_S:g}", needs="mcp_config"),
 )  # fmt: skip
 
 SPECS: Final[dict[str, OptionSpec]] = {spec.dest: spec for spec in OPTIONS}
@@ -371,7 +382,7 @@ def options_markdown() -> str:
     """A Markdown table ``flag | variable | default | meaning`` of every option, for the README."""
     lines = ["| flag | variable | default | meaning |", "|---|---|---|---|"]
     for spec in OPTIONS:
-        flag = f"`{spec.flag}` / `{spec.negative}`" if spec.negative else f"`{spec.flag}`"
+        flag = " / ".join(f"`{name}`" for name in spec.flags)
         variables = "<br>".join(f"`{name}`" for name in spec.envvars)
         meaning = spec.meaning.replace("<", "&lt;").replace(">", "&gt;")  # not HTML tags
         lines.append(f"| {flag} | {variables} | {spec.default} | {meaning} |")
@@ -389,16 +400,16 @@ _ENV_HEADER = """\
 
 
 def env_example() -> str:
-    """The text of ``.env.example``: every option, grouped, commented out, wrapped at 100."""
+    """The text of ``.env.example``: every option by topic, commented out, wrapped at 100."""
     import textwrap
 
     out = [_ENV_HEADER]
-    group = ""
-    for spec in OPTIONS:
-        if spec.group != group:
-            group = spec.group
-            out.append(f"\n# ===== {group} =====\n")
-        flag = f"{spec.flag} / {spec.negative}" if spec.negative else spec.flag
+    topic = ""
+    for spec in sorted(OPTIONS, key=lambda spec: topic_rank(spec.topic)):  # stable: table order
+        if spec.topic != topic:
+            topic = spec.topic
+            out.append(f"\n# ===== {topic} =====\n")
+        flag = " / ".join(spec.flags)
         text = f"{flag}: {spec.meaning} Default: {spec.default}."
         comment = textwrap.wrap(text, 98, break_on_hyphens=False)
         if len(spec.envvars) > 1:

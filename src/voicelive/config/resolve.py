@@ -13,17 +13,7 @@ come from :mod:`voicelive.config.layers`. The rest is here, because every layer 
   info or query) and where it came from: ``--vad-threshold (VOICELIVE_VAD_THRESHOLD) must be a
   number from 0 to 1, got '1.5' in .env.`` Refusals are :class:`ConfigError` (exit 2), raised
   before anything connects.
-* The cross-option rules (:mod:`voicelive.config.rules`): VAD knobs only for the VAD types
-  that have them; EOU threshold/timeout need ``--eou-model`` (the threshold a level, a number on
-  2025-05-01-preview); ``--auto-truncate`` needs 2025-10-01 or later; voice options need
-  ``--voice`` and their voice type; ``--language`` a transcription model; a device and a file
-  for the same direction exclude each other; the endpoint is https/wss (http/ws for loopback
-  hosts only), the placeholder :data:`SIMULATOR_ENDPOINT` under ``--simulate``; a Foundry agent
-  needs its project and takes no ``--instructions``, ``--model`` or API key (Entra ID only);
-  ``--echo-reference`` needs echo cancellation and 2026-06-01-preview or later;
-  ``--greet-instructions`` needs ``--greet``; ``--proxy`` is a proxy URL or none (``--simulate``
-  makes it none unless given); ``--record`` is a ``.wav`` and ``--transcript`` a
-  ``.md`` or ``.jsonl`` file in an existing directory.
+* The cross-option rules (:mod:`voicelive.config.rules`, which lists them).
 
 The checked values then fill the settings fields the table names (:func:`_build`); an option not
 given leaves its field's default.
@@ -32,12 +22,12 @@ given leaves its field's default.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Unpack
 
 from voicelive.config import rules
-from voicelive.config.layers import Origin, gather
+from voicelive.config.layers import Origin, Sources, gather
 from voicelive.config.options import SECTIONS, SPECS, OptionSpec, field_default, shown
 from voicelive.config.settings import Settings
 from voicelive.errors import ConfigError
@@ -45,33 +35,19 @@ from voicelive.errors import ConfigError
 _TRUE, _FALSE = {"1", "true", "t", "yes", "y", "on"}, {"0", "false", "f", "no", "n", "off"}
 
 
-def resolve_settings(
-    flags: Mapping[str, object],
-    *,
-    environ: Mapping[str, str],
-    dotenv_path: Path | None = None,
-    config_path: Path | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> Settings:
-    """``flags`` (text or bool by option name, None or blank for not given) over ``environ``
-    over ``dotenv_path`` over the chosen profile of ``config_path`` over its top level over
-    the defaults, checked. ``warn`` hears what is allowed but unwise. Raises ConfigError."""
-    values = _Values(gather(flags, environ, dotenv_path, config_path, warn))
+def resolve_settings(flags: Mapping[str, object], **sources: Unpack[Sources]) -> Settings:
+    """``flags`` (text or bool by option name, None or blank for not given) over the
+    environment over ``.env`` over the chosen profile of the config file over its top level
+    over the defaults, checked. Raises ConfigError."""
+    values = _Values(gather(flags, **sources))
     rules.check(values)
     return _build(values.values)
 
 
-def describe(
-    flags: Mapping[str, object],
-    *,
-    environ: Mapping[str, str],
-    dotenv_path: Path | None = None,
-    config_path: Path | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> list[tuple[str, str, str]]:
+def describe(flags: Mapping[str, object], **sources: Unpack[Sources]) -> list[tuple[str, str, str]]:
     """``(flag, value, where it came from)`` of every option, the API key hidden; each value
     converted, the cross-option rules not applied (``voicelive config``). ConfigError."""
-    values = _Values(gather(flags, environ, dotenv_path, config_path, warn))
+    values = _Values(gather(flags, **sources))
     rows = []
     for dest, spec in SPECS.items():
         origin = values.origins.get(dest)
@@ -108,9 +84,9 @@ class _Values:
     def __init__(self, origins: dict[str, Origin]) -> None:
         self.origins = origins
         self.values: dict[str, Any] = {}
-        for dest, origin in sorted(origins.items(), key=lambda item: list(SPECS).index(item[0])):
+        for dest in (dest for dest in SPECS if dest in origins):  # in the table's order
             try:
-                self.values[dest] = _convert(SPECS[dest], origin.raw)
+                self.values[dest] = _convert(SPECS[dest], origins[dest].raw)
             except (ValueError, StopIteration):
                 self.fail(dest, SPECS[dest].expected())
 

@@ -1,8 +1,23 @@
-"""The cross-option rules of the configuration: values checked against each other and given
-their final form (see :mod:`voicelive.config.resolve`, whose module docstring lists them).
+"""The cross-option rules of the configuration: the converted values checked against each
+other and given their final form (:mod:`voicelive.config.resolve` converts them first).
 
-Each rule refuses with the one sentence :class:`~voicelive.config.resolve._Values` makes
-(:class:`~voicelive.errors.ConfigError`, exit 2).
+Two rules are data in the table, :class:`~voicelive.config.options.OptionSpec` ``vads`` and
+``needs``: a turn-detection knob only for the VAD types that have it; an option only with the
+one it needs (``--greet-instructions`` ``--greet``, the voice options ``--voice``, the agent's
+``--agent`` and it ``--agent-project``, the EOU threshold and timeout ``--eou-model``, the tool
+options ``--mcp-config``). The rest are written here: the EOU threshold a level (a number on
+2025-05-01-preview); ``--auto-truncate`` needs 2025-10-01 or later; a voice needs a voice type,
+inferred or given, and the id or model that type needs; ``--language`` a transcription model;
+a device and a file for the same direction exclude each other; the endpoint is https/wss
+(http/ws for loopback hosts only), the placeholder :data:`SIMULATOR_ENDPOINT` under
+``--simulate``; a Foundry agent takes no ``--instructions``, ``--model`` or API key (Entra ID
+only); ``--echo-reference`` needs echo cancellation and 2026-06-01-preview or later;
+``--proxy`` is a proxy URL or none (``--simulate`` makes it none unless given); ``--record`` is
+a ``.wav`` and ``--transcript`` a ``.md`` or ``.jsonl`` file in an existing directory.
+
+The first rule broken refuses, the table's first, with the one sentence
+:class:`~voicelive.config.resolve._Values` makes (:class:`~voicelive.errors.ConfigError`,
+exit 2).
 """
 
 from __future__ import annotations
@@ -14,13 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from voicelive.config.options import OPTIONS, SPECS
 from voicelive.config.settings import DIRECT, Secret, uses_legacy_eou_fields
 from voicelive.connection.proxy import check_proxy_url
 from voicelive.errors import ConfigError
 from voicelive.protocol.session_payload import (
-    AZURE_SEMANTIC_VADS,
-    EOU_VADS,
-    THRESHOLD_VADS,
     VAD_TYPES,
     VOICE_TYPES,
     infer_voice_type,
@@ -44,16 +57,19 @@ _NO_SPACES = {
     "agent_version": "a version without spaces",
     "conversation_id": "a conversation id without spaces",
 }
+_NEEDED_FOR = {
+    "agent": ", the agent to talk to",
+    "agent_project": ", the Foundry project that holds it",
+}
+"""What the needed option is for, where its name alone does not say."""
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*(,[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)*$")
 
 
 def check(v: _Values) -> None:
     """Check the values against each other and give them their final form; ConfigError."""
     api_version = v.effective("api_version")
-    if v["vad"] == "none":
-        v.values["vad"] = None
-    if v.given("greet_instructions") and not v["greet"]:
-        v.refuse("greet_instructions", "needs --greet (VOICELIVE_GREET)")
+    _text_shapes(v)
+    _the_tables_rules(v)
     _connection(v)
     _session(v, api_version)
     _turn_detection(v, api_version)
@@ -61,7 +77,27 @@ def check(v: _Values) -> None:
     _tools(v, api_version)
 
 
-def _connection(v: _Values) -> None:
+def _the_tables_rules(v: _Values) -> None:
+    """The rules the table holds as data: ``vads`` (a turn-detection knob given for a ``--vad``
+    that has none such) and ``needs`` (an option given without the one it needs)."""
+    vad = v.effective("vad")
+    for spec in OPTIONS:
+        if spec.vads is not None and v.given(spec.dest) and vad not in spec.vads:
+            *most, last = [name for name in VAD_TYPES if name in spec.vads]
+            listed = f"{', '.join(most)} or {last}" if most else last
+            v.refuse(spec.dest, f"applies only to --vad {listed}, but --vad is {vad}")
+    for dest in ("vad", "eou_model", "noise_reduction"):  # the word none: no VAD, model, filter
+        if v[dest] == "none":
+            v.values[dest] = None
+    for spec in OPTIONS:  # after the word none is None: --eou-model none has no threshold
+        if spec.needs and v.given(spec.dest) and not v[spec.needs]:
+            needed = SPECS[spec.needs]
+            why = _NEEDED_FOR.get(spec.needs, "")
+            v.refuse(spec.dest, f"needs {needed.flag} ({needed.variable}){why}")
+
+
+def _text_shapes(v: _Values) -> None:
+    """Text options whose value alone is wrong (before any rule between options)."""
     api_key = v["api_key"]
     if api_key is not None:
         if any(ch.isspace() or not ch.isprintable() for ch in api_key):
@@ -73,6 +109,9 @@ def _connection(v: _Values) -> None:
     for dest, expected in _NO_SPACES.items():
         if any(ch.isspace() for ch in v[dest] or ""):
             v.fail(dest, expected)
+
+
+def _connection(v: _Values) -> None:
     v.values["endpoint"] = SIMULATOR_ENDPOINT if v["simulate"] else _endpoint(v)
     proxy = v["proxy"]
     if v["simulate"] and proxy is None:  # the bundled simulator is on this machine's loopback,
@@ -82,15 +121,7 @@ def _connection(v: _Values) -> None:
     elif proxy is not None and (why := check_proxy_url(proxy)) is not None:
         v.fail("proxy", why)
     if not v.given("agent"):
-        for dest in ("agent_project", "agent_version", "conversation_id"):
-            if v.given(dest):
-                v.refuse(dest, "needs --agent (VOICELIVE_AGENT), the agent to talk to")
         return
-    if not v.given("agent_project"):
-        v.refuse(
-            "agent",
-            "needs --agent-project (VOICELIVE_AGENT_PROJECT), the Foundry project that holds it",
-        )
     if v.given("api_key"):
         v.refuse(
             "api_key",
@@ -146,10 +177,6 @@ def is_loopback(host: str) -> bool:
 
 def _session(v: _Values, api_version: str) -> None:
     voice = v["voice"]
-    if voice is None:
-        for dest in ("voice_type", "voice_temperature", "voice_endpoint_id", "voice_model"):
-            if v.given(dest):
-                v.refuse(dest, "needs --voice (VOICELIVE_VOICE)")
     voice_type = v["voice_type"] or (voice and infer_voice_type(voice))
     if voice is not None and voice_type is None:
         v.fail(
@@ -195,30 +222,6 @@ def _session(v: _Values, api_version: str) -> None:
 
 
 def _turn_detection(v: _Values, api_version: str) -> None:
-    vad = v.effective("vad") or "none"
-    applies = {
-        "vad_threshold": THRESHOLD_VADS,
-        "prefix_padding_ms": THRESHOLD_VADS,
-        "silence_duration_ms": THRESHOLD_VADS,
-        "vad_eagerness": {"semantic_vad"},
-        "remove_filler_words": AZURE_SEMANTIC_VADS,
-        "eou_model": EOU_VADS,
-        "eou_threshold": EOU_VADS,
-        "eou_timeout_ms": EOU_VADS,
-        "interrupt": set(VAD_TYPES),
-        "auto_truncate": set(VAD_TYPES),
-    }
-    for dest, vads in applies.items():
-        if v.given(dest) and vad not in vads:
-            *most, last = [name for name in VAD_TYPES if name in vads]
-            listed = f"{', '.join(most)} or {last}" if most else last
-            v.refuse(dest, f"applies only to --vad {listed}, but --vad is {vad}")
-    for dest in ("eou_model", "noise_reduction"):  # the word none: no model, no reduction
-        if v[dest] == "none":
-            v.values[dest] = None
-    for dest in ("eou_threshold", "eou_timeout_ms"):
-        if v["eou_model"] is None and v.given(dest):
-            v.refuse(dest, "needs --eou-model (VOICELIVE_EOU_MODEL)")
     if v["auto_truncate"] and not supports_auto_truncate(api_version):
         v.refuse("auto_truncate", f"needs --api-version 2025-10-01 or later, not {api_version}")
     threshold = v["eou_threshold"]
@@ -270,9 +273,6 @@ def _tools(v: _Values, api_version: str) -> None:
     """``--mcp-config`` read and checked here (``${VAR}`` comes from the environment); the
     tools modules are imported only when it is given."""
     if not v.given("mcp_config"):
-        for dest in ("approve", "tool_timeout"):
-            if v.given(dest):
-                v.refuse(dest, "needs --mcp-config (VOICELIVE_MCP_CONFIG)")
         return
     from voicelive.tools.catalog import service_mcp_refusal
     from voicelive.tools.config import load_mcp_config
