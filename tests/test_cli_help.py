@@ -85,3 +85,11 @@ def test_panelled_help_loads_nothing_heavy_and_not_rich(args: list[str]) -> None
     assert "Connection and credentials:" in stdout
     heavy = ("rich", *HELP_HEAVY)
     assert [m for m in modules if any(m == h or m.startswith(h + ".") for h in heavy)] == []
+
+
+def test_the_top_level_help_gives_the_first_steps() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "Start with `voicelive doctor`" in text
+    assert "`voicelive chat --simulate` (offline)" in text

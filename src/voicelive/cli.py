@@ -38,8 +38,7 @@ if TYPE_CHECKING:
     from voicelive.audio.device_choice import DeviceInfo
 
 app = typer.Typer(
-    name="voicelive",
-    help="Voice chat with Azure AI Voice Live from the terminal.",
+    name="voicelive",  # its help is _main's docstring
     no_args_is_help=True,
     add_completion=False,
     # Plain click help: wraps long variable names instead of cutting them off at 80 columns.

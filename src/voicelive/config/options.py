@@ -392,7 +392,8 @@ def options_markdown() -> str:
 _ENV_HEADER = """\
 # voicelive configuration: copy to .env in the directory you run voicelive from.
 # Generated from src/voicelive/config/options.py: python -m voicelive.config.options > .env.example
-# Precedence: command-line flag > environment variable > .env > config file > default.
+# Precedence: command-line flag > environment variable > .env > --profile's table in the config
+# file > the config file's top level > default.
 # Every line is commented out, so the defaults apply until you uncomment one.
 # Empty values count as unset. Booleans: 1/true/yes/on or 0/false/no/off.
 # Never commit a real key: .env is in .gitignore.

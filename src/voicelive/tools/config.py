@@ -47,6 +47,8 @@ from voicelive.errors import ConfigError
 _VAR = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)\}")
 _OTHER_PLACEHOLDER = re.compile(r"\$\{(input|workspaceFolder|userHome|config)[:}]")
 PYTHON_PLACEHOLDER = "${voicelive_python}"
+DEFAULT_START_TIMEOUT_S = 20.0
+"""How long one server may take to start and list its tools."""
 SERVER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 """What a server name may be: it is a prefix of the declared function names and a log tag."""
 

@@ -30,11 +30,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from voicelive.config.settings import DEFAULT_TOOL_TIMEOUT_S
 from voicelive.protocol import tool_events as wire
 from voicelive.tools.approval import DEFAULT_TIMEOUT_S, ApprovalPolicy, ApprovalQueue
 from voicelive.tools.call_loop import DEFAULT_MAX_CALLS_PER_TURN, CallLoop
 from voicelive.tools.catalog import DeclaredTool, ToolCatalog
-from voicelive.tools.config import McpConfig
+from voicelive.tools.config import DEFAULT_START_TIMEOUT_S, McpConfig
 from voicelive.tools.loop_events import (
     Action,
     ApprovalAnswered,
@@ -56,6 +57,7 @@ from voicelive.tools.loop_events import (
     ToolOutcome,
     UserTurnStarted,
 )
+from voicelive.tools.results import DEFAULT_MAX_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +77,11 @@ class ToolSettings:
     """The user's choices (flags / variables), with the documented defaults."""
 
     approve: Sequence[str] = ()
-    call_timeout_s: float = 30.0
+    call_timeout_s: float = DEFAULT_TOOL_TIMEOUT_S
     approval_timeout_s: float = DEFAULT_TIMEOUT_S
     max_calls_per_turn: int = DEFAULT_MAX_CALLS_PER_TURN
-    max_result_chars: int = 8000
-    start_timeout_s: float = 20.0
+    max_result_chars: int = DEFAULT_MAX_CHARS
+    start_timeout_s: float = DEFAULT_START_TIMEOUT_S
 
 
 @dataclass

@@ -35,16 +35,15 @@ from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CONNECTION_CLOSED, PaginatedRequestParams
 
+from voicelive.config.settings import DEFAULT_TOOL_TIMEOUT_S
 from voicelive.tools.catalog import ListedTool
-from voicelive.tools.config import HttpServer, StdioServer, reveal_all
+from voicelive.tools.config import DEFAULT_START_TIMEOUT_S, HttpServer, StdioServer, reveal_all
 from voicelive.tools.loop_events import ToolOutcome
 from voicelive.tools.results import DEFAULT_MAX_CHARS, format_result
 from voicelive.tools.stderr_log import StderrToLog
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_START_TIMEOUT_S = 20.0
-DEFAULT_CALL_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 8.0
 """Bound on stopping one server; the SDK's own escalation (stdin, SIGTERM, SIGKILL) is ~6 s."""
 PASSED_THROUGH = (
@@ -178,7 +177,7 @@ class McpServers:
         specs: Sequence[StdioServer | HttpServer],
         *,
         start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
-        call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
+        call_timeout_s: float = DEFAULT_TOOL_TIMEOUT_S,
         max_result_chars: int = DEFAULT_MAX_CHARS,
         environ: Mapping[str, str] | None = None,
     ) -> None:
