@@ -157,34 +157,9 @@ def chat(**values: Any) -> None:
         nonlocal show_traceback
         settings = resolve_settings(values, **_sources())
         show_traceback = settings.log.debug
-        from voicelive.logs import configure, native_stderr_to_log, shutdown
+        from voicelive.chat_main import chat_main
 
-        try:
-            try:
-                configure(settings.log)
-            except OSError as err:
-                raise ConfigError(
-                    f"--log-file (VOICELIVE_LOG_FILE) cannot be opened: {err.strerror}; "
-                    "choose another path or none."
-                ) from None
-            with native_stderr_to_log():  # PortAudio's C-level chatter goes to the log
-                warm_up = None
-                audio = settings.audio
-                if audio.input_file is None and audio.output_file is None:
-                    from voicelive.audio.portaudio import warm_up_portaudio
-
-                    warm_up = warm_up_portaudio()  # while the chat's modules load
-                try:
-                    import asyncio
-
-                    from voicelive.chat import run_chat
-
-                    return asyncio.run(run_chat(settings))
-                finally:
-                    if warm_up is not None:  # PortAudio's start-up moves fd 2: let it finish
-                        warm_up.join(timeout=5)  # before the stderr capture is undone
-        finally:
-            shutdown()
+        return chat_main(settings)
 
     _run(body, lambda: show_traceback)
 
