@@ -92,6 +92,10 @@ def test_the_bar_fills_from_the_floor_to_full_scale(dbfs: float, bar: str) -> No
 def test_the_meter_shows_the_bar_and_dbfs_and_a_mark_of_its_own_for_zeros() -> None:
     assert meter_text(-30.4) == "mic ▕████    ▏ -30 dBFS"
     assert meter_text(-75.0) == "mic ▕        ▏ -75 dBFS"
+    # the same length at every level, so a moving meter redraws only its own characters
+    assert meter_text(-117.0) == "mic ▕        ▏ -99 dBFS"
+    assert meter_text(-4.4) == "mic ▕███████▍▏  -4 dBFS"
+    assert meter_text(0.0) == "mic ▕████████▏   0 dBFS"
     assert meter_text(-math.inf) == "mic ▕--------▏ exact zeros"
 
 

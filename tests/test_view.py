@@ -71,17 +71,21 @@ def test_the_status_line_is_redrawn_in_place_and_only_when_its_text_changes(
     assert view.redraws_status
     view.status("listening")
     view.figures("mic ▕██      ▏ -45 dBFS")
+    drawn = len(out.getvalue())
     view.figures("mic ▕██      ▏ -45 dBFS")  # the same: nothing written
     view.status("listening")
     view.set_muted(False)  # the same line again
+    assert len(out.getvalue()) == drawn
+    # the meter moved, the line kept its length: only the characters that changed
     view.figures("mic ▕███     ▏ -40 dBFS")
+    first = len("[listening]  mic ▕██")
+    assert out.getvalue()[drawn:] == f"\x1b7\r\x1b[{first}C\x1b[2m█     ▏ -40\x1b[0m\x1b8"
     view.tool_status("run codes.lookup? y/n/a", ask=True)
     view.figures("mic ▕███     ▏ -40 dBFS · tokens 10 in / 20 out")
     output = out.getvalue()
-    assert draws(output) == [
+    assert draws(output) == [  # the whole line: at first, and each time its length changed
         f"[listening]  {HINT}",
         f"[listening]  mic ▕██      ▏ -45 dBFS  {HINT}",
-        f"[listening]  mic ▕███     ▏ -40 dBFS  {HINT}",
         "[listening]  run codes.lookup? y/n/a  mic ▕███     ▏ -40 dBFS",
         "[listening]  run codes.lookup? y/n/a  mic ▕███     ▏ -40 dBFS · tokens 10 in / 20 out",
     ]

@@ -1,6 +1,7 @@
 """The status line of the real ``voicelive chat --simulate`` in a real terminal (tmux), with
 sound played into the virtual microphone: the level meter follows it, exact zeros get their
-own mark, and the tokens appear after a reply.
+own mark, the tokens appear after a reply, and what the user is typing stays on screen while
+the meter moves.
 
 The lines seen are printed (``pytest -s`` or ``-rA`` shows them).
 """
@@ -112,6 +113,15 @@ def test_the_meter_follows_the_microphone_and_the_tokens_appear_after_a_reply(
         assert tokens is not None and int(tokens.group(1)) > 0 and int(tokens.group(2)) > 0
         assert re.search(r"· \d+ min left", after), context()  # the simulator sends expires_at
         assert wait_for(shows(lambda line: "[listening" in line and room(line)), 20), context()
+        # typed, not yet sent: the terminal echoes it after the status line, and the meter's
+        # redraws leave it there
+        client.send_keys("hello")
+        assert wait_for(shows(lambda line: line.endswith("quithello")), 5), context()
+        typed_from = len(seen) - 1
+        assert wait_for(shows(lambda _: len(seen) >= typed_from + 4), 10), context()
+        assert all(line.endswith("quithello") for line in seen[typed_from:]), context()
+        assert len({level(line) for line in seen[typed_from:]}) >= 2, context()
+        client.send_keys("C-u")  # the line is erased, never sent
     finally:
         noise.kill()
         noise.wait(timeout=5)

@@ -72,10 +72,12 @@ def level_bar(dbfs: float, cells: int = BAR_CELLS, floor_dbfs: float = BAR_FLOOR
 
 
 def meter_text(dbfs: float) -> str:
-    """``mic ▕████▌   ▏ -34 dBFS``; exact zeros: ``mic ▕--------▏ exact zeros``."""
+    """``mic ▕████▌   ▏ -34 dBFS`` (always this long: -99 and below show as -99); exact zeros:
+    ``mic ▕--------▏ exact zeros``."""
     if dbfs == -math.inf:
         return f"mic ▕{'-' * BAR_CELLS}▏ {ZEROS}"
-    return f"mic ▕{level_bar(dbfs)}▏ {round(dbfs):d} dBFS"
+    shown = min(0, max(-99, round(dbfs)))  # three characters: the line keeps its length
+    return f"mic ▕{level_bar(dbfs)}▏ {shown:3d} dBFS"
 
 
 def count_text(n: int) -> str:

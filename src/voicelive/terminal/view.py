@@ -4,7 +4,8 @@ On a terminal the status (``listening``, ``hearing you``, ``thinking``, ``speaki
 ``interrupted``) is drawn on the last line with the live figures (:meth:`TerminalView.figures`:
 the microphone's level, the tokens, the session's time left) and rewritten in place, only when
 its text changed: the new text over the old, then the rest of the line erased, never a blank
-line in between (no flicker) and never a full-screen clear. Its text is
+line in between (no flicker) and never a full-screen clear; when only some characters changed
+(the meter moved), only those, leaving what the user is typing on screen. Its text is
 :func:`~voicelive.terminal.status_line.compose`'s, cut to the terminal's width so it never
 wraps. Transcript lines scroll above it and the assistant's words stream onto their line as
 they arrive. When stdout is not a terminal (a pipe, a file, CI) everything is plain lines:
@@ -25,6 +26,8 @@ from voicelive.terminal.status_line import compose
 
 _CLEAR_LINE = "\r\x1b[K"
 _ERASE_TO_END = "\x1b[K"
+_SAVE_CURSOR = "\x1b7"
+_RESTORE_CURSOR = "\x1b8"
 _DIM = "\x1b[2m"
 _BOLD = "\x1b[1m"
 _RESET = "\x1b[0m"
@@ -90,12 +93,29 @@ class TerminalView:
             figures=self._figures,
             width=columns - 1,  # the last column would leave the cursor waiting to wrap
         )
-        if self._status_drawn and text == self._status_text:
+        if self._status_drawn and len(text) == len(self._status_text):
+            self._redraw_changed(text)
             return
         self._write(f"\r{_DIM}{text}{_RESET}{_ERASE_TO_END}")
         self._status_drawn = True
         self._status_text = text
         self._status_width = len(text)
+
+    def _redraw_changed(self, text: str) -> None:
+        """Rewrite only the characters that changed (a line of the same length: the meter
+        moved), the cursor saved and restored around it. So what the user is typing, which
+        the terminal echoes after the status line, stays on screen; it wraps only when it
+        is longer than the room the status line leaves."""
+        old = self._status_text
+        if text == old:
+            return
+        first = next(i for i, (a, b) in enumerate(zip(text, old, strict=True)) if a != b)
+        last = len(text) - next(
+            i for i, (a, b) in enumerate(zip(reversed(text), reversed(old), strict=True)) if a != b
+        )
+        right = f"\x1b[{first}C" if first else ""
+        self._write(f"{_SAVE_CURSOR}\r{right}{_DIM}{text[first:last]}{_RESET}{_RESTORE_CURSOR}")
+        self._status_text = text
 
     def _line(self, text: str) -> None:
         if self._tty:
