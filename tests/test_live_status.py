@@ -8,6 +8,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -183,3 +184,44 @@ async def test_a_plain_view_gets_no_figures(scripted: Scripted) -> None:
     ctrl_c()
     assert await asyncio.wait_for(task, 5) == 130
     assert [kind for kind, _ in view.lines if kind == "figures"] == []
+
+
+async def test_a_rollover_resets_the_time_left_real_client_and_simulator(tmp_path: Path) -> None:
+    # every session expires 4 s after it starts: the client rolls over before that, and the
+    # time left shown is the new session's
+    from tests.simulator_helpers import silence
+    from tests.test_chat_simulator import settings as wav_settings
+    from tests.test_chat_simulator import write_wav
+    from voicelive.chat import run_chat
+    from voicelive.quit import Quit
+    from voicelive.simulator import Simulator, SimulatorOptions
+
+    wav = write_wav(tmp_path / "in.wav", silence(30.0) + 30)  # a quiet room, never zeros
+    view = RecordingView(redraws_status=True)
+    quit = Quit()
+    shown: list[int] = []
+
+    async def time_left_goes_back_up() -> None:
+        while True:
+            text = await view.wait_for("figures", "left", timeout=15)
+            found = re.search(r"0:0(\d) left", text)
+            assert found, text
+            shown.append(int(found.group(1)))
+            if len(shown) >= 2 and shown[-1] > shown[-2]:
+                return
+
+    options = SimulatorOptions(fault="expire-soon", fault_after_s=4.0)
+    async with Simulator(options) as sim:
+        task = asyncio.ensure_future(
+            run_chat(wav_settings(sim, tmp_path, wav), view=view, stdin_fd=None, quit=quit)
+        )
+        try:
+            await asyncio.wait_for(time_left_goes_back_up(), 20)
+        finally:
+            quit.set(0, "test")
+            await asyncio.wait_for(task, 10)
+        connections = len(sim.connections)
+    print(f"time left shown (s): {shown}")
+    assert connections >= 2, shown
+    assert max(shown) <= 4 and min(shown[:-1]) < shown[-1], shown
+    assert all(kind != "error" for kind, _ in view.lines), view.lines
