@@ -87,7 +87,9 @@ class FakeAudio:
 class RecordingView:
     """A view that keeps what it was told, and lets tests wait for a line or a status."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, redraws_status: bool = False) -> None:
+        self.redraws_status = redraws_status
+        """True: the chat sends it live figures (as to a terminal)."""
         self.lines: list[tuple[str, str]] = []
         self.changed = asyncio.Event()
         self.closed = False
@@ -120,6 +122,9 @@ class RecordingView:
 
     def line_typed(self, line: str) -> None:
         self._add("keyboard", line)
+
+    def figures(self, text: str) -> None:
+        self._add("figures", text)
 
     def close(self) -> None:
         self.closed = True

@@ -43,6 +43,7 @@ from voicelive.protocol.conversation import Conversation
 from voicelive.quit import Quit
 from voicelive.quit_signals import install_quit_signals
 from voicelive.stats import ChatStats
+from voicelive.terminal import live_status
 from voicelive.terminal.keyboard import read_lines
 from voicelive.terminal.typed_commands import (
     HELP,
@@ -352,6 +353,7 @@ async def run_chat(
                     tools_ready=tools_task,  # started with the audio check
                 )
                 stack.push_async_callback(supervisor.close)
+                live_status.attach(view, stats, supervisor, pipeline)  # a terminal's figures
                 view.status(act.State.CONNECTING)
                 live = await _until_quit(quit, supervisor.connect_first())
                 if tools_task is not None and live is not None:

@@ -82,6 +82,8 @@ class AudioPipeline:
         self._muted = False
         self._mic: MicStream | None = None
         self._speaker: SpeakerStream | None = None
+        self.block_tap: Callable[[bytes], None] | None = None
+        """Sees every microphone block as it arrives, muted or not (the status line's meter)."""
 
     # -------------------------------------------------------------- playback (loop thread)
 
@@ -104,6 +106,8 @@ class AudioPipeline:
     # -------------------------------------------------------------- capture (loop thread)
 
     def on_mic_block(self, block: bytes) -> None:
+        if self.block_tap is not None:
+            self.block_tap(block)
         if self._silence is not None:
             mic = self._mic_only(block) if self._mic_only is not None else block
             warning = self._silence.feed(mic)

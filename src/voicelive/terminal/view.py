@@ -1,10 +1,16 @@
 """Terminal rendering of the transcript (both sides) and a one-line status.
 
 On a terminal the status (``listening``, ``hearing you``, ``thinking``, ``speaking``,
-``interrupted``) is drawn on the last line and rewritten in place; transcript lines scroll above
-it and the assistant's words stream onto their line as they arrive. When stdout is not a
-terminal (a pipe, a file, CI) everything is plain lines: status changes as ``[status]`` lines
-and each assistant reply as one line when it ends.
+``interrupted``) is drawn on the last line with the live figures (:meth:`TerminalView.figures`:
+the microphone's level, the tokens, the session's time left) and rewritten in place, only when
+its text changed: the new text over the old, then the rest of the line erased, never a blank
+line in between (no flicker) and never a full-screen clear; when only some characters changed
+(the meter moved), only those, leaving what the user is typing on screen. Its text is
+:func:`~voicelive.terminal.status_line.compose`'s, cut to the terminal's width so it never
+wraps. Transcript lines scroll above it and the assistant's words stream onto their line as
+they arrive. When stdout is not a terminal (a pipe, a file, CI) everything is plain lines:
+status changes as ``[status]`` lines and each assistant reply as one line when it ends; the
+figures are not shown.
 
 Call from the event loop thread only. :meth:`TerminalView.close` leaves the cursor at the start
 of a clean line; call it on every exit path.
@@ -16,7 +22,12 @@ import shutil
 import sys
 from typing import Protocol, TextIO
 
+from voicelive.terminal.status_line import compose
+
 _CLEAR_LINE = "\r\x1b[K"
+_ERASE_TO_END = "\x1b[K"
+_SAVE_CURSOR = "\x1b7"
+_RESTORE_CURSOR = "\x1b8"
 _DIM = "\x1b[2m"
 _BOLD = "\x1b[1m"
 _RESET = "\x1b[0m"
@@ -31,7 +42,12 @@ class View(Protocol):
     def set_muted(self, muted: bool) -> None: ...
     def tool_status(self, text: str | None, *, ask: bool = False) -> None: ...
     def line_typed(self, line: str) -> None: ...
+    def figures(self, text: str) -> None: ...
     def close(self) -> None: ...
+    @property
+    def redraws_status(self) -> bool:
+        """True when the status line is redrawn in place: only then are figures shown."""
+        ...
 
 
 class TerminalView:
@@ -43,7 +59,9 @@ class TerminalView:
         self._state = ""
         self._muted = False
         self._tool: str | None = None
+        self._figures = ""
         self._status_drawn = False
+        self._status_text = ""  # as drawn last, while _status_drawn
         self._status_width = 0
         self._open_item: str | None = None  # assistant line being streamed (tty)
 
@@ -64,14 +82,40 @@ class TerminalView:
             self._open_item = None
 
     def _draw_status(self) -> None:
-        if self._tty and self._open_item is None and self._state:
-            muted = " · microphone muted" if self._muted else ""
-            text = f"[{self._state}{muted}]  /help · q + Enter to quit"
-            if self._tool:
-                text = f"[{self._state}{muted}]  {self._tool}"
-            self._write(f"{_CLEAR_LINE}{_DIM}{text}{_RESET}")
-            self._status_drawn = True
-            self._status_width = len(text)
+        """(Re)draw the status line in place, unless it is on screen with this text already."""
+        if not (self._tty and self._open_item is None and self._state):
+            return
+        columns = shutil.get_terminal_size().columns
+        text = compose(
+            self._state,
+            muted=self._muted,
+            tool=self._tool,
+            figures=self._figures,
+            width=columns - 1,  # the last column would leave the cursor waiting to wrap
+        )
+        if self._status_drawn and len(text) == len(self._status_text):
+            self._redraw_changed(text)
+            return
+        self._write(f"\r{_DIM}{text}{_RESET}{_ERASE_TO_END}")
+        self._status_drawn = True
+        self._status_text = text
+        self._status_width = len(text)
+
+    def _redraw_changed(self, text: str) -> None:
+        """Rewrite only the characters that changed (a line of the same length: the meter
+        moved), the cursor saved and restored around it. So what the user is typing, which
+        the terminal echoes after the status line, stays on screen; it wraps only when it
+        is longer than the room the status line leaves."""
+        old = self._status_text
+        if text == old:
+            return
+        first = next(i for i, (a, b) in enumerate(zip(text, old, strict=True)) if a != b)
+        last = len(text) - next(
+            i for i, (a, b) in enumerate(zip(reversed(text), reversed(old), strict=True)) if a != b
+        )
+        right = f"\x1b[{first}C" if first else ""
+        self._write(f"{_SAVE_CURSOR}\r{right}{_DIM}{text[first:last]}{_RESET}{_RESTORE_CURSOR}")
+        self._status_text = text
 
     def _line(self, text: str) -> None:
         if self._tty:
@@ -139,6 +183,18 @@ class TerminalView:
             self._draw_status()
         elif text and ask:
             self._write(f"[{text}]\n")
+
+    @property
+    def redraws_status(self) -> bool:
+        return self._tty
+
+    def figures(self, text: str) -> None:
+        """The live figures (the level meter, the tokens, the time left) for the status line;
+        a terminal only (plain mode ignores them). Redrawn only when the line's text changes."""
+        if not self._tty or text == self._figures:
+            return
+        self._figures = text
+        self._draw_status()
 
     def line_typed(self, line: str) -> None:
         """The terminal echoed a typed line after the status: take it back off the screen.
