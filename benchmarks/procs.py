@@ -7,11 +7,16 @@ Every wall time is ``time.monotonic()`` (CLOCK_MONOTONIC: comparable between pro
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pty
 import signal
 import statistics
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -137,7 +142,9 @@ class RecordTail:
 class Client:
     """``voicelive chat --endpoint URL --api-key K`` with every other setting at its default,
     in its own process, in a fresh directory (its log is the default ``voicelive.log`` there),
-    its stdin a pipe (``q`` + Enter quits it)."""
+    its stdin a pipe (``q`` + Enter quits it), its stdout a terminal as a person's is (a pty,
+    120 x 30, read by a thread here, which keeps the last screenful in :attr:`screen`): so the
+    status line and its level meter are drawn, and cost what they cost."""
 
     def __init__(
         self, endpoint: str, env: Mapping[str, str], workdir: Path, extra: Sequence[str] = ()
@@ -148,6 +155,9 @@ class Client:
         self.env = dict(env)
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
+        self.screen = b""
+        """The last 4 KiB the client wrote to its terminal."""
+        self._terminal: int | None = None
 
     @property
     def log(self) -> Path:
@@ -160,17 +170,33 @@ class Client:
 
     def start(self) -> Client:
         stderr = (self.workdir / "stderr.txt").open("ab")
+        terminal, pty_out = pty.openpty()
+        fcntl.ioctl(pty_out, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             self.args,
             cwd=self.workdir,
-            env=self.env,
+            env={**self.env, "TERM": "xterm-256color"},
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            stdout=pty_out,
             stderr=stderr,
         )
         stderr.close()
+        os.close(pty_out)
+        self._terminal = terminal
+        threading.Thread(target=self._read_terminal, args=(terminal,), daemon=True).start()
         return self
+
+    def _read_terminal(self, fd: int) -> None:
+        """Drain the client's terminal (a full pty would block its writes) until it closes."""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the client is gone and the pty hung up
+                return
+            if not chunk:
+                return
+            self.screen = (self.screen + chunk)[-4096:]
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -197,6 +223,10 @@ class Client:
         if proc.stdin is not None:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
+        if self._terminal is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._terminal)
+            self._terminal = None
         return proc.returncode
 
     def log_lines(self, containing: str) -> list[str]:

@@ -301,11 +301,21 @@ def idle_section(
                                 samples.append(cpu_window(floor.pid, opts.window).percent)
                             finally:
                                 floor.close()
+                    print(f"  {name}: the client's status line: {status_line(client.screen)}")
                 finally:
                     client.quit()
         finally:
             noise.kill()
             noise.wait(timeout=5)
+
+
+def status_line(screen: bytes) -> str:
+    """The last status line the client drew on its terminal, without escape sequences."""
+    import re
+
+    text = re.sub(r"\x1b(\[[0-9;?]*[A-Za-z]|[78])", "", screen.decode(errors="replace"))
+    lines = [ln.strip() for ln in re.split(r"[\r\n]", text) if ln.strip().startswith("[")]
+    return lines[-1] if lines else "(none drawn)"
 
 
 def session_url(endpoint: str) -> str:
