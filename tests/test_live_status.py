@@ -96,6 +96,26 @@ def test_the_same_figures_are_not_redrawn_and_tokens_show_after_a_reply(
     assert "mic ▕--------▏ exact zeros · tokens 120 in" in draws(out.getvalue())[-1]
 
 
+def test_resumed_turns_are_in_the_status_line_until_the_first_reply(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "160")
+    out = io.StringIO()
+    view = TerminalView(out, tty=True)
+    view.status("listening")
+    clock = FakeClock()
+    stats = ChatStats(clock())
+    live = LiveStatus(view, stats, lambda: None, clock=clock, resumed=3)
+    live.on_block(noise_block(1000))
+    assert draws(out.getvalue())[-1] == (
+        "[listening]  mic ▕████    ▏ -30 dBFS · 3 turns resumed  /help · q + Enter to quit"
+    )
+    stats.usage({"input_tokens": 120, "output_tokens": 45})
+    clock.now += REDRAW_INTERVAL_S
+    live.on_block(noise_block(1000))
+    assert "resumed" not in draws(out.getvalue())[-1]
+
+
 @dataclass
 class FakeInfo:
     expires_at: float | None

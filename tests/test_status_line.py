@@ -155,3 +155,9 @@ def test_compose_keeps_the_state_the_tool_and_the_figures_before_the_hint() -> N
     assert compose("speaking", muted=False, tool=None, figures="", width=0) == (
         f"[speaking]  {HINT}"
     )
+
+
+def test_resumed_turns_show_until_the_first_reply() -> None:
+    assert figures_text(-30.0, None, None, resumed=4) == "mic ▕████    ▏ -30 dBFS · 4 turns resumed"
+    assert figures_text(None, None, None, resumed=1) == "1 turn resumed"
+    assert "resumed" not in figures_text(-30.0, "tokens 5 in / 6 out", None, resumed=4)

@@ -319,6 +319,7 @@ async def run_chat(
 
                     recorder = stack.enter_context(ConversationRecorder(settings.record))
                     echo.record = _recording(pipeline, recorder.write)
+                resumed = 0
                 if settings.resume is not None:  # read before --transcript may append to it
                     from voicelive.transcript_resume import load_history
 
@@ -353,7 +354,9 @@ async def run_chat(
                     tools_ready=tools_task,  # started with the audio check
                 )
                 stack.push_async_callback(supervisor.close)
-                live_status.attach(view, stats, supervisor, pipeline)  # a terminal's figures
+                live_status.attach(
+                    view, stats, supervisor, pipeline, resumed
+                )  # a terminal's figures
                 view.status(act.State.CONNECTING)
                 live = await _until_quit(quit, supervisor.connect_first())
                 if tools_task is not None and live is not None:

@@ -37,6 +37,7 @@ class LiveStatus:
     ``session_end`` returns when the current session ends on the ``wall`` clock (Unix
     seconds, as ``expires_at``), or None when that is not known; ``clock`` (monotonic) paces
     the measures. ``channels``: the blocks' interleaved channels (the first is measured).
+    ``resumed``: the turns ``--resume`` gave the session, shown until the first reply.
     """
 
     def __init__(
@@ -49,7 +50,9 @@ class LiveStatus:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         interval_s: float = REDRAW_INTERVAL_S,
+        resumed: int = 0,
     ) -> None:
+        self._resumed = resumed
         self._view = view
         self._stats = stats
         self._session_end = session_end
@@ -74,6 +77,7 @@ class LiveStatus:
             level_dbfs(block, self._channels),
             tokens_text(stats.input_tokens, stats.output_tokens),
             None if end is None else end - self._wall(),
+            resumed=self._resumed,
         )
         self._view.figures(text)
 
@@ -92,8 +96,16 @@ def session_end_of(supervisor: Supervisor) -> Callable[[], float | None]:
     return session_end
 
 
-def attach(view: View, stats: ChatStats, supervisor: Supervisor, pipeline: AudioPipeline) -> None:
+def attach(
+    view: View,
+    stats: ChatStats,
+    supervisor: Supervisor,
+    pipeline: AudioPipeline,
+    resumed: int = 0,
+) -> None:
     """Show live figures in ``view``'s status line when it redraws one in place."""
     if view.redraws_status:
-        live = LiveStatus(view, stats, session_end_of(supervisor), channels=pipeline.input_channels)
+        end = session_end_of(supervisor)
+        channels = pipeline.input_channels
+        live = LiveStatus(view, stats, end, channels=channels, resumed=resumed)
         pipeline.block_tap = live.on_block

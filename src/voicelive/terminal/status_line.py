@@ -107,12 +107,19 @@ def time_left_text(seconds: float) -> str:
 
 
 def figures_text(
-    dbfs: float | None, tokens: str | None = None, time_left_s: float | None = None
+    dbfs: float | None,
+    tokens: str | None = None,
+    time_left_s: float | None = None,
+    *,
+    resumed: int = 0,
 ) -> str:
-    """The figures, most telling first (the meter), joined by `` · ``; empty when none."""
+    """The figures, most telling first (the meter), joined by `` · ``; empty when none.
+    ``resumed`` turns (``--resume``) show until the first reply's tokens take their place."""
     parts = [meter_text(dbfs)] if dbfs is not None else []
     if tokens:
         parts.append(tokens)
+    elif resumed > 0:
+        parts.append(f"{resumed} turn{'s' if resumed != 1 else ''} resumed")
     if time_left_s is not None:
         parts.append(time_left_text(time_left_s))
     return " · ".join(parts)
