@@ -6,6 +6,11 @@ Each chunk read in either direction is released ``delay_ms`` plus a uniform rand
 jitter shows as bunching, as on a real link). :meth:`stall` freezes both directions for a
 while: nothing is delivered until it ends, then everything held goes at once. Reproducible with
 ``seed``. Used by the tests and by ``benchmarks/`` (a real socket, no fakes).
+
+Every chunk relayed from the server to the client is logged in :attr:`ImpairedLink.delivered`
+(read and written times, ``loop.time()``, i.e. ``time.monotonic()``, and how many
+``response.audio.delta`` events it opens): the link's real delay, what a benchmark compares a
+player's playout against.
 """
 
 from __future__ import annotations
@@ -13,7 +18,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from dataclasses import dataclass
 from types import TracebackType
+
+AUDIO_DELTA = b'"response.audio.delta"'
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One chunk relayed server -> client: read from the server at ``read_at``, written to the
+    client at ``sent_at`` (monotonic seconds); ``audio_deltas`` audio delta events begin in it."""
+
+    read_at: float
+    sent_at: float
+    audio_deltas: int
 
 
 class ImpairedLink:
@@ -33,6 +51,8 @@ class ImpairedLink:
         self._open.set()
         self.port = 0
         self.connections = 0
+        self.delivered: list[Delivery] = []
+        """Server -> client chunks, in order (all connections)."""
 
     @property
     def endpoint(self) -> str:
@@ -52,19 +72,21 @@ class ImpairedLink:
             writer.close()
             return
         self._writers.add(up_writer)
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.ensure_future(self._direction(source, sink))
+        for source, sink, down in ((reader, up_writer, False), (up_reader, writer, True)):
+            task = asyncio.ensure_future(self._direction(source, sink, down))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _direction(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    async def _direction(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, down: bool
+    ) -> None:
         """Read chunks, stamp their release time, and deliver them in order when due."""
         loop = asyncio.get_running_loop()
-        due: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        due: asyncio.Queue[tuple[float, float, bytes]] = asyncio.Queue()
 
         async def deliver() -> None:
             while True:
-                release, data = await due.get()
+                read_at, release, data = await due.get()
                 wait = release - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)  # the link's delay: a timer to a known moment
@@ -73,6 +95,9 @@ class ImpairedLink:
                     sink.close()
                     return
                 sink.write(data)
+                if down:
+                    deltas = data.count(AUDIO_DELTA)
+                    self.delivered.append(Delivery(read_at, loop.time(), deltas))
                 await sink.drain()
 
         sender = asyncio.ensure_future(deliver())
@@ -80,9 +105,10 @@ class ImpairedLink:
         try:
             while True:
                 data = await source.read(65536)
-                release = loop.time() + self.delay_s + self._rng.uniform(0, self.jitter_s)
+                read_at = loop.time()
+                release = read_at + self.delay_s + self._rng.uniform(0, self.jitter_s)
                 last = max(last, release)
-                due.put_nowait((last, data))
+                due.put_nowait((read_at, last, data))
                 if not data:
                     break
             await sender
