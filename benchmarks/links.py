@@ -48,6 +48,9 @@ SILENT = 2
 MIN_GAP = RATE // 1000
 """Runs of silence shorter than 1 ms are the noise's own zero crossings."""
 TURNS = 4
+LEAD_S = 0.6
+"""Noise before each spoken turn's voice (longer than the simulator's 300 ms prefix padding, so
+a reply begins inside it)."""
 CHUNK_MS = 100.0
 """Audio per delta as the simulator sends it (its ``CHUNK_MS``)."""
 
@@ -192,17 +195,12 @@ def heard_until(rec: SpeakerRecorder, onset: int, when: float) -> tuple[int, flo
 
 def run_session(
     bed: AudioBed, rec: SpeakerRecorder, endpoint: str, env: dict[str, str], record: Path,
-    workdir: Path, link: ImpairedLink, wavs: tuple[Path, Path, Path], results: Results,
+    workdir: Path, link: ImpairedLink, wavs: tuple[Path, Path, Path, float], results: Results,
 ) -> None:  # fmt: skip
     """One client session of :data:`TURNS` turns; appends to ``results``."""
-    from tests.audio_bed import read_wav
     from tests.e2e.chat_harness import events_of
-    from tests.e2e.sound_analysis import sound_span
 
-    turn_wav, long_wav, interruption = wavs
-    spoken = read_wav(interruption)[0]
-    span = sound_span(spoken)
-    interruption_s = (span[1] if span else len(spoken)) / RATE
+    turn_wav, long_wav, interruption, voiced_end = wavs
     client = Client(endpoint, env, workdir).start()
     try:
         if not wait_for(lambda: not client.alive() or bool(_appends(record)), 30):
@@ -225,7 +223,8 @@ def run_session(
                 truncated = partial(more_than, truncates, record, "conversation.item.truncate")
                 ok = wait_for(truncated, 15)
                 player.wait(timeout=30)
-                heard = heard_until(rec, onset, cut_at + interruption_s + 0.3)
+                # Before the parrot of the interruption: it comes 500 ms after its voice.
+                heard = heard_until(rec, onset, cut_at + voiced_end + 0.3)
                 if not ok or heard is None:
                     results.notes.append(f"turn {turn + 1}: no truncate or nothing heard")
                     continue
@@ -267,20 +266,24 @@ def _appends(record: Path) -> list[object]:
     return list(events_of(record, "input_audio_buffer.append"))
 
 
-def make_wavs(work: Path) -> tuple[Path, Path, Path]:
+def make_wavs(work: Path) -> tuple[Path, Path, Path, float]:
     """A short turn, a long one (to be interrupted) and the interruption, each inside a
-    -48 dBFS noise floor."""
+    -48 dBFS noise floor; and where the interruption's voice ends in its file (seconds)."""
     from tests.audio_bed import read_wav, speech_wav, with_noise_floor, write_wav
+    from tests.e2e.sound_analysis import sound_span
 
     made = []
+    voiced_end = 0.0
     for name, text in (
         ("turn", "The quick brown fox jumps over the lazy dog"),
         ("long", "Once upon a time a little robot listened to long stories about the sea"),
         ("stop", "Wait, stop please"),
     ):
-        raw = speech_wav(text, work / f"{name}.raw.wav")
-        made.append(write_wav(work / f"{name}.wav", with_noise_floor(read_wav(raw)[0])))
-    return made[0], made[1], made[2]
+        raw = read_wav(speech_wav(text, work / f"{name}.raw.wav"))[0]
+        span = sound_span(raw)
+        voiced_end = LEAD_S + (span[1] if span else len(raw)) / RATE
+        made.append(write_wav(work / f"{name}.wav", with_noise_floor(raw, lead_s=LEAD_S)))
+    return made[0], made[1], made[2], voiced_end
 
 
 def links_section(
