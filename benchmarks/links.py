@@ -23,9 +23,7 @@ floor, so what the client did not play is digital silence, sample-exact):
 
 from __future__ import annotations
 
-import asyncio
 import statistics
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,21 +34,11 @@ from typing import TYPE_CHECKING
 from procs import Client
 
 if TYPE_CHECKING:
-    import numpy as np
     from tests.audio_bed import AudioBed, SpeakerRecorder
     from tests.impaired_link import ImpairedLink
 
 RATE = 24_000
-NOISE_DB = -56.0
-"""Detection level for the -48 dBFS noise floor the spoken turns (and so the replies) carry."""
-SILENT = 2
-"""A sample at most this far from zero is silence (the noise floor is ~130 RMS)."""
-MIN_GAP = RATE // 1000
-"""Runs of silence shorter than 1 ms are the noise's own zero crossings."""
 TURNS = 4
-LEAD_S = 0.6
-"""Noise before each spoken turn's voice (longer than the simulator's 300 ms prefix padding, so
-a reply begins inside it)."""
 CHUNK_MS = 100.0
 """Audio per delta as the simulator sends it (its ``CHUNK_MS``)."""
 
@@ -84,56 +72,6 @@ class Results:
     floor_later: list[float] = field(default_factory=list)
     truncate_error: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-class LinkThread:
-    """An :class:`ImpairedLink` served by its own event loop on a thread (run.py's waits
-    block)."""
-
-    def __init__(self, target_port: int, profile: Profile, seed: int) -> None:
-        self._args = (target_port, profile.delay_ms, profile.jitter_ms, seed)
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self.link: ImpairedLink | None = None
-        self._thread = threading.Thread(target=self._run, name="impaired-link", daemon=True)
-
-    def _run(self) -> None:
-        self._loop.run_until_complete(self._serve())
-        self._loop.close()
-
-    async def _serve(self) -> None:
-        from tests.impaired_link import ImpairedLink
-
-        port, delay, jitter, seed = self._args
-        self._stop = asyncio.Event()
-        async with ImpairedLink(port, delay_ms=delay, jitter_ms=jitter, seed=seed) as link:
-            self.link = link
-            self._ready.set()
-            await self._stop.wait()
-
-    def __enter__(self) -> ImpairedLink:
-        self._thread.start()
-        if not self._ready.wait(10) or self.link is None:
-            raise RuntimeError("the impaired link did not start")
-        return self.link
-
-    def __exit__(self, *exc_info: object) -> None:
-        stop = self._stop
-        if stop is not None:
-            self._loop.call_soon_threadsafe(stop.set)
-        self._thread.join(timeout=10)
-
-
-def silent_runs(samples: np.ndarray[tuple[int], np.dtype[np.int16]]) -> float:
-    """Milliseconds of digital silence (runs of at least :data:`MIN_GAP` samples)."""
-    import numpy as np
-
-    quiet = np.abs(samples.astype(np.int32)) <= SILENT
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
-    starts, ends = edges[::2], edges[1::2]
-    lengths = ends - starts
-    return float(lengths[lengths >= MIN_GAP].sum()) * 1000 / RATE
 
 
 def played_out(client: Client) -> int:
@@ -170,35 +108,13 @@ def link_floor(link: ImpairedLink, since: float, until: float) -> tuple[float, f
     return first, floor
 
 
-def onset_after(rec: SpeakerRecorder, mark: int, timeout: float) -> int | None:
-    from tests.e2e.sound_analysis import first_sound
-
-    found = rec.wait_for_sound(mark, timeout, threshold_db=NOISE_DB)
-    if found is None:
-        return None
-    low = max(0, found - RATE // 50)
-    precise = first_sound(rec.samples()[low : found + RATE // 50], threshold_db=NOISE_DB)
-    return low + precise if precise is not None else found
-
-
-def heard_until(rec: SpeakerRecorder, onset: int, when: float) -> tuple[int, float] | None:
-    """(samples of sound from ``onset``, gaps ms inside it) in the recording up to ``when``."""
-    from tests.e2e.sound_analysis import last_sound_end
-
-    rec.wait_for_duration(when - rec.t0 + 0.05, timeout=10)
-    window = rec.samples()[onset : rec.index_at(when)]
-    end = last_sound_end(window, threshold_db=NOISE_DB)
-    if end is None:
-        return None
-    return end, silent_runs(window[:end])
-
-
 def run_session(
     bed: AudioBed, rec: SpeakerRecorder, endpoint: str, env: dict[str, str], record: Path,
     workdir: Path, link: ImpairedLink, wavs: tuple[Path, Path, Path, float], results: Results,
 ) -> None:  # fmt: skip
     """One client session of :data:`TURNS` turns; appends to ``results``."""
     from tests.e2e.chat_harness import events_of
+    from tests.reply_audio import heard_until, onset_after
 
     turn_wav, long_wav, interruption, voiced_end = wavs
     client = Client(endpoint, env, workdir).start()
@@ -269,21 +185,15 @@ def _appends(record: Path) -> list[object]:
 def make_wavs(work: Path) -> tuple[Path, Path, Path, float]:
     """A short turn, a long one (to be interrupted) and the interruption, each inside a
     -48 dBFS noise floor; and where the interruption's voice ends in its file (seconds)."""
-    from tests.audio_bed import read_wav, speech_wav, with_noise_floor, write_wav
-    from tests.e2e.sound_analysis import sound_span
+    from tests.reply_audio import noisy_speech
 
-    made = []
-    voiced_end = 0.0
-    for name, text in (
-        ("turn", "The quick brown fox jumps over the lazy dog"),
-        ("long", "Once upon a time a little robot listened to long stories about the sea"),
-        ("stop", "Wait, stop please"),
-    ):
-        raw = read_wav(speech_wav(text, work / f"{name}.raw.wav"))[0]
-        span = sound_span(raw)
-        voiced_end = LEAD_S + (span[1] if span else len(raw)) / RATE
-        made.append(write_wav(work / f"{name}.wav", with_noise_floor(raw, lead_s=LEAD_S)))
-    return made[0], made[1], made[2], voiced_end
+    turn, _ = noisy_speech("The quick brown fox jumps over the lazy dog", work / "turn.wav")
+    long, _ = noisy_speech(
+        "Once upon a time a little robot listened to long stories about the sea",
+        work / "long.wav",
+    )
+    stop, voiced_end = noisy_speech("Wait, stop please", work / "stop.wav")
+    return turn, long, stop, voiced_end
 
 
 def links_section(
@@ -291,6 +201,7 @@ def links_section(
 ) -> dict[str, Results]:
     """Every profile, ``sessions`` client sessions each (a new seed per session)."""
     from tests.e2e.chat_harness import Simulator
+    from tests.impaired_link import ThreadedLink
 
     wavs = make_wavs(work)
     found: dict[str, Results] = {}
@@ -300,7 +211,11 @@ def links_section(
             record = work / f"links{p}.jsonl"
             with Simulator(record, sim_env, "--speedup", f"{profile.speedup:g}") as sim:
                 for n in range(sessions):
-                    with LinkThread(sim.port, profile, seed=100 * p + n + 1) as link:
+                    seed = 100 * p + n + 1
+                    delay, jitter = profile.delay_ms, profile.jitter_ms
+                    with ThreadedLink(
+                        sim.port, delay_ms=delay, jitter_ms=jitter, seed=seed
+                    ) as link:
                         run_session(
                             bed, rec, link.endpoint, env, record, work / f"links{p}_{n}",
                             link, wavs, results,

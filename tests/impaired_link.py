@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import threading
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -140,3 +141,42 @@ class ImpairedLink:
         for writer in self._writers:
             writer.transport.abort()
         await self._server.wait_closed()
+
+
+class ThreadedLink:
+    """An :class:`ImpairedLink` served by its own event loop on a thread, for callers whose
+    waits block (the e2e tests, benchmarks/run.py). ``with ThreadedLink(...) as link``."""
+
+    def __init__(
+        self, target_port: int, *, delay_ms: float = 0.0, jitter_ms: float = 0.0, seed: int = 1
+    ) -> None:
+        self._args = (target_port, delay_ms, jitter_ms, seed)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self.link: ImpairedLink | None = None
+        self._thread = threading.Thread(target=self._run, name="impaired-link", daemon=True)
+
+    def _run(self) -> None:
+        self._loop.run_until_complete(self._serve())
+        self._loop.close()
+
+    async def _serve(self) -> None:
+        port, delay, jitter, seed = self._args
+        self._stop = asyncio.Event()
+        async with ImpairedLink(port, delay_ms=delay, jitter_ms=jitter, seed=seed) as link:
+            self.link = link
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> ImpairedLink:
+        self._thread.start()
+        if not self._ready.wait(10) or self.link is None:
+            raise RuntimeError("the impaired link did not start within 10 s")
+        return self.link
+
+    def __exit__(self, *exc_info: object) -> None:
+        stop = self._stop
+        if stop is not None:
+            self._loop.call_soon_threadsafe(stop.set)
+        self._thread.join(timeout=10)
