@@ -177,6 +177,14 @@ class JitterBuffer:
                 hold_ms=self._adaptive.hold_ms if self._adaptive is not None else 0.0,
             )
 
+    def hold_left(self) -> float:
+        """Seconds before the reply that is priming may start (its adaptive hold); 0 when it
+        may start now or nothing waits. Loop thread."""
+        with self._lock:
+            if self._primed or not self._queued or not self._hold_until:
+                return 0.0
+            return max(0.0, self._hold_until - self._clock())
+
     @property
     def busy(self) -> bool:
         """True while audio is queued or an item is still open (a reply is playing or due)."""

@@ -83,6 +83,7 @@ class AudioPipeline:
         self._muted = False
         self._mic: MicStream | None = None
         self._speaker: SpeakerStream | None = None
+        self._wake_timer: asyncio.TimerHandle | None = None
 
     # -------------------------------------------------------------- playback (loop thread)
 
@@ -90,9 +91,23 @@ class AudioPipeline:
         """Queue assistant audio and wake the speaker. False: refused (the memory bound)."""
         if not self.jitter.push(item_id, pcm):
             return False
-        if self._speaker is not None:
-            self._speaker.wake()
+        self._wake_speaker()
         return True
+
+    def _wake_speaker(self) -> None:
+        """Start the speaker now, or when the reply's prefill hold ends: a stream started
+        during the hold would render silence meanwhile, and the reply's first sound would
+        come a device buffer (~20 ms) after that silence instead of at once."""
+        if self._wake_timer is not None:
+            self._wake_timer.cancel()
+            self._wake_timer = None
+        if self._speaker is None:
+            return
+        wait = self.jitter.hold_left()
+        if wait > 0:
+            self._wake_timer = asyncio.get_running_loop().call_later(wait, self._wake_speaker)
+        else:
+            self._speaker.wake()
 
     def end_audio(self, item_id: str) -> None:
         """No more audio will come for ``item_id``."""
@@ -168,6 +183,9 @@ class AudioPipeline:
             try:
                 yield self
             finally:
+                if self._wake_timer is not None:
+                    self._wake_timer.cancel()
+                    self._wake_timer = None
                 self._speaker = self._mic = None
                 self._log_stats(mic, speaker)
 

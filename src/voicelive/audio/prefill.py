@@ -54,11 +54,11 @@ QUIET_MS = 2.0
 """Lateness below this is the loop's own scheduling noise: no hold."""
 EDGE_MS = 100.0
 """A reply counts as close to the real-time edge while less than this much ahead of it."""
-FIRST_HOLD_MS = 40.0
+FIRST_HOLD_MS = 30.0
 """Until a reply has been seen, a reply waits this long after the earliest schedule its deltas
-show. On a link of 100 ms with 0-60 ms jitter at real time this keeps the first reply's gaps
-within 20 ms unless its first delta was among the fastest; more would delay every first
-reply on such a link further (one-way delay + jitter + this, at worst)."""
+show. Through 100 ms + 0-60 ms of jitter at real time its gaps stay within 20 ms unless its
+first delta was among the reply's fastest (then up to 30 ms); every 10 ms more would delay
+every first reply by as much, while the longest wait worth having is the jitter itself."""
 
 
 class AdaptivePrefill:
