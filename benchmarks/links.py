@@ -224,11 +224,11 @@ def links_section(
     return found
 
 
-def spread(values: list[float]) -> str:
+def spread(values: list[float], digits: int = 0) -> str:
     if not values:
         return "n/a"
-    med = statistics.median(values)
-    return f"{med:.0f} ({min(values):.0f}-{max(values):.0f}, n={len(values)})"
+    med, low, high = statistics.median(values), min(values), max(values)
+    return f"{med:.{digits}f} ({low:.{digits}f} to {high:.{digits}f}, n={len(values)})"
 
 
 def print_links(found: dict[str, Results]) -> None:
@@ -244,7 +244,7 @@ def print_links(found: dict[str, Results]) -> None:
     )
     print(header)
     for name, r in found.items():
-        truncate = spread(r.truncate_error)
+        truncate = spread(r.truncate_error, 1)
         print(
             f"{name:36s} {'first':6s} {spread(r.gaps_first):18s} {spread(r.playout_first):20s} "
             f"{spread(r.floor_first):20s}"
