@@ -77,3 +77,17 @@ async def test_a_burst_wakes_the_speaker_on_its_second_delta() -> None:
         pipeline.play("a", DELTA)  # 200 ms within a moment: ahead of real time
         assert speaker.wakes == wakes + 1
         assert pipeline.jitter.hold_left() == 0
+
+
+async def test_a_short_reply_that_is_complete_wakes_the_speaker_at_once() -> None:
+    audio = RealTimeAudio()
+    pipeline = AudioPipeline(audio, AudioSettings(), Outbound())
+    with pipeline.running(lambda notice: None):
+        speaker = audio.speaker_
+        assert isinstance(speaker, WakingSpeaker)
+        wakes = speaker.wakes
+        pipeline.play("a", DELTA)
+        assert speaker.wakes == wakes and pipeline.jitter.hold_left() > 0
+        pipeline.end_audio("a")  # all of it is here: nothing to wait for
+        assert speaker.wakes == wakes + 1
+        assert pipeline.jitter.hold_left() == 0

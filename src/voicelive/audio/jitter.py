@@ -183,6 +183,8 @@ class JitterBuffer:
         with self._lock:
             if self._primed or not self._queued or not self._hold_until:
                 return 0.0
+            if self._segments[-1].item_id not in self._open:
+                return 0.0  # complete: it plays at once, whatever the hold
             return max(0.0, self._hold_until - self._clock())
 
     @property

@@ -110,8 +110,10 @@ class AudioPipeline:
             self._speaker.wake()
 
     def end_audio(self, item_id: str) -> None:
-        """No more audio will come for ``item_id``."""
+        """No more audio will come for ``item_id``: a held reply may play now."""
         self.jitter.end_item(item_id)
+        if self._wake_timer is not None:
+            self._wake_speaker()
 
     def flush(self) -> list[ItemPlayback]:
         """Drop all queued playback now (barge-in); what each cut item had played."""
