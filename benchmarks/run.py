@@ -31,7 +31,9 @@ Figures (floors in brackets):
   loop that sends it as JSON over websockets to the same simulator, nothing else];
 - memory (RSS) of the client over a soak of spoken turns against the simulator;
 - replies through a jittery network (``voicelive simulate --jitter-ms 100``): underruns per
-  reply and the prefill hold the client learned (from its log).
+  reply and the prefill hold the client learned (from its log);
+- replies through impaired links (``--only links``, benchmarks/links.py): per link profile,
+  the gaps of the first and of later replies, the playout delay and the truncate error.
 
 Latencies include the recorder's own 10 ms and the loopback hop, for the floors too.
 """
@@ -53,6 +55,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import links as links_bench
 from procs import (
     FLOOR,
     REPO,
@@ -74,7 +77,7 @@ if TYPE_CHECKING:
 
 VENV = REPO / ".venv"
 Figures = dict[str, Figure]
-SECTIONS = ("help", "latency", "idle", "jitter", "soak")
+SECTIONS = ("help", "latency", "idle", "jitter", "soak", "links")
 GAP_S = 1.0
 """Quiet before each measured reply: the speaker has stopped, as after a user's turn."""
 
@@ -445,6 +448,7 @@ def options() -> argparse.Namespace:
     parser.add_argument("--launches", type=int, default=5, help="launches timed (each side)")
     parser.add_argument("--soak-turns", type=int, default=100, help="0 skips the soak")
     parser.add_argument("--jitter-turns", type=int, default=12, help="0 skips the jitter test")
+    parser.add_argument("--link-sessions", type=int, default=3, help="sessions per link")
     parser.add_argument("--client-src", type=Path, help="run this checkout's client code")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter samples")
     parser.add_argument(
@@ -515,6 +519,7 @@ def main() -> None:
         print(f"client code: {src or REPO}; load average before: {load_before}", flush=True)
         jitter_client: Client | None = None
         rss: list[float] = []
+        links: dict[str, links_bench.Results] = {}
         try:
             if "help" in opts.only:
                 figures["help"].values = timed_runs([voicelive(), "--help"], env, 7)
@@ -534,6 +539,9 @@ def main() -> None:
             if opts.soak_turns and "soak" in opts.only:
                 with section(f"soak: {opts.soak_turns} turns (simulator)"):
                     _, rss = turns_section(bed, env, sim_env, work, opts.soak_turns, "soak", [])
+            if opts.link_sessions and "links" in opts.only:
+                with section("replies through impaired links (simulator, relay)"):
+                    links = links_bench.links_section(bed, env, sim_env, work, opts.link_sessions)
         finally:
             with contextlib.suppress(Exception):
                 bed.stop()
@@ -541,6 +549,8 @@ def main() -> None:
         if jitter_client is not None:
             print_jitter(jitter_client)
         print_soak(rss)
+        if links:
+            links_bench.print_links(links)
         print(f"\nload average before: {load_before}; after: {loadavg()}")
 
 

@@ -61,6 +61,7 @@ class FakeAudio:
     """``AudioIO`` whose mic and speaker the test controls. ``opened`` fires once both exist."""
 
     input_finished: asyncio.Event | None = None
+    real_time_speaker = False  # its speaker pulls when the test says: no wall-time prefill hold
 
     def __init__(self, check_error: Exception | None = None) -> None:
         self.check_error = check_error

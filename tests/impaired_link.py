@@ -6,6 +6,11 @@ Each chunk read in either direction is released ``delay_ms`` plus a uniform rand
 jitter shows as bunching, as on a real link). :meth:`stall` freezes both directions for a
 while: nothing is delivered until it ends, then everything held goes at once. Reproducible with
 ``seed``. Used by the tests and by ``benchmarks/`` (a real socket, no fakes).
+
+Every chunk relayed from the server to the client is logged in :attr:`ImpairedLink.delivered`
+(read and written times, ``loop.time()``, i.e. ``time.monotonic()``, and how many
+``response.audio.delta`` events it opens): the link's real delay, what a benchmark compares a
+player's playout against.
 """
 
 from __future__ import annotations
@@ -13,7 +18,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import threading
+from dataclasses import dataclass
 from types import TracebackType
+
+AUDIO_DELTA = b'"response.audio.delta"'
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One chunk relayed server -> client: read from the server at ``read_at``, written to the
+    client at ``sent_at`` (monotonic seconds); ``audio_deltas`` audio delta events begin in it."""
+
+    read_at: float
+    sent_at: float
+    audio_deltas: int
 
 
 class ImpairedLink:
@@ -33,6 +52,8 @@ class ImpairedLink:
         self._open.set()
         self.port = 0
         self.connections = 0
+        self.delivered: list[Delivery] = []
+        """Server -> client chunks, in order (all connections)."""
 
     @property
     def endpoint(self) -> str:
@@ -52,19 +73,21 @@ class ImpairedLink:
             writer.close()
             return
         self._writers.add(up_writer)
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.ensure_future(self._direction(source, sink))
+        for source, sink, down in ((reader, up_writer, False), (up_reader, writer, True)):
+            task = asyncio.ensure_future(self._direction(source, sink, down))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _direction(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    async def _direction(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, down: bool
+    ) -> None:
         """Read chunks, stamp their release time, and deliver them in order when due."""
         loop = asyncio.get_running_loop()
-        due: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        due: asyncio.Queue[tuple[float, float, bytes]] = asyncio.Queue()
 
         async def deliver() -> None:
             while True:
-                release, data = await due.get()
+                read_at, release, data = await due.get()
                 wait = release - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)  # the link's delay: a timer to a known moment
@@ -73,6 +96,9 @@ class ImpairedLink:
                     sink.close()
                     return
                 sink.write(data)
+                if down:
+                    deltas = data.count(AUDIO_DELTA)
+                    self.delivered.append(Delivery(read_at, loop.time(), deltas))
                 await sink.drain()
 
         sender = asyncio.ensure_future(deliver())
@@ -80,9 +106,10 @@ class ImpairedLink:
         try:
             while True:
                 data = await source.read(65536)
-                release = loop.time() + self.delay_s + self._rng.uniform(0, self.jitter_s)
+                read_at = loop.time()
+                release = read_at + self.delay_s + self._rng.uniform(0, self.jitter_s)
                 last = max(last, release)
-                due.put_nowait((last, data))
+                due.put_nowait((read_at, last, data))
                 if not data:
                     break
             await sender
@@ -114,3 +141,42 @@ class ImpairedLink:
         for writer in self._writers:
             writer.transport.abort()
         await self._server.wait_closed()
+
+
+class ThreadedLink:
+    """An :class:`ImpairedLink` served by its own event loop on a thread, for callers whose
+    waits block (the e2e tests, benchmarks/run.py). ``with ThreadedLink(...) as link``."""
+
+    def __init__(
+        self, target_port: int, *, delay_ms: float = 0.0, jitter_ms: float = 0.0, seed: int = 1
+    ) -> None:
+        self._args = (target_port, delay_ms, jitter_ms, seed)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self.link: ImpairedLink | None = None
+        self._thread = threading.Thread(target=self._run, name="impaired-link", daemon=True)
+
+    def _run(self) -> None:
+        self._loop.run_until_complete(self._serve())
+        self._loop.close()
+
+    async def _serve(self) -> None:
+        port, delay, jitter, seed = self._args
+        self._stop = asyncio.Event()
+        async with ImpairedLink(port, delay_ms=delay, jitter_ms=jitter, seed=seed) as link:
+            self.link = link
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> ImpairedLink:
+        self._thread.start()
+        if not self._ready.wait(10) or self.link is None:
+            raise RuntimeError("the impaired link did not start within 10 s")
+        return self.link
+
+    def __exit__(self, *exc_info: object) -> None:
+        stop = self._stop
+        if stop is not None:
+            self._loop.call_soon_threadsafe(stop.set)
+        self._thread.join(timeout=10)

@@ -176,3 +176,21 @@ def test_without_adaptive_prefill_time_plays_no_part() -> None:
     buf.push("a", b"\x01" * 2)
     assert buf.stats().hold_ms == 0
     assert pull(buf, 4)[0] == b"\x01" * 4
+
+
+def test_after_running_dry_a_reply_plays_again_as_soon_as_its_audio_is_there() -> None:
+    clock = Clock()
+    buf = JitterBuffer(prefill_bytes=4, max_bytes=10_000, adaptive=AdaptivePrefill(), clock=clock)
+    buf.push("z", b"\x03" * 48)  # a clean reply first: no first-reply hold after it
+    buf.end_item("z")
+    pull(buf, 48)
+    clock.now += 1.0
+    buf.push("a", b"\x01" * 48)
+    assert pull(buf, 48)[0] == b"\x01" * 48
+    pull(buf, 48)  # dry: an underrun
+    assert buf.stats().underruns == 1
+    clock.now += 0.05  # the next 1 ms delta comes 49 ms late: the learned hold is up
+    buf.push("a", b"\x02" * 48)
+    assert buf.stats().hold_ms > 40
+    # A second wait now would only add to the gap the listener already heard.
+    assert pull(buf, 48)[0] == b"\x02" * 48

@@ -87,6 +87,7 @@ class JitterBuffer:
         self._segments: deque[_Segment] = deque()
         self._queued = 0
         self._primed = False
+        self._underran = False  # priming after running dry mid-item, not for a reply's start
         self._open: set[str] = set()
         self._played: OrderedDict[str, int] = OrderedDict()  # recent items
         self._current: str | None = None
@@ -109,12 +110,10 @@ class JitterBuffer:
                 return False
             adaptive = self._adaptive
             if adaptive is not None:
-                now = self._clock()
-                adaptive.arrived(item_id, now, len(pcm))
-                if not self._primed and not self._queued:
-                    # The first bytes of a reply, or after running dry: the hold starts now.
-                    hold = adaptive.hold_ms
-                    self._hold_until = now + hold / 1000.0 if hold > 0 else 0.0
+                adaptive.arrived(item_id, self._clock(), len(pcm))
+                if not self._primed:
+                    # A reply about to start: each delta may show it can start sooner.
+                    self._hold_until = 0.0 if self._underran else adaptive.play_at()
             self._segments.append(_Segment(item_id, pcm))
             self._queued += len(pcm)
             self._pushed += len(pcm)
@@ -152,6 +151,7 @@ class JitterBuffer:
             self._segments.clear()
             self._queued = 0
             self._primed = False
+            self._underran = False
             self._open.clear()
             self._current = None
             self._flushes += 1
@@ -176,6 +176,16 @@ class JitterBuffer:
                 flushes=self._flushes,
                 hold_ms=self._adaptive.hold_ms if self._adaptive is not None else 0.0,
             )
+
+    def hold_left(self) -> float:
+        """Seconds before the reply that is priming may start (its adaptive hold); 0 when it
+        may start now or nothing waits. Loop thread."""
+        with self._lock:
+            if self._primed or not self._queued or not self._hold_until:
+                return 0.0
+            if self._segments[-1].item_id not in self._open:
+                return 0.0  # complete: it plays at once, whatever the hold
+            return max(0.0, self._hold_until - self._clock())
 
     @property
     def busy(self) -> bool:
@@ -203,6 +213,7 @@ class JitterBuffer:
                     and (not self._hold_until or self._clock() >= self._hold_until)
                 ):
                     self._primed = True
+                    self._underran = False
             if self._primed:
                 segments = self._segments
                 while written < wanted and segments:
@@ -227,12 +238,14 @@ class JitterBuffer:
                     self._primed = False
                     if self._current is not None and self._current in self._open:
                         self._underruns += 1
+                        self._underran = True
             if not self._queued and self._current is not None and self._current not in self._open:
                 # The last byte of a finished item has been played: the reply is over, and
                 # the next one primes afresh (also when this pull happened to end exactly).
                 notice = PlaybackNotice(PlaybackEvent.DRAINED, self._current)
                 self._current = None
                 self._primed = False
+                self._underran = False
         if written < wanted:
             gap = wanted - written
             out[written:wanted] = _ZEROS[:gap] if gap <= len(_ZEROS) else bytes(gap)

@@ -67,8 +67,9 @@ class AudioPipeline:
         self._silence = SilentInputDetector() if live_mic else None
         self._on_warning = on_warning
         # The adaptive hold (wall time) is for a device's speaker; headless WAV output keeps
-        # the fixed prefill, so its file's timeline stays exact to the byte.
-        real_time = settings.output_file is None
+        # the fixed prefill, so its file's timeline stays exact to the byte. An AudioIO whose
+        # speaker pulls only when told (a test's) says so with ``real_time_speaker = False``.
+        real_time = settings.output_file is None and getattr(audio, "real_time_speaker", True)
         self.jitter = JitterBuffer(
             prefill_bytes=bytes_of(settings.prebuffer_ms),
             max_bytes=bytes_of(settings.max_buffer_ms),
@@ -84,6 +85,7 @@ class AudioPipeline:
         self._speaker: SpeakerStream | None = None
         self.block_tap: Callable[[bytes], None] | None = None
         """Sees every microphone block as it arrives, muted or not (the status line's meter)."""
+        self._wake_timer: asyncio.TimerHandle | None = None
 
     # -------------------------------------------------------------- playback (loop thread)
 
@@ -91,13 +93,29 @@ class AudioPipeline:
         """Queue assistant audio and wake the speaker. False: refused (the memory bound)."""
         if not self.jitter.push(item_id, pcm):
             return False
-        if self._speaker is not None:
-            self._speaker.wake()
+        self._wake_speaker()
         return True
 
+    def _wake_speaker(self) -> None:
+        """Start the speaker now, or when the reply's prefill hold ends: a stream started
+        during the hold would render silence meanwhile, and the reply's first sound would
+        come a device buffer (~20 ms) after that silence instead of at once."""
+        if self._wake_timer is not None:
+            self._wake_timer.cancel()
+            self._wake_timer = None
+        if self._speaker is None:
+            return
+        wait = self.jitter.hold_left()
+        if wait > 0:
+            self._wake_timer = asyncio.get_running_loop().call_later(wait, self._wake_speaker)
+        else:
+            self._speaker.wake()
+
     def end_audio(self, item_id: str) -> None:
-        """No more audio will come for ``item_id``."""
+        """No more audio will come for ``item_id``: a held reply may play now."""
         self.jitter.end_item(item_id)
+        if self._wake_timer is not None:
+            self._wake_speaker()
 
     def flush(self) -> list[ItemPlayback]:
         """Drop all queued playback now (barge-in); what each cut item had played."""
@@ -171,6 +189,9 @@ class AudioPipeline:
             try:
                 yield self
             finally:
+                if self._wake_timer is not None:
+                    self._wake_timer.cancel()
+                    self._wake_timer = None
                 self._speaker = self._mic = None
                 self._log_stats(mic, speaker)
 

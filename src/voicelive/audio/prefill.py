@@ -23,6 +23,17 @@ noise), never more than ``max_ms``. After ``window`` clean replies it is back to
 jitter buffer's fixed floor of queued audio (``--prebuffer-ms``, 40 ms), the effective prefill
 is ``max(floor, hold)``: the floor on a clean network, at most ``max_ms`` on a bad one.
 
+The first reply. Before any reply has been seen there is nothing to learn from, and a reply
+delivered at real time through a jittery link would run dry as soon as one delta comes later
+than the first did. So until a reply has been remembered, a reply waits at least
+``first_hold_ms``. The wait is measured from the *earliest* schedule the reply's deltas show
+(:meth:`~AdaptivePrefill.play_at`), not from its first delta: a delta that arrives ahead of
+real time (a burst, a service faster than real time) moves the start to when the burst
+shows it could have begun, so a reply that comes faster than real time still plays at once,
+its second delta being its evidence. Within a reply nothing else changes: after running dry
+the buffer plays again as soon as audio is there (the lateness it saw counts for the next
+replies), because a second wait would add its whole length to the gap.
+
 Threads: loop thread only (the jitter buffer calls it from ``push``/``end_item``/``flush``).
 Times are seconds from any monotonic clock; sizes are bytes of session PCM16.
 """
@@ -43,6 +54,11 @@ QUIET_MS = 2.0
 """Lateness below this is the loop's own scheduling noise: no hold."""
 EDGE_MS = 100.0
 """A reply counts as close to the real-time edge while less than this much ahead of it."""
+FIRST_HOLD_MS = 30.0
+"""Until a reply has been seen, a reply waits this long after the earliest schedule its deltas
+show. Through 100 ms + 0-60 ms of jitter at real time its gaps stay within 20 ms unless its
+first delta was among the reply's fastest (then up to 30 ms); every 10 ms more would delay
+every first reply by as much, while the longest wait worth having is the jitter itself."""
 
 
 class AdaptivePrefill:
@@ -56,10 +72,12 @@ class AdaptivePrefill:
         headroom_ms: float = HEADROOM_MS,
         quiet_ms: float = QUIET_MS,
         edge_ms: float = EDGE_MS,
+        first_hold_ms: float = FIRST_HOLD_MS,
     ) -> None:
-        if min(max_ms, headroom_ms, quiet_ms, edge_ms) < 0 or window < 1:
+        if min(max_ms, headroom_ms, quiet_ms, edge_ms, first_hold_ms) < 0 or window < 1:
             raise ValueError("the times must be >= 0 and window >= 1")
         self._max_ms = max_ms
+        self._first_hold_ms = min(first_hold_ms, max_ms)
         self._headroom_ms = headroom_ms
         self._quiet_ms = quiet_ms
         self._edge_ms = edge_ms
@@ -97,6 +115,20 @@ class AdaptivePrefill:
         """The largest score remembered (the current reply's so far included)."""
         current = self._score_ms if self._item is not None else 0.0
         return max(current, max(self._recent, default=0.0))
+
+    def play_at(self) -> float:
+        """Clock time (seconds) before which the current reply should not start playing; 0
+        when it need not wait (or there is no current reply).
+
+        The hold (:attr:`hold_ms`, at least ``first_hold_ms`` before any reply was
+        remembered) counted from the earliest schedule the reply's deltas have shown.
+        """
+        if self._item is None:
+            return 0.0
+        hold = self.hold_ms if self._recent else max(self.hold_ms, self._first_hold_ms)
+        if hold <= 0:
+            return 0.0
+        return self._anchor + (self._lowest_ms + hold) / 1000.0
 
     @property
     def hold_ms(self) -> float:
