@@ -29,6 +29,7 @@ class PortAudioIO:
     """
 
     input_finished: asyncio.Event | None = None
+    real_time_speaker = True
 
     def __init__(
         self, settings: AudioSettings, echo: EchoLink | None = None, quiet_after_ms: int = 0

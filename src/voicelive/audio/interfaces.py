@@ -57,10 +57,13 @@ class AudioIO(Protocol):
     ``jitter`` and reports what it started and drained to ``notify``. ``input_finished`` (None
     for a live microphone) is set when a finite input has been delivered completely.
     ``check`` raises :class:`~voicelive.errors.AudioDeviceError` before any network traffic
-    when a device choice cannot work.
+    when a device choice cannot work. ``real_time_speaker``: the speaker pulls on the wall
+    clock (a device), so a reply's prefill may wait in wall time; False for a WAV file's
+    speaker and a test's, which pull only when told.
     """
 
     input_finished: asyncio.Event | None
+    real_time_speaker: bool
 
     def check(self) -> None: ...
     def microphone(self, sink: MicSink) -> MicStream: ...

@@ -67,9 +67,8 @@ class AudioPipeline:
         self._silence = SilentInputDetector() if live_mic else None
         self._on_warning = on_warning
         # The adaptive hold (wall time) is for a device's speaker; headless WAV output keeps
-        # the fixed prefill, so its file's timeline stays exact to the byte. An AudioIO whose
-        # speaker pulls only when told (a test's) says so with ``real_time_speaker = False``.
-        real_time = settings.output_file is None and getattr(audio, "real_time_speaker", True)
+        # the fixed prefill, so its file's timeline stays exact to the byte.
+        real_time = audio.real_time_speaker
         self.jitter = JitterBuffer(
             prefill_bytes=bytes_of(settings.prebuffer_ms),
             max_bytes=bytes_of(settings.max_buffer_ms),

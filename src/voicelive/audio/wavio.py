@@ -250,6 +250,7 @@ class WavAudio:
             asyncio.Event() if settings.input_file is not None else None
         )
         self._real: PortAudioIO | None = None
+        self.real_time_speaker = settings.output_file is None  # else the file's own clock
 
     def check(self) -> None:
         if self._settings.input_file is not None:
