@@ -313,11 +313,12 @@ def idle_section(
 
 
 def status_line(screen: bytes) -> str:
-    """The last status line the client drew on its terminal, without escape sequences."""
+    """The last status line the client drew whole on its terminal, without escape sequences
+    (a partial redraw, of the characters that changed, is not a line)."""
     import re
 
     text = re.sub(r"\x1b(\[[0-9;?]*[A-Za-z]|[78])", "", screen.decode(errors="replace"))
-    lines = [ln.strip() for ln in re.split(r"[\r\n]", text) if ln.strip().startswith("[")]
+    lines = [ln.strip() for ln in re.split(r"[\r\n]", text) if re.match(r"\[[a-z]", ln.strip())]
     return lines[-1] if lines else "(none drawn)"
 
 
