@@ -89,8 +89,8 @@ class ImpairedLink:
             while True:
                 read_at, release, data = await due.get()
                 wait = release - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)  # the link's delay: a timer to a known moment
+                if wait > 0:  # the link's delay: a timer to a known moment
+                    await asyncio.sleep(wait)  # sleep-ok: the link's delay
                 await self._open.wait()
                 if not data:
                     sink.close()

@@ -416,14 +416,20 @@ class ListeningClient:
                 yield cls(proc, record, log)
             finally:
                 if proc.poll() is None:
-                    assert proc.stdin is not None
-                    proc.stdin.write(b"q\n")
-                    proc.stdin.close()
-                    try:
-                        proc.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait(timeout=5)
+                    quit_with_q(proc)
+
+
+def quit_with_q(proc: subprocess.Popen[bytes]) -> None:
+    """Quit a client whose stdin is a pipe as a user would (q + Enter); kill it if it is still
+    there after 10 s."""
+    assert proc.stdin is not None
+    proc.stdin.write(b"q\n")
+    proc.stdin.close()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
 
 
 def appended_bytes(path: Path) -> list[int]:

@@ -22,6 +22,7 @@ from tests.e2e.chat_harness import (
     audio_sent,
     client_env,
     events_of,
+    quit_with_q,
     voicelive_command,
     wait_for,
 )
@@ -83,14 +84,7 @@ def first_reply(
             playout = (rec.time_at(onset) - read_at) * 1000
         finally:
             if proc.poll() is None:
-                assert proc.stdin is not None
-                proc.stdin.write(b"q\n")
-                proc.stdin.close()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
+                quit_with_q(proc)
     sent = sum(audio_sent(record).values()) / 2 / RATE * 1000
     return gaps, end * 1000 / RATE - gaps, sent, playout
 

@@ -32,6 +32,7 @@ from tests.e2e.chat_harness import (
     audio_received_ms,
     client_env,
     events_of,
+    quit_with_q,
     voicelive_command,
     wait_for,
 )
@@ -216,14 +217,7 @@ def observed_client(bed: AudioBed, workdir: Path) -> Iterator[MicObserver]:
             assert observer.wait_audio_ms(500, 30), "no microphone audio reached the service"
             yield observer
         finally:
-            assert proc.stdin is not None
-            proc.stdin.write(b"q\n")
-            proc.stdin.close()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            quit_with_q(proc)
 
 
 ROOM_BEFORE_S = 7.0
