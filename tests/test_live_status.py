@@ -44,16 +44,32 @@ def draws(output: str) -> list[str]:
     return re.findall(r"\r\x1b\[2m(.*?)\x1b\[0m\x1b\[K", output)
 
 
-def test_a_flood_of_blocks_is_measured_and_redrawn_at_most_four_times_a_second(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@dataclass
+class Rig:
+    """A terminal view (160 columns) in ``state``, its live figures on a fake clock."""
+
+    out: io.StringIO
+    clock: FakeClock
+    stats: ChatStats
+    live: LiveStatus
+
+
+def rig(monkeypatch: pytest.MonkeyPatch, state: str, resumed: int = 0) -> Rig:
     monkeypatch.setenv("COLUMNS", "160")
     out = io.StringIO()
     view = TerminalView(out, tty=True)
-    view.status("hearing you")
+    view.status(state)
     clock = FakeClock()
     stats = ChatStats(clock())
-    live = LiveStatus(view, stats, lambda: None, clock=clock)
+    live = LiveStatus(view, stats, lambda: None, clock=clock, resumed=resumed)
+    return Rig(out, clock, stats, live)
+
+
+def test_a_flood_of_blocks_is_measured_and_redrawn_at_most_four_times_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    r = rig(monkeypatch, "hearing you")
+    out, clock, live = r.out, r.clock, r.live
     before = out.getvalue().count("\r")  # every redraw, whole or in part, starts with one
     # two seconds of 2 ms blocks whose level changes with every block: 1000 updates
     for n in range(1000):
@@ -68,13 +84,8 @@ def test_a_flood_of_blocks_is_measured_and_redrawn_at_most_four_times_a_second(
 def test_the_same_figures_are_not_redrawn_and_tokens_show_after_a_reply(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "160")
-    out = io.StringIO()
-    view = TerminalView(out, tty=True)
-    view.status("listening")
-    clock = FakeClock()
-    stats = ChatStats(clock())
-    live = LiveStatus(view, stats, lambda: None, clock=clock)
+    r = rig(monkeypatch, "listening")
+    out, clock, stats, live = r.out, r.clock, r.stats, r.live
     steady = noise_block(1000)
     for _ in range(20):  # a steady level for five seconds: one redraw
         live.on_block(steady)
@@ -99,13 +110,8 @@ def test_the_same_figures_are_not_redrawn_and_tokens_show_after_a_reply(
 def test_resumed_turns_are_in_the_status_line_until_the_first_reply(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "160")
-    out = io.StringIO()
-    view = TerminalView(out, tty=True)
-    view.status("listening")
-    clock = FakeClock()
-    stats = ChatStats(clock())
-    live = LiveStatus(view, stats, lambda: None, clock=clock, resumed=3)
+    r = rig(monkeypatch, "listening", resumed=3)
+    out, clock, stats, live = r.out, r.clock, r.stats, r.live
     live.on_block(noise_block(1000))
     assert draws(out.getvalue())[-1] == (
         "[listening]  mic ▕████    ▏ -30 dBFS · 3 turns resumed  /help · q + Enter to quit"
