@@ -12,13 +12,21 @@ Figures per reply, from the recording (every sample of a reply carries a -48 dBF
 floor, so what the client did not play is digital silence, sample-exact):
 
 - **gaps**: silence inside the reply (underruns of the jitter buffer or of the device);
+- **concealed**: what the client played where its buffer had run dry mid-reply (the reply's
+  last pitch period, fading: :mod:`voicelive.audio.concealment`), from its log. Not silence,
+  so not in *gaps*, but not the reply's audio either: it makes the reply later as a gap does;
+- **trimmed**: cut from the reply's pauses where it had waited longer than the link needed
+  (:mod:`voicelive.audio.pause_trim`), from its log: it makes the reply less late;
 - **playout**: from the server's first audio delta (its read by the relay) to the reply's
-  first sound, plus its gaps: how late its last sound is against a real-time schedule that
-  started when the server sent it. Floor: the least any gap-free player could do with the
-  chunks as the link delivered them, ``max(written_k - read_0 - audio_before_k)``;
+  first sound, plus its gaps and its concealment, less what was trimmed: how late its last
+  sound is against a real-time schedule that started when the server sent it. Floor: the
+  least any gap-free player could do with the chunks as the link delivered them,
+  ``max(written_k - read_0 - audio_before_k)``, not counting the speaker's buffer (20 ms by
+  default), which no player gets round: PortAudio fills it from the reply as it starts;
 - **truncate error** (barge-in turns): ``audio_end_ms`` of the client's
   ``conversation.item.truncate`` minus the reply audio the speaker really played before it
-  fell silent. Floor: the clean profile's, measured in the same run.
+  fell silent (what it heard, less gaps and concealment). Floor: the clean profile's,
+  measured in the same run.
 """
 
 from __future__ import annotations
@@ -66,6 +74,10 @@ class Results:
 
     gaps_first: list[float] = field(default_factory=list)
     gaps_later: list[float] = field(default_factory=list)
+    concealed_first: list[float] = field(default_factory=list)
+    concealed_later: list[float] = field(default_factory=list)
+    trimmed_first: list[float] = field(default_factory=list)
+    trimmed_later: list[float] = field(default_factory=list)
     playout_first: list[float] = field(default_factory=list)
     playout_later: list[float] = field(default_factory=list)
     floor_first: list[float] = field(default_factory=list)
@@ -76,6 +88,33 @@ class Results:
 
 def played_out(client: Client) -> int:
     return len(client.log_lines("played out:"))
+
+
+def _ms_before(text: str, after: str, label: str) -> float:
+    return float(text.split(after, 1)[1].split(label, 1)[0])
+
+
+def reply_edits_ms(client: Client) -> list[tuple[float, float]]:
+    """Per reply played out, (ms concealed mid-reply, ms of pauses trimmed): the client's
+    log."""
+    return [
+        (
+            _ms_before(line, " underrun(s), ", " ms concealed"),
+            _ms_before(line, "last audio), ", " ms of pauses trimmed"),
+        )
+        for line in client.log_lines("played out:")
+    ]
+
+
+def edits_in_all_ms(client: Client) -> tuple[float, float]:
+    """The session's (concealed, trimmed) ms up to its last barge-in (the client's log)."""
+    lines = client.log_lines("barge-in: playback flushed;")
+    if not lines:
+        return 0.0, 0.0
+    return (
+        _ms_before(lines[-1], "flushed; ", " ms concealed"),
+        _ms_before(lines[-1], " ms concealed, ", " ms of pauses trimmed"),
+    )
 
 
 def drained_more(than: int, client: Client) -> bool:
@@ -146,7 +185,10 @@ def run_session(
                     continue
                 end, gaps = heard
                 truncate = events_of(record, "conversation.item.truncate")[-1]
-                played_ms = end * 1000 / RATE - gaps
+                in_all, earlier = edits_in_all_ms(client), reply_edits_ms(client)
+                concealed = in_all[0] - sum(c for c, _ in earlier)
+                trimmed = in_all[1] - sum(t for _, t in earlier)
+                played_ms = end * 1000 / RATE - gaps - concealed + trimmed
                 results.truncate_error.append(float(truncate["audio_end_ms"]) - played_ms)
                 until = cut_at
             else:
@@ -157,19 +199,24 @@ def run_session(
                 if heard is None:
                     continue
                 end, gaps = heard
+                concealed, trimmed = reply_edits_ms(client)[-1]
                 until = time.monotonic()
             floor = link_floor(link, started, until)
             if floor is None:
                 results.notes.append(f"turn {turn + 1}: no audio delta seen on the link")
                 continue
             first_read, floor_ms = floor
-            playout = (rec.time_at(onset) - first_read) * 1000 + gaps
+            playout = (rec.time_at(onset) - first_read) * 1000 + gaps + concealed - trimmed
             if turn == 0:
                 results.gaps_first.append(gaps)
+                results.concealed_first.append(concealed)
+                results.trimmed_first.append(trimmed)
                 results.playout_first.append(playout)
                 results.floor_first.append(floor_ms)
             else:
                 results.gaps_later.append(gaps)
+                results.concealed_later.append(concealed)
+                results.trimmed_later.append(trimmed)
                 results.playout_later.append(playout)
                 results.floor_later.append(floor_ms)
     finally:
@@ -239,19 +286,21 @@ def print_links(found: dict[str, Results]) -> None:
         "the gaps and the truncate error"
     )
     header = (
-        f"{'profile':36s} {'reply':6s} {'gaps':18s} {'playout':20s} {'playout floor':20s} "
-        "truncate error"
+        f"{'profile':36s} {'reply':6s} {'gaps':18s} {'concealed':18s} {'trimmed':18s} "
+        f"{'playout':20s} {'playout floor':20s} truncate error"
     )
     print(header)
     for name, r in found.items():
-        truncate = spread(r.truncate_error, 1)
-        print(
-            f"{name:36s} {'first':6s} {spread(r.gaps_first):18s} {spread(r.playout_first):20s} "
-            f"{spread(r.floor_first):20s}"
-        )
-        print(
-            f"{'':36s} {'later':6s} {spread(r.gaps_later):18s} {spread(r.playout_later):20s} "
-            f"{spread(r.floor_later):20s} {truncate}"
-        )
+        rows = (
+            (name, "first", r.gaps_first, r.concealed_first, r.trimmed_first, r.playout_first,
+             r.floor_first, ""),
+            ("", "later", r.gaps_later, r.concealed_later, r.trimmed_later, r.playout_later,
+             r.floor_later, spread(r.truncate_error, 1)),
+        )  # fmt: skip
+        for label, reply, gaps, concealed, trimmed, playout, floor, truncate in rows:
+            print(
+                f"{label:36s} {reply:6s} {spread(gaps):18s} {spread(concealed):18s} "
+                f"{spread(trimmed):18s} {spread(playout):20s} {spread(floor):20s} {truncate}"
+            )
         for note in r.notes:
             print(f"{'':36s} note: {note}")

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from voicelive.audio.jitter import JitterBuffer
-from voicelive.audio.prefill import HEADROOM_MS, AdaptivePrefill
+from voicelive.audio.prefill import FIRST_HOLD_MS, HEADROOM_MS, AdaptivePrefill
 
 MS = 48
 CHUNK = 100 * MS  # the service's (and the simulator's) delta size: 100 ms
@@ -160,9 +160,9 @@ def test_with_100_ms_of_jitter_underruns_stop_after_a_few_replies() -> None:
 def test_on_a_clean_network_a_reply_plays_on_its_first_delta_after_the_first_reply() -> None:
     underruns, waits = play_replies(adaptive=True, jitter_ms=0)
     assert sum(underruns) == 0
-    # The first reply waits for its second delta (25 ms later at speedup 4): that is when it
-    # shows it comes faster than real time. Later replies: the first pull plays.
-    assert waits[0] == 25
+    # The first reply waits its first hold (its second delta, 25 ms later at speedup 4, would
+    # have shown that it comes faster than real time). Later replies: the first pull plays.
+    assert waits[0] == FIRST_HOLD_MS == 20
     assert max(waits[1:]) == 0
 
 
@@ -217,15 +217,17 @@ def test_a_first_reply_at_real_time_through_100_plus_60_ms_of_jitter_has_at_most
     gaps = sorted(gap for gap, _ in results)
     # Without the first-reply hold: 80 ms at the median, 150 at worst. Independent jitter per
     # chunk is the hard case (a real link's is correlated, and the relay's first delta waits
-    # behind the reply's opening events): when the first delta was among the fastest of the
-    # reply, one 10 ms block more can run dry.
-    assert sum(gap <= 20 for gap in gaps) >= 95, gaps
-    assert gaps[-1] <= 30 and gaps[50] == 0, gaps
+    # behind the reply's opening events, so it is mostly late itself: there the same hold had
+    # 0-15 ms of gaps in every run, tests/e2e/test_first_reply_audio.py). Here, when the first
+    # delta was among the fastest of the reply, it runs dry by up to the jitter less the hold;
+    # the device's speaker conceals such a hole inside a word (tests/test_concealment.py).
+    assert sum(gap <= 20 for gap in gaps) >= 75, gaps
+    assert gaps[-1] <= 60 - FIRST_HOLD_MS and gaps[50] <= 10, gaps
     playouts = sorted(playout for _, playout in results)
-    assert playouts[50] <= 100 + 80, playouts  # one-way delay + 80 ms
+    assert playouts[50] <= 100 + 80 - 10, playouts  # one-way delay + 80 ms, with room
     # a first delta that was itself among the latest costs its lateness more: the hold is
     # counted from it
-    assert playouts[-1] <= 100 + 60 + 60, playouts
+    assert playouts[-1] <= 100 + 60 + FIRST_HOLD_MS + 10, playouts
 
 
 def test_a_first_reply_that_comes_as_a_burst_plays_as_soon_as_its_second_delta_is_in() -> None:

@@ -221,8 +221,12 @@ class Dispatcher:
                         self.tools.response_requested()
                 case act.FlushPlayback():
                     cut = self.pipeline.flush()
+                    stats = self.pipeline.jitter.stats()
                     log.info(
-                        "barge-in: playback flushed; cut %s",
+                        "barge-in: playback flushed; %d ms concealed, %d ms of pauses "
+                        "trimmed in all; cut %s",
+                        ms_of(stats.concealed_bytes),
+                        ms_of(stats.trimmed_bytes),
                         [
                             (
                                 c.item_id,

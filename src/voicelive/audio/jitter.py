@@ -9,9 +9,16 @@ with their assistant ``item_id`` and:
   (:mod:`voicelive.audio.prefill`, given by the pipeline when a device pulls in real time) it
   also waits its *hold* after the first of those bytes arrived, so a jittery network does not
   make a reply run dry;
-- pads with silence and counts an *underrun* when it runs dry mid-item, then primes again;
+- counts an *underrun* when it runs dry mid-item, then primes again; meanwhile it pads with
+  silence or, with a :class:`~voicelive.audio.concealment.Concealer` (a device's speaker),
+  goes on with the reply's last pitch period, fading, and crossfades back into the reply
+  when its audio comes (concealment is not counted as the item's played audio);
+- takes back a hold longer than the link needed: when a playing reply's deltas show it
+  began later than its earliest schedule plus its hold, the excess is cut from its pauses as
+  its deltas come (:mod:`voicelive.audio.pause_trim`), never from speech;
 - counts, per item, the bytes the callback really handed to the device: that number (not wall
-  time) is what ``conversation.item.truncate`` needs after a barge-in. How much was
+  time, and a trimmed pause counted once played past) is what
+  ``conversation.item.truncate`` needs after a barge-in. How much was
   *received* is the core's record (it owns each item's playback record); the buffer reports
   what it played and what it refused;
 - ``flush()`` drops everything queued at once (barge-in takes effect at the next pull);
@@ -33,21 +40,33 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from voicelive.audio.concealment import HISTORY_MS, Concealer
+from voicelive.audio.pause_trim import trim_pause
 from voicelive.audio.prefill import AdaptivePrefill
+from voicelive.protocol.pcm import BYTES_PER_MS, bytes_of
 from voicelive.protocol.playback import RECENT_ITEMS, ItemPlayback, PlaybackEvent, PlaybackNotice
 
 _ZEROS = memoryview(bytes(65536))  # silence, shared read-only, so padding allocates nothing
+_HISTORY_BYTES = bytes_of(int(HISTORY_MS))
+TRIM_MARGIN_MS = 5.0
+"""A reply keeps this much of its excess wait: a device pull's worth of slack."""
+TRIM_MIN_MS = 2.5
+"""Less excess than this is not worth a cut."""
 
 
 class _Segment:
-    """A queued delta; ``offset`` advances as the callback plays it."""
+    """A queued delta; ``offset`` advances as the callback plays it. ``skipped`` bytes of
+    the reply were trimmed out of a pause at ``skip_at``: once played past it, they count as
+    heard (the truncate is in the reply's own time)."""
 
-    __slots__ = ("data", "item_id", "offset")
+    __slots__ = ("data", "item_id", "offset", "skip_at", "skipped")
 
-    def __init__(self, item_id: str, data: bytes) -> None:
+    def __init__(self, item_id: str, data: bytes, skipped: int = 0, skip_at: int = 0) -> None:
         self.item_id = item_id
         self.data = memoryview(data)  # slicing a memoryview copies nothing
         self.offset = 0
+        self.skipped = skipped
+        self.skip_at = skip_at
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,13 @@ class JitterStats:
     flushes: int
     hold_ms: float = 0.0
     """The adaptive prefill's current hold (0 without one, or on a clean network)."""
+    concealed_bytes: int = 0
+    """Concealment played where the buffer had run dry mid-reply (0 without a concealer)."""
+    concealed_tail_bytes: int = 0
+    """Concealment played after a reply's last audio, before its end was known."""
+    trimmed_bytes: int = 0
+    """Cut from replies' pauses (to take back a hold longer than the link needed), counted
+    once played past."""
 
 
 class JitterBuffer:
@@ -72,15 +98,26 @@ class JitterBuffer:
         prefill_bytes: int,
         max_bytes: int,
         adaptive: AdaptivePrefill | None = None,
+        concealer: Concealer | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``adaptive``: learn a hold from delta arrival times (for a consumer that pulls in
-        real time, a device: the hold is wall time); None: the fixed prefill only."""
+        real time, a device: the hold is wall time); None: the fixed prefill only.
+        ``concealer``: cover a mid-reply run-dry with concealment (a device, heard in real
+        time); None: silence (a WAV file, whose timeline must stay the reply's)."""
         if prefill_bytes < 0 or max_bytes <= 0:
             raise ValueError("prefill_bytes must be >= 0 and max_bytes > 0")
         self._lock = threading.Lock()
         self._clock = clock
         self._adaptive = adaptive
+        self._concealer = concealer
+        self._tail: deque[memoryview] = deque(maxlen=4)  # the current item's last played data
+        # The playing reply's schedule: when it began (clock), the gaps since, what was trimmed.
+        self._started_at = 0.0
+        self._dry_at = 0.0
+        self._gaps_s = 0.0
+        self._trimmed_reply = 0
+        self._trimmed = 0
         self._hold_until = 0.0  # clock time before which a priming buffer stays silent
         self._prefill = prefill_bytes
         self._max = max_bytes
@@ -109,13 +146,16 @@ class JitterBuffer:
                 self._dropped += len(pcm)
                 return False
             adaptive = self._adaptive
+            segment = None
             if adaptive is not None:
                 adaptive.arrived(item_id, self._clock(), len(pcm))
                 if not self._primed:
                     # A reply about to start: each delta may show it can start sooner.
                     self._hold_until = 0.0 if self._underran else adaptive.play_at()
-            self._segments.append(_Segment(item_id, pcm))
-            self._queued += len(pcm)
+                elif item_id == self._current:
+                    segment = self._take_back(adaptive, item_id, pcm)
+            self._segments.append(segment or _Segment(item_id, pcm))
+            self._queued += len(segment.data) if segment else len(pcm)
             self._pushed += len(pcm)
             self._max_queued = max(self._max_queued, self._queued)
             self._open.add(item_id)
@@ -154,6 +194,7 @@ class JitterBuffer:
             self._underran = False
             self._open.clear()
             self._current = None
+            self._end_concealment()
             self._flushes += 1
             if self._adaptive is not None:
                 self._adaptive.finish()
@@ -175,6 +216,9 @@ class JitterBuffer:
                 underruns=self._underruns,
                 flushes=self._flushes,
                 hold_ms=self._adaptive.hold_ms if self._adaptive is not None else 0.0,
+                concealed_bytes=self._concealer.concealed_bytes if self._concealer else 0,
+                concealed_tail_bytes=self._concealer.tail_bytes if self._concealer else 0,
+                trimmed_bytes=self._trimmed,
             )
 
     def hold_left(self) -> float:
@@ -192,6 +236,27 @@ class JitterBuffer:
         """True while audio is queued or an item is still open (a reply is playing or due)."""
         with self._lock:
             return self._queued > 0 or bool(self._open)
+
+    def _take_back(self, adaptive: AdaptivePrefill, item_id: str, pcm: bytes) -> _Segment | None:
+        """Under the lock, for a delta of the playing reply: if the reply waited longer than
+        the link has shown it needed, the delta with a pause shortened by (up to) the excess
+        (:mod:`voicelive.audio.pause_trim`); None to queue it as it came."""
+        behind = adaptive.behind_ms(self._started_at + self._gaps_s)
+        want = behind - self._trimmed_reply / BYTES_PER_MS - TRIM_MARGIN_MS
+        if want < TRIM_MIN_MS:
+            return None
+        trim = trim_pause(pcm, int(want * BYTES_PER_MS))
+        if not trim.removed:
+            return None
+        self._trimmed_reply += trim.removed
+        return _Segment(item_id, trim.pcm, trim.removed, trim.at)
+
+    def _end_concealment(self, *, over: bool = False) -> None:
+        """Under the lock: the reply is cut, or ``over`` (played out), nothing is concealed
+        any more."""
+        self._tail.clear()
+        if self._concealer is not None:
+            self._concealer.stop(tail=over)
 
     # ------------------------------------------------------------------ audio-thread side
 
@@ -213,6 +278,12 @@ class JitterBuffer:
                     and (not self._hold_until or self._clock() >= self._hold_until)
                 ):
                     self._primed = True
+                    if self._underran:  # the reply goes on, as late as the gap
+                        self._gaps_s += self._clock() - self._dry_at
+                    else:  # a reply starts: its schedule
+                        self._started_at = self._clock()
+                        self._gaps_s = 0.0
+                        self._trimmed_reply = 0
                     self._underran = False
             if self._primed:
                 segments = self._segments
@@ -226,19 +297,31 @@ class JitterBuffer:
                     self._played_total += n
                     if item_id in self._played:
                         self._played[item_id] += n
+                        if segment.skipped and offset + n > segment.skip_at:
+                            self._played[item_id] += segment.skipped  # heard past the cut
+                            self._trimmed += segment.skipped
+                            segment.skipped = 0
                     if item_id != self._current:
                         self._current = item_id
+                        self._tail.clear()
                         notice = PlaybackNotice(PlaybackEvent.STARTED, item_id)
                     if offset + n >= len(data):
                         segments.popleft()
+                        self._tail.append(data)
                     else:
                         segment.offset = offset + n
+                conceal = self._concealer
+                if conceal is not None and conceal.active and written:
+                    conceal.blend(out, 0, written)  # the reply is back after running dry
                 if written < wanted:
                     # Ran dry. Mid-item that is an underrun (the network is late): prime again.
                     self._primed = False
                     if self._current is not None and self._current in self._open:
                         self._underruns += 1
                         self._underran = True
+                        self._dry_at = self._clock()
+                        if conceal is not None:
+                            conceal.start(b"".join(self._tail)[-_HISTORY_BYTES:])
             if not self._queued and self._current is not None and self._current not in self._open:
                 # The last byte of a finished item has been played: the reply is over, and
                 # the next one primes afresh (also when this pull happened to end exactly).
@@ -246,6 +329,11 @@ class JitterBuffer:
                 self._current = None
                 self._primed = False
                 self._underran = False
+                self._end_concealment(over=True)
+            conceal = self._concealer
+            if conceal is not None and conceal.active and written < wanted:
+                conceal.fill(out, written, wanted)  # still dry mid-reply
+                written = wanted
         if written < wanted:
             gap = wanted - written
             out[written:wanted] = _ZEROS[:gap] if gap <= len(_ZEROS) else bytes(gap)

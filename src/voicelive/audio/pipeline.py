@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from voicelive.audio.concealment import Concealer
 from voicelive.audio.interfaces import AudioIO, AudioStream, MicStream, PlaybackSink, SpeakerStream
 from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.prefill import AdaptivePrefill
@@ -66,13 +67,15 @@ class AudioPipeline:
         live_mic = audio.input_finished is None and on_warning is not None
         self._silence = SilentInputDetector() if live_mic else None
         self._on_warning = on_warning
-        # The adaptive hold (wall time) is for a device's speaker; headless WAV output keeps
-        # the fixed prefill, so its file's timeline stays exact to the byte.
+        # The adaptive hold (wall time) and concealment are for a device's speaker; headless
+        # WAV output keeps the fixed prefill and silence, so its file's timeline stays exact
+        # to the byte.
         real_time = audio.real_time_speaker
         self.jitter = JitterBuffer(
             prefill_bytes=bytes_of(settings.prebuffer_ms),
             max_bytes=bytes_of(settings.max_buffer_ms),
             adaptive=AdaptivePrefill() if real_time else None,
+            concealer=Concealer() if real_time else None,
         )
         self.input_channels = 2 if stereo_input else 1
         """Channels of the blocks the microphone side delivers (2 with an echo reference)."""
@@ -213,13 +216,15 @@ class AudioPipeline:
     def _log_stats(self, mic: AudioStream, speaker: AudioStream) -> None:
         stats = self.jitter.stats()
         log.info(
-            "playback: pushed=%d played=%d dropped=%d underruns=%d flushes=%d max_queued=%d; "
+            "playback: pushed=%d played=%d dropped=%d underruns=%d concealed=%d flushes=%d "
+            "max_queued=%d; "
             "device underflows=%s overflows=%s; microphone audio dropped late=%d ms, "
             "unsent on purpose (between sessions, muted)=%d ms",
             stats.pushed_bytes,
             stats.played_bytes,
             stats.dropped_bytes,
             stats.underruns,
+            stats.concealed_bytes,
             stats.flushes,
             stats.max_queued_bytes,
             getattr(speaker, "underflows", "n/a"),

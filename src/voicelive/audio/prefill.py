@@ -54,7 +54,7 @@ QUIET_MS = 2.0
 """Lateness below this is the loop's own scheduling noise: no hold."""
 EDGE_MS = 100.0
 """A reply counts as close to the real-time edge while less than this much ahead of it."""
-FIRST_HOLD_MS = 30.0
+FIRST_HOLD_MS = 20.0
 """Until a reply has been seen, a reply waits this long after the earliest schedule its deltas
 show. Through 100 ms + 0-60 ms of jitter at real time its gaps stay within 20 ms unless its
 first delta was among the reply's fastest (then up to 30 ms); every 10 ms more would delay
@@ -129,6 +129,18 @@ class AdaptivePrefill:
         if hold <= 0:
             return 0.0
         return self._anchor + (self._lowest_ms + hold) / 1000.0
+
+    def behind_ms(self, started_at: float) -> float:
+        """How much later than it needed the current reply began to play (at clock time
+        ``started_at``, gaps since added): its start against the earliest schedule its deltas
+        show plus the hold, never more than it waited after its first delta (a reply ahead of
+        real time waited nothing: it has nothing to take back). 0 with no hold, or before a
+        reply was remembered (the first reply has not seen the link's spread yet)."""
+        hold = self.hold_ms
+        if self._item is None or not self._recent or hold <= 0:
+            return 0.0
+        waited = (started_at - self._anchor) * 1000.0
+        return max(0.0, min(waited, waited - (self._lowest_ms + hold)))
 
     @property
     def hold_ms(self) -> float:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from voicelive.audio.jitter import JitterBuffer
 from voicelive.audio.portaudio import Kind, Stream, choose_rate
 from voicelive.audio.quiet_batcher import PlaybackActivity
-from voicelive.protocol.pcm import SAMPLE_RATE
+from voicelive.protocol.pcm import SAMPLE_RATE, ms_of
 from voicelive.protocol.playback import PlaybackEvent, PlaybackNotice
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class Speaker(Stream):
         self._idle_timer: asyncio.TimerHandle | None = None
         self._seen = (-1, -1)  # (pushed, played) bytes at the last idle check
         self._underruns_reported = 0
+        self._reported = (0, 0, 0)  # concealed mid-reply, after the last audio, trimmed
         self.underflows = 0
         self.starts = 0
         """How many times the stream was started (once per reply, roughly)."""
@@ -172,12 +173,21 @@ class Speaker(Stream):
         """The callback's notice, on the loop thread: log a finished reply, pass it on."""
         if notice.event is PlaybackEvent.DRAINED:
             stats = self._jitter.stats()
+            counts = (stats.concealed_bytes, stats.concealed_tail_bytes, stats.trimmed_bytes)
+            concealed, tail, trimmed = (
+                ms_of(n - r) for n, r in zip(counts, self._reported, strict=True)
+            )
             log.info(
-                "reply %s played out: %d underrun(s), prefill hold %.0f ms, stream starts %d",
+                "reply %s played out: %d underrun(s), %d ms concealed (and %d ms after its "
+                "last audio), %d ms of pauses trimmed, prefill hold %.0f ms, stream starts %d",
                 notice.item_id,
                 stats.underruns - self._underruns_reported,
+                concealed,
+                tail,
+                trimmed,
                 stats.hold_ms,
                 self.starts,
             )
             self._underruns_reported = stats.underruns
+            self._reported = counts
         self._notify(notice)
