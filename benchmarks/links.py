@@ -20,9 +20,10 @@ floor, so what the client did not play is digital silence, sample-exact):
 - **playout**: from the server's first audio delta (its read by the relay) to the reply's
   first sound, plus its gaps and its concealment, less what was trimmed: how late its last
   sound is against a real-time schedule that started when the server sent it. Floor: the
-  least any gap-free player could do with the chunks as the link delivered them,
-  ``max(written_k - read_0 - audio_before_k)``, not counting the speaker's buffer (20 ms by
-  default), which no player gets round: PortAudio fills it from the reply as it starts;
+  least any gap-free player could do with the chunks as the link delivered them through this
+  speaker: ``max(written_k - read_0 - audio_before_k)`` plus the speaker's buffer (its
+  stream's latency, from the client's log: 20 ms by default), which PortAudio fills from the
+  reply as it starts, so each chunk is needed that much before it is heard;
 - **truncate error** (barge-in turns): ``audio_end_ms`` of the client's
   ``conversation.item.truncate`` minus the reply audio the speaker really played before it
   fell silent (what it heard, less gaps and concealment). Floor: the clean profile's,
@@ -91,7 +92,19 @@ def played_out(client: Client) -> int:
 
 
 def _ms_before(text: str, after: str, label: str) -> float:
+    """The number between ``after`` and ``label`` in a log line; 0 when the line has none (a
+    client from before concealment and trimming, run with ``--client-src``)."""
+    if after not in text or label not in text:
+        return 0.0
     return float(text.split(after, 1)[1].split(label, 1)[0])
+
+
+def speaker_buffer_ms(client: Client) -> float:
+    """The speaker stream's latency as PortAudio reported it (the client's log): the audio
+    the device takes from the reply as it starts and keeps queued, which no player gets
+    round."""
+    lines = client.log_lines("speaker open:")
+    return _ms_before(lines[-1], "latency=", " ms") if lines else 0.0
 
 
 def reply_edits_ms(client: Client) -> list[tuple[float, float]]:
@@ -133,16 +146,21 @@ def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
     return poll(predicate, timeout, interval=0.02)
 
 
-def link_floor(link: ImpairedLink, since: float, until: float) -> tuple[float, float] | None:
+def link_floor(
+    link: ImpairedLink, since: float, until: float, ahead_ms: float
+) -> tuple[float, float] | None:
     """(read time of the reply's first audio delta, the playout floor in ms) for the audio
-    deltas the server sent between ``since`` and ``until``."""
+    deltas the server sent between ``since`` and ``until``, through a speaker that takes
+    ``ahead_ms`` from the reply as it starts: audio after its first ``ahead_ms`` is needed that
+    much before it is heard."""
     chunks = [d for d in link.delivered if d.audio_deltas and since <= d.read_at <= until]
     if not chunks:
         return None
     first = chunks[0].read_at
     before, floor = 0.0, 0.0
     for chunk in chunks:
-        floor = max(floor, (chunk.sent_at - first) * 1000 - before)
+        ahead = min(ahead_ms, before)
+        floor = max(floor, (chunk.sent_at - first) * 1000 - before + ahead)
         before += CHUNK_MS * chunk.audio_deltas
     return first, floor
 
@@ -201,7 +219,7 @@ def run_session(
                 end, gaps = heard
                 concealed, trimmed = reply_edits_ms(client)[-1]
                 until = time.monotonic()
-            floor = link_floor(link, started, until)
+            floor = link_floor(link, started, until, speaker_buffer_ms(client))
             if floor is None:
                 results.notes.append(f"turn {turn + 1}: no audio delta seen on the link")
                 continue
@@ -282,8 +300,8 @@ def print_links(found: dict[str, Results]) -> None:
     """The per-profile table; the clean profile is the floor of the gaps and truncate error."""
     print(
         "\nreplies through impaired links (ms: median (min-max, n)); playout floor: the least "
-        "gap-free playout\nfor the link's actual delivery; the clean profile is the floor of "
-        "the gaps and the truncate error"
+        "gap-free playout\nfor the link's actual delivery through this speaker (its buffer "
+        "included); the clean profile is\nthe floor of the gaps and the truncate error"
     )
     header = (
         f"{'profile':36s} {'reply':6s} {'gaps':18s} {'concealed':18s} {'trimmed':18s} "

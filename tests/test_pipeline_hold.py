@@ -91,3 +91,40 @@ async def test_a_short_reply_that_is_complete_wakes_the_speaker_at_once() -> Non
         pipeline.end_audio("a")  # all of it is here: nothing to wait for
         assert speaker.wakes == wakes + 1
         assert pipeline.jitter.hold_left() == 0
+
+
+def voiced_delta() -> bytes:
+    """100 ms of a loud 200 Hz tone: speech, as far as concealment is concerned."""
+    import numpy as np
+
+    t = np.arange(2400) / 24_000
+    return (8000 * np.sin(2 * np.pi * 200 * t)).astype("<i2").tobytes()
+
+
+def hole_after_one_delta(jitter: JitterBuffer) -> bytes:
+    """Pulls the delta and 20 ms more (the reply still open): what filled those 20 ms."""
+    out = memoryview(bytearray(4800 + 960))
+    jitter.pull_into(out)
+    assert jitter.stats().played_bytes == 4800  # the hole is not the reply's audio
+    return bytes(out[4800:])
+
+
+async def test_a_device_speaker_conceals_a_hole_inside_a_word() -> None:
+    audio = RealTimeAudio()
+    pipeline = AudioPipeline(audio, AudioSettings(), Outbound())
+    with pipeline.running(lambda notice: None):
+        speaker = audio.speaker_
+        assert isinstance(speaker, WakingSpeaker)
+        speaker.woken.clear()
+        pipeline.play("a", voiced_delta())
+        await asyncio.wait_for(speaker.woken.wait(), 5)  # its first-reply hold is over
+        assert hole_after_one_delta(pipeline.jitter) != bytes(960)
+        assert pipeline.jitter.stats().concealed_bytes == 0  # still concealing: not yet counted
+
+
+async def test_a_wav_files_speaker_gets_silence_in_a_hole() -> None:
+    audio = FakeAudio()  # pulls when told, as a WAV file's speaker: its timeline is the reply's
+    pipeline = AudioPipeline(audio, AudioSettings(), Outbound())
+    with pipeline.running(lambda notice: None):
+        pipeline.play("a", voiced_delta())
+        assert hole_after_one_delta(pipeline.jitter) == bytes(960)
