@@ -34,6 +34,10 @@ its second delta being its evidence. Within a reply nothing else changes: after 
 the buffer plays again as soon as audio is there (the lateness it saw counts for the next
 replies), because a second wait would add its whole length to the gap.
 
+Taking a wait back. A later reply that waited longer than its deltas then show it needed
+(:meth:`~AdaptivePrefill.behind_ms`) has the excess cut from its pauses by the jitter buffer
+(:mod:`voicelive.audio.pause_trim`).
+
 Threads: loop thread only (the jitter buffer calls it from ``push``/``end_item``/``flush``).
 Times are seconds from any monotonic clock; sizes are bytes of session PCM16.
 """
@@ -56,9 +60,12 @@ EDGE_MS = 100.0
 """A reply counts as close to the real-time edge while less than this much ahead of it."""
 FIRST_HOLD_MS = 20.0
 """Until a reply has been seen, a reply waits this long after the earliest schedule its deltas
-show. Through 100 ms + 0-60 ms of jitter at real time its gaps stay within 20 ms unless its
-first delta was among the reply's fastest (then up to 30 ms); every 10 ms more would delay
-every first reply by as much, while the longest wait worth having is the jitter itself."""
+show. Through 100 ms + 0-60 ms of jitter at real time (benchmarks/links.py) its first sound
+then comes within 0-3 ms of the least any gap-free player could do through a 20 ms speaker
+buffer, with 0-15 ms of gaps: the relay's first delta is mostly late itself (it waits behind
+the reply's opening events). When it was among the reply's fastest, the hole it leaves (up to
+the jitter less this wait) is concealed inside a word (:mod:`voicelive.audio.concealment`).
+Every 10 ms more would delay every first reply by as much."""
 
 
 class AdaptivePrefill:
