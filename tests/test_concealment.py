@@ -140,3 +140,24 @@ def test_too_little_played_to_find_a_period_in() -> None:
     block = memoryview(bytearray(b"\xaa" * PULL))
     concealer.fill(block, 0, PULL)
     assert bytes(block) == bytes(PULL)
+
+
+def test_a_malformed_odd_delta_while_concealing_never_raises_in_the_callback() -> None:
+    buf = rig(Concealer())
+    buf.push("a", voiced(100).tobytes())
+    pulls(buf, 21)  # 5 ms into a hole
+    buf.push("a", voiced(10).tobytes()[:101])  # half a sample too many, less than a crossfade
+    for size in (PULL, 1001, 3):  # whole and odd pulls, into the hole that follows
+        buf.pull_into(memoryview(bytearray(size)))
+    assert buf.stats().played_bytes == 100 * MS + 101
+
+
+def test_a_new_reply_while_the_last_one_is_concealed_starts_as_itself() -> None:
+    buf = rig(Concealer())
+    buf.push("a", voiced(100).tobytes())
+    pulls(buf, 22)  # a ran dry 10 ms ago; its end was lost, the next reply is here
+    nxt = voiced(50, start=1234)
+    buf.push("b", nxt.tobytes())
+    assert np.array_equal(pulls(buf, 10), nxt), "b began with a's concealment in it"
+    stats = buf.stats()
+    assert stats.concealed_bytes == 0 and stats.concealed_tail_bytes == 10 * MS

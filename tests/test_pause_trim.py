@@ -149,3 +149,26 @@ def test_a_cut_inside_a_barge_in_counts_only_once_played_past() -> None:
     assert buf.stats().trimmed_bytes == 0  # the cut is in the second delta, not played yet
     cut = buf.flush()
     assert [c.played_bytes for c in cut] == [50 * MS]  # what was heard, nothing more
+
+
+def test_a_barge_in_after_a_cut_was_played_past_counts_it_as_heard() -> None:
+    buf, now = rig()
+    play(buf, now, "a", [0, 100, 140, 300, 400], reply_audio(5))
+    out = memoryview(bytearray(5 * MS))
+    first, second = reply_audio(2)
+    now[0] += 1.0
+    buf.push("b", first)
+    for _ in range(17):
+        buf.pull_into(out)
+        now[0] += 0.005
+    buf.push("b", second)  # trimmed in its pause, 60 + 10 ms into it
+    while buf.stats().trimmed_bytes == 0:  # play into the second delta, past its cut
+        buf.pull_into(out)
+        now[0] += 0.005
+    device = buf.stats().played_bytes  # what the speaker really took of b (and of a)
+    trimmed = buf.stats().trimmed_bytes
+    assert trimmed == pytest.approx(10 * MS, abs=5 * MS)
+    cut = buf.flush()
+    # the truncate is in b's own time: what the device played of it, plus the cut it passed
+    played_of_b = device - 500 * MS
+    assert [c.played_bytes for c in cut] == [played_of_b + trimmed]

@@ -51,6 +51,7 @@ CROSSFADE_MS = 2.5
 PIECE_MS = 2.5
 """The level changes in steps of this much (audioop scales by one factor per call)."""
 _STEPS = 8  # pieces of a crossfade
+_SILENCE = bytes(4096)
 
 
 def _bytes(ms: float) -> int:
@@ -125,10 +126,13 @@ class Concealer:
         step = _bytes(PIECE_MS)
         while pos < end:
             level = self._level() if self.active else 0.0
-            if level <= 0.0:
-                out[pos:end] = bytes(end - pos)
+            n = min(step, end - pos) // WIDTH * WIDTH  # whole samples (a malformed odd delta)
+            if level <= 0.0 or not n:
+                while pos < end:  # silence, without allocating it
+                    k = min(end - pos, len(_SILENCE))
+                    out[pos : pos + k] = _SILENCE[:k]
+                    pos += k
                 return
-            n = min(step, end - pos)
             piece = self._next(n)
             out[pos : pos + n] = piece if level >= 1.0 else audioop.mul(piece, WIDTH, level)
             self._done += n
@@ -138,12 +142,12 @@ class Concealer:
     def blend(self, out: memoryview, start: int, end: int) -> None:
         """Real audio is in ``out[start:end]`` again: fade it in over the concealment's
         continuation (its first ``CROSSFADE_MS``), then stop concealing."""
-        n = min(end - start, _bytes(CROSSFADE_MS))
+        n = min(end - start, _bytes(CROSSFADE_MS)) // WIDTH * WIDTH
         piece = max(WIDTH, n // _STEPS // WIDTH * WIDTH)
         pos, stop = start, start + n
         while pos < stop:
             take = min(piece, stop - pos)
-            weight = (pos - start + take / 2) / n
+            weight = (pos - start + take / 2) / n  # n > 0 inside the loop
             level = self._level() * (1.0 - weight) if self.active else 0.0
             real = audioop.mul(bytes(out[pos : pos + take]), WIDTH, weight)
             if level > 0.0:

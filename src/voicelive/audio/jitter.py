@@ -150,8 +150,10 @@ class JitterBuffer:
             if adaptive is not None:
                 adaptive.arrived(item_id, self._clock(), len(pcm))
                 if not self._primed:
-                    # A reply about to start: each delta may show it can start sooner.
-                    self._hold_until = 0.0 if self._underran else adaptive.play_at()
+                    # A reply about to start: each delta may show it can start sooner. One
+                    # that ran dry goes on at once (a new reply behind it starts afresh).
+                    going_on = self._underran and item_id == self._current
+                    self._hold_until = 0.0 if going_on else adaptive.play_at()
                 elif item_id == self._current:
                     segment = self._take_back(adaptive, item_id, pcm)
             self._segments.append(segment or _Segment(item_id, pcm))
@@ -251,6 +253,17 @@ class JitterBuffer:
         self._trimmed_reply += trim.removed
         return _Segment(item_id, trim.pcm, trim.removed, trim.at)
 
+    def _history(self) -> bytes:
+        """Under the lock: the last ``HISTORY_MS`` the current item played (copies only that)."""
+        parts: list[memoryview] = []
+        need = _HISTORY_BYTES
+        for data in reversed(self._tail):
+            if need <= 0:
+                break
+            parts.append(data[-need:] if len(data) > need else data)
+            need -= len(parts[-1])
+        return b"".join(reversed(parts))
+
     def _end_concealment(self, *, over: bool = False) -> None:
         """Under the lock: the reply is cut, or ``over`` (played out), nothing is concealed
         any more."""
@@ -272,6 +285,11 @@ class JitterBuffer:
         notice: PlaybackNotice | None = None
         with self._lock:
             if not self._primed and self._queued:
+                if self._underran and self._segments[0].item_id != self._current:
+                    # The reply that ran dry never ended, and the next one is here: the next
+                    # starts afresh, and what covered the first one's end was its tail.
+                    self._underran = False
+                    self._end_concealment(over=True)
                 last_item = self._segments[-1].item_id
                 if last_item not in self._open or (
                     self._queued >= self._prefill
@@ -321,7 +339,7 @@ class JitterBuffer:
                         self._underran = True
                         self._dry_at = self._clock()
                         if conceal is not None:
-                            conceal.start(b"".join(self._tail)[-_HISTORY_BYTES:])
+                            conceal.start(self._history())
             if not self._queued and self._current is not None and self._current not in self._open:
                 # The last byte of a finished item has been played: the reply is over, and
                 # the next one primes afresh (also when this pull happened to end exactly).

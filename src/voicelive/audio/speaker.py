@@ -170,7 +170,16 @@ class Speaker(Stream):
             log.debug("error stopping the speaker stream", exc_info=True)
 
     def _on_notice(self, notice: PlaybackNotice) -> None:
-        """The callback's notice, on the loop thread: log a finished reply, pass it on."""
+        """The callback's notice, on the loop thread: log a finished reply, pass it on. Its
+        counts are from its start (a reply cut by a barge-in has no end to log)."""
+        if notice.event is PlaybackEvent.STARTED:
+            stats = self._jitter.stats()
+            self._underruns_reported = stats.underruns
+            self._reported = (
+                stats.concealed_bytes,
+                stats.concealed_tail_bytes,
+                stats.trimmed_bytes,
+            )
         if notice.event is PlaybackEvent.DRAINED:
             stats = self._jitter.stats()
             counts = (stats.concealed_bytes, stats.concealed_tail_bytes, stats.trimmed_bytes)
