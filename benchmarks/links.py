@@ -91,42 +91,35 @@ def played_out(client: Client) -> int:
     return len(client.log_lines("played out:"))
 
 
-def _ms_before(text: str, after: str, label: str) -> float:
-    """The number between ``after`` and ``label`` in a log line; 0 when the line has none (a
-    client from before concealment and trimming, run with ``--client-src``)."""
-    if after not in text or label not in text:
-        return 0.0
-    return float(text.split(after, 1)[1].split(label, 1)[0])
-
-
 def speaker_buffer_ms(client: Client) -> float:
     """The speaker stream's latency as PortAudio reported it (the client's log): the audio
     the device takes from the reply as it starts and keeps queued, which no player gets
     round."""
+    from tests.reply_audio import logged_ms
+
     lines = client.log_lines("speaker open:")
-    return _ms_before(lines[-1], "latency=", " ms") if lines else 0.0
+    return logged_ms(lines[-1], "latency=", " ms") if lines else 0.0
 
 
 def reply_edits_ms(client: Client) -> list[tuple[float, float]]:
     """Per reply played out, (ms concealed mid-reply, ms of pauses trimmed): the client's
     log."""
-    return [
-        (
-            _ms_before(line, " underrun(s), ", " ms concealed"),
-            _ms_before(line, "last audio), ", " ms of pauses trimmed"),
-        )
-        for line in client.log_lines("played out:")
-    ]
+    from tests.reply_audio import played_out_ms
+
+    edits = (played_out_ms(line) for line in client.log_lines("played out:"))
+    return [(concealed, trimmed) for concealed, _, trimmed in edits]
 
 
 def edits_in_all_ms(client: Client) -> tuple[float, float]:
     """The session's (concealed, trimmed) ms up to its last barge-in (the client's log)."""
+    from tests.reply_audio import logged_ms
+
     lines = client.log_lines("barge-in: playback flushed;")
     if not lines:
         return 0.0, 0.0
     return (
-        _ms_before(lines[-1], "flushed; ", " ms concealed"),
-        _ms_before(lines[-1], " ms concealed, ", " ms of pauses trimmed"),
+        logged_ms(lines[-1], "flushed; ", " ms concealed"),
+        logged_ms(lines[-1], " ms concealed, ", " ms of pauses trimmed"),
     )
 
 

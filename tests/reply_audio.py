@@ -63,3 +63,21 @@ def heard_until(rec: SpeakerRecorder, onset: int, when: float) -> tuple[int, flo
     if end is None:
         return None
     return end, silent_ms(window[:end])
+
+
+def logged_ms(line: str, after: str, label: str) -> float:
+    """The number between ``after`` and ``label`` in a client's log line; 0 when the line has
+    none (a client from before concealment and trimming, run with ``--client-src``)."""
+    if after not in line or label not in line:
+        return 0.0
+    return float(line.split(after, 1)[1].split(label, 1)[0])
+
+
+def played_out_ms(line: str) -> tuple[float, float, float]:
+    """(ms concealed mid-reply, ms concealed after its last audio, ms of pauses trimmed) of a
+    client log's ``played out:`` line (:mod:`voicelive.audio.speaker`)."""
+    return (
+        logged_ms(line, " underrun(s), ", " ms concealed"),
+        logged_ms(line, " ms concealed (and ", " ms after"),
+        logged_ms(line, "last audio), ", " ms of pauses trimmed"),
+    )

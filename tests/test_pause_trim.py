@@ -132,17 +132,23 @@ def test_the_first_reply_and_a_burst_are_never_trimmed() -> None:
     assert buf.stats().trimmed_bytes == 0
 
 
-def test_a_cut_inside_a_barge_in_counts_only_once_played_past() -> None:
-    buf, now = rig()
+def second_reply_trimmed(buf: JitterBuffer, now: list[float], out: memoryview) -> None:
+    """After a jittery first reply, a second whose second delta comes 15 ms sooner than its
+    first said: 10 ms to trim, from that delta, in its pause (60 + 10 ms into it)."""
     play(buf, now, "a", [0, 100, 140, 300, 400], reply_audio(5))
-    out = memoryview(bytearray(5 * MS))
     first, second = reply_audio(2)
     now[0] += 1.0
     buf.push("b", first)
     for _ in range(17):  # its 80 ms hold, then 5 ms of it
         buf.pull_into(out)
         now[0] += 0.005
-    buf.push("b", second)  # 15 ms sooner than the first said: 10 ms to trim, from this one
+    buf.push("b", second)
+
+
+def test_a_cut_inside_a_barge_in_counts_only_once_played_past() -> None:
+    buf, now = rig()
+    out = memoryview(bytearray(5 * MS))
+    second_reply_trimmed(buf, now, out)
     while buf.playback("b").played_bytes < 50 * MS:
         buf.pull_into(out)
         now[0] += 0.005
@@ -153,15 +159,8 @@ def test_a_cut_inside_a_barge_in_counts_only_once_played_past() -> None:
 
 def test_a_barge_in_after_a_cut_was_played_past_counts_it_as_heard() -> None:
     buf, now = rig()
-    play(buf, now, "a", [0, 100, 140, 300, 400], reply_audio(5))
     out = memoryview(bytearray(5 * MS))
-    first, second = reply_audio(2)
-    now[0] += 1.0
-    buf.push("b", first)
-    for _ in range(17):
-        buf.pull_into(out)
-        now[0] += 0.005
-    buf.push("b", second)  # trimmed in its pause, 60 + 10 ms into it
+    second_reply_trimmed(buf, now, out)
     while buf.stats().trimmed_bytes == 0:  # play into the second delta, past its cut
         buf.pull_into(out)
         now[0] += 0.005

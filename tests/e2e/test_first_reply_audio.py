@@ -30,7 +30,7 @@ from tests.e2e.chat_harness import (
 )
 from tests.e2e.sound_analysis import RATE
 from tests.impaired_link import ImpairedLink, ThreadedLink
-from tests.reply_audio import heard_until, noisy_speech, onset_after
+from tests.reply_audio import heard_until, noisy_speech, onset_after, played_out_ms
 
 pytestmark = pytest.mark.e2e
 
@@ -51,9 +51,8 @@ def first_delta_read(link: ImpairedLink, since: float) -> float | None:
 def concealed_ms(log: Path) -> tuple[float, float]:
     """(ms concealed inside the first reply, ms after its last audio): the client's log."""
     line = next(x for x in log.read_text(errors="replace").splitlines() if "played out:" in x)
-    inside = line.split(" underrun(s), ", 1)[1].split(" ms concealed", 1)[0]
-    after = line.split(" ms concealed (and ", 1)[1].split(" ms after", 1)[0]
-    return float(inside), float(after)
+    inside, after, _ = played_out_ms(line)
+    return inside, after
 
 
 def first_reply(

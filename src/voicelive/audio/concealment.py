@@ -24,15 +24,10 @@ only after running dry. Samples are PCM16 mono at the session rate; offsets are 
 
 from __future__ import annotations
 
-import warnings
+from voicelive.audio.pcm_ops import audioop
+from voicelive.protocol.pcm import BYTES_PER_MS, BYTES_PER_SAMPLE
 
-with warnings.catch_warnings():  # deprecated in 3.11-3.12 (audioop-lts provides it from 3.13)
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop
-
-from voicelive.protocol.pcm import BYTES_PER_MS
-
-WIDTH = 2
+WIDTH = BYTES_PER_SAMPLE
 HISTORY_MS = 30.0
 """Played audio looked at to find the period: the longest lag plus the match."""
 MATCH_MS = 7.5

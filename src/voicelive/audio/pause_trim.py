@@ -14,16 +14,12 @@ the event loop. Samples are PCM16 mono at the session rate; offsets are bytes.
 
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
-with warnings.catch_warnings():  # deprecated in 3.11-3.12 (audioop-lts provides it from 3.13)
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop
+from voicelive.audio.pcm_ops import audioop
+from voicelive.protocol.pcm import BYTES_PER_MS, BYTES_PER_SAMPLE
 
-from voicelive.protocol.pcm import BYTES_PER_MS
-
-WIDTH = 2
+WIDTH = BYTES_PER_SAMPLE
 PIECE = int(2.5 * BYTES_PER_MS)
 """Quietness is judged 2.5 ms at a time."""
 QUIET_RMS = 260

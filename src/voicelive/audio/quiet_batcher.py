@@ -75,14 +75,11 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable
 from typing import Final
 
-with warnings.catch_warnings():  # deprecated in 3.11-3.12 (and audioop-lts from 3.13)
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop
+from voicelive.audio.pcm_ops import audioop
 
 QUIET_HIGH_BYTES: Final = b"\x00\x01\xfe\xff"
 """High bytes of the PCM16 samples -512..511: the quiet band."""

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from voicelive.audio.jitter import JitterBuffer
+from voicelive.audio.jitter import JitterBuffer, JitterStats
 from voicelive.audio.portaudio import Kind, Stream, choose_rate
 from voicelive.audio.quiet_batcher import PlaybackActivity
 from voicelive.protocol.pcm import SAMPLE_RATE, ms_of
@@ -72,8 +72,7 @@ class Speaker(Stream):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self._seen = (-1, -1)  # (pushed, played) bytes at the last idle check
-        self._underruns_reported = 0
-        self._reported = (0, 0, 0)  # concealed mid-reply, after the last audio, trimmed
+        self._reported = (0, 0, 0, 0)  # _counts() at the current reply's start
         self.underflows = 0
         self.starts = 0
         """How many times the stream was started (once per reply, roughly)."""
@@ -173,30 +172,34 @@ class Speaker(Stream):
         """The callback's notice, on the loop thread: log a finished reply, pass it on. Its
         counts are from its start (a reply cut by a barge-in has no end to log)."""
         if notice.event is PlaybackEvent.STARTED:
+            self._reported = _counts(self._jitter.stats())
+        elif notice.event is PlaybackEvent.DRAINED:
             stats = self._jitter.stats()
-            self._underruns_reported = stats.underruns
-            self._reported = (
-                stats.concealed_bytes,
-                stats.concealed_tail_bytes,
-                stats.trimmed_bytes,
-            )
-        if notice.event is PlaybackEvent.DRAINED:
-            stats = self._jitter.stats()
-            counts = (stats.concealed_bytes, stats.concealed_tail_bytes, stats.trimmed_bytes)
-            concealed, tail, trimmed = (
-                ms_of(n - r) for n, r in zip(counts, self._reported, strict=True)
+            counts = _counts(stats)
+            underruns, concealed, tail, trimmed = (
+                n - r for n, r in zip(counts, self._reported, strict=True)
             )
             log.info(
                 "reply %s played out: %d underrun(s), %d ms concealed (and %d ms after its "
                 "last audio), %d ms of pauses trimmed, prefill hold %.0f ms, stream starts %d",
                 notice.item_id,
-                stats.underruns - self._underruns_reported,
-                concealed,
-                tail,
-                trimmed,
+                underruns,
+                ms_of(concealed),
+                ms_of(tail),
+                ms_of(trimmed),
                 stats.hold_ms,
                 self.starts,
             )
-            self._underruns_reported = stats.underruns
             self._reported = counts
         self._notify(notice)
+
+
+def _counts(stats: JitterStats) -> tuple[int, int, int, int]:
+    """What a reply's log line counts: underruns, bytes concealed mid-reply and after its last
+    audio, bytes of pauses trimmed (totals; a reply's are the change over it)."""
+    return (
+        stats.underruns,
+        stats.concealed_bytes,
+        stats.concealed_tail_bytes,
+        stats.trimmed_bytes,
+    )
